@@ -1,0 +1,544 @@
+#include "check/Checker.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "ir/Ops.h"
+#include "support/Text.h"
+
+namespace cnnc {
+
+namespace {
+
+// Halide indexes buffers with 32-bit integers: no tensor of a step, batch
+// included, may hold more elements than this.
+constexpr int64_t kMaxElements = std::numeric_limits<int32_t>::max();
+
+// Product of `dims`, or -1 if it exceeds kMaxElements.
+int64_t boundedProduct(const Shape& dims, int64_t factor = 1) {
+  int64_t n = factor;
+  for (int64_t d : dims) {
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements) return -1;
+  }
+  return n;
+}
+
+Shape withBatch(int64_t batch, const Shape& sample) {
+  Shape s{batch};
+  s.insert(s.end(), sample.begin(), sample.end());
+  return s;
+}
+
+// Arguments as written, after matching against a signature.
+using GivenArgs = std::map<std::string, const Arg*>;
+
+const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
+  static const std::vector<ArgSpec> sgd = {
+      {"lr", ArgType::Number, true, "", 0},
+      {"momentum", ArgType::Number, false, "0", 0},
+      {"weight_decay", ArgType::Number, false, "0", 0},
+  };
+  static const std::vector<ArgSpec> adam = {
+      {"lr", ArgType::Number, false, "0.001", 0},
+      {"beta1", ArgType::Number, false, "0.9", 0, 1},
+      {"beta2", ArgType::Number, false, "0.999", 0, 1},
+      {"eps", ArgType::Number, false, "1e-8", 0},
+      {"weight_decay", ArgType::Number, false, "0", 0},
+  };
+  return kind == Optimizer::Kind::Sgd ? sgd : adam;
+}
+
+const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle"};
+
+class Checker {
+ public:
+  Checker(SourceFile& file, bool syntaxOk) : file_(file), syntaxOk_(syntaxOk) {}
+
+  std::optional<Graph> run(const File& ast) {
+    Graph g;
+    g.file = file_.name();
+    if (ast.models.empty() && syntaxOk_) file_.fileError("no model in file; expected a block 'model NAME { ... }'");
+    for (size_t i = 1; i < ast.models.size(); ++i) {
+      file_.error(ast.models[i].loc, fmt::format("a file describes exactly one model; found a second one, '{}'",
+                                                 ast.models[i].name));
+      file_.note(ast.models[0].loc, "the first model is here");
+    }
+    for (size_t i = 1; i < ast.trains.size(); ++i) {
+      file_.error(ast.trains[i].loc, "a file has at most one train block; found a second one");
+      file_.note(ast.trains[0].loc, "the first train block is here");
+    }
+    if (!ast.trains.empty()) checkTrain(ast.trains[0], g.train);
+    if (!ast.models.empty()) checkModel(ast.models[0], g);
+    if (file_.errorCount() > 0) return std::nullopt;
+    return g;
+  }
+
+ private:
+  void error(Loc loc, const std::string& message) { file_.error(loc, message); }
+
+  // ---- arguments -------------------------------------------------------
+
+  // Matches `args` against `specs` (positional first, then named); reports
+  // unknown, repeated, missing, mistyped and out-of-range arguments.
+  bool matchArgs(const std::string& owner, Loc ownerLoc, const std::vector<ArgSpec>& specs,
+                 const std::vector<Arg>& args, GivenArgs& given) {
+    bool ok = true;
+    size_t position = 0;
+    bool seenNamed = false;
+    std::vector<std::string> names;
+    for (const ArgSpec& s : specs) names.push_back(s.name);
+    for (const Arg& arg : args) {
+      const ArgSpec* spec = nullptr;
+      if (arg.name.empty()) {
+        if (seenNamed) {
+          error(arg.loc, fmt::format("positional argument after a named one in '{}'", owner));
+          ok = false;
+          continue;
+        }
+        if (position >= specs.size()) {
+          error(arg.loc, specs.empty() ? fmt::format("'{}' takes no arguments, found {}", owner, args.size())
+                                       : fmt::format("'{}' takes at most {} arguments, found {}; expected {}", owner,
+                                                     specs.size(), args.size(), signature(owner, specs)));
+          ok = false;
+          break;
+        }
+        spec = &specs[position++];
+      } else {
+        seenNamed = true;
+        for (const ArgSpec& s : specs)
+          if (arg.name == s.name) spec = &s;
+        if (!spec) {
+          error(arg.loc, specs.empty() ? fmt::format("'{}' takes no arguments, found '{}'", owner, arg.name)
+                                       : fmt::format("unknown argument '{}' of '{}'; expected {}{}", arg.name, owner,
+                                                     joinOr(names), didYouMean(arg.name, names)));
+          ok = false;
+          continue;
+        }
+      }
+      if (given.count(spec->name)) {
+        error(arg.loc, fmt::format("argument '{}' of '{}' is given twice", spec->name, owner));
+        file_.note(given[spec->name]->loc, "first given here");
+        ok = false;
+        continue;
+      }
+      if (!checkArgValue(owner, *spec, arg.value)) {
+        ok = false;
+        continue;
+      }
+      given[spec->name] = &arg;
+    }
+    for (const ArgSpec& s : specs) {
+      if (s.required && !given.count(s.name) && ok) {
+        error(ownerLoc, fmt::format("'{}' needs argument '{}'; expected {}", owner, s.name, signature(owner, specs)));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  bool checkArgValue(const std::string& owner, const ArgSpec& spec, const Value& v) {
+    bool typeOk = false;
+    switch (spec.type) {
+      case ArgType::Int: typeOk = v.kind == Value::Kind::Int; break;
+      case ArgType::Pair:
+        typeOk = v.kind == Value::Kind::Int || (v.kind == Value::Kind::Shape && v.dims.size() == 2);
+        break;
+      case ArgType::Bool: typeOk = v.kind == Value::Kind::Bool; break;
+      case ArgType::Number: typeOk = v.kind == Value::Kind::Int || v.kind == Value::Kind::Float; break;
+    }
+    if (!typeOk) {
+      error(v.loc, fmt::format("argument '{}' of '{}' expects {}, found {}", spec.name, owner, argTypeName(spec.type),
+                               v.describe()));
+      return false;
+    }
+    std::vector<double> numbers;
+    if (v.kind == Value::Kind::Int) numbers.push_back(static_cast<double>(v.intValue));
+    if (v.kind == Value::Kind::Float) numbers.push_back(v.floatValue);
+    for (int64_t d : v.dims) numbers.push_back(static_cast<double>(d));
+    for (double x : numbers) {
+      if (x < spec.min || (spec.below > spec.min && x >= spec.below)) {
+        std::string range = spec.below > spec.min ? fmt::format("in [{}, {})", spec.min, spec.below)
+                                                  : fmt::format("at least {}", spec.min);
+        error(v.loc, fmt::format("argument '{}' of '{}' must be {}, found {}", spec.name, owner, range, v.text));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static std::array<int64_t, 2> pairOf(const Value& v) {
+    if (v.kind == Value::Kind::Int) return {v.intValue, v.intValue};
+    return {v.dims[0], v.dims[1]};
+  }
+
+  // Turns matched layer arguments into attributes, filling defaults.
+  static Attrs layerAttrs(const OpInfo& info, const GivenArgs& given) {
+    Attrs a;
+    for (const auto& [name, arg] : given) {
+      const Value& v = arg->value;
+      if (name == "out") a.out = v.intValue;
+      if (name == "in") a.in = v.intValue;
+      if (name == "kernel") a.kernel = pairOf(v);
+      if (name == "stride") a.stride = pairOf(v);
+      if (name == "padding") a.padding = pairOf(v);
+      if (name == "bias") a.bias = v.boolValue;
+    }
+    bool isPool = info.kind == OpKind::MaxPool || info.kind == OpKind::AvgPool;
+    if (isPool && !given.count("stride")) a.stride = a.kernel;
+    return a;
+  }
+
+  // ---- the train block -------------------------------------------------
+
+  void checkTrain(const TrainBlock& block, TrainConfig& config) {
+    std::map<std::string, Loc> seen;
+    for (const Setting& s : block.settings) {
+      if (std::find(kSettings.begin(), kSettings.end(), s.name) == kSettings.end()) {
+        error(s.loc, fmt::format("unknown setting '{}' in the train block; expected {}{}", s.name, joinOr(kSettings),
+                                 didYouMean(s.name, kSettings)));
+        continue;
+      }
+      if (seen.count(s.name)) {
+        error(s.loc, fmt::format("setting '{}' is given twice", s.name));
+        file_.note(seen[s.name], "first given here");
+        continue;
+      }
+      seen[s.name] = s.loc;
+      if (s.isCall && s.name != "optimizer") {
+        error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
+        continue;
+      }
+      checkSetting(s, config);
+    }
+  }
+
+  void checkSetting(const Setting& s, TrainConfig& config) {
+    const Value& v = s.value;
+    auto expect = [&](Value::Kind kind, const char* what) {
+      if (v.kind == kind) return true;
+      error(v.loc, fmt::format("setting '{}' expects {}, found {}", s.name, what, v.describe()));
+      return false;
+    };
+    auto positive = [&](int64_t& field, int64_t min) {
+      if (!expect(Value::Kind::Int, "an integer")) return;
+      if (v.intValue < min) {
+        error(v.loc, fmt::format("setting '{}' must be at least {}, found {}", s.name, min, v.text));
+        return;
+      }
+      field = v.intValue;
+    };
+    if (s.name == "loss") {
+      lossLoc_ = s.loc;
+      if (!expect(Value::Kind::Ident, "cross_entropy or mse")) return;
+      if (v.ident == "cross_entropy") config.loss = LossKind::CrossEntropy;
+      else if (v.ident == "mse") config.loss = LossKind::Mse;
+      else error(v.loc, fmt::format("unknown loss '{}'; expected cross_entropy or mse{}", v.ident,
+                                    didYouMean(v.ident, {"cross_entropy", "mse"})));
+    } else if (s.name == "optimizer") {
+      if (!expect(Value::Kind::Ident, "sgd(...) or adam(...)")) return;
+      checkOptimizer(s, config.optimizer);
+    } else if (s.name == "batch") {
+      positive(config.batch, 1);
+      batchLoc_ = v.loc;
+    } else if (s.name == "epochs") {
+      positive(config.epochs, 1);
+    } else if (s.name == "seed") {
+      positive(config.seed, 0);
+    } else if (s.name == "shuffle") {
+      if (expect(Value::Kind::Bool, "true or false")) config.shuffle = v.boolValue;
+    } else if (s.name == "data") {
+      if (!expect(Value::Kind::Ident, "a dataset name")) return;
+      if (v.ident != "mnist")
+        error(v.loc, fmt::format("unknown dataset '{}'; expected mnist (a folder of the four MNIST IDX files)",
+                                 v.ident));
+      else
+        config.data = v.ident;
+    }
+  }
+
+  void checkOptimizer(const Setting& s, Optimizer& o) {
+    const std::string& name = s.value.ident;
+    if (name == "sgd") o = Optimizer{Optimizer::Kind::Sgd};
+    else if (name == "adam") o = Optimizer{Optimizer::Kind::Adam};
+    else {
+      error(s.value.loc,
+            fmt::format("unknown optimizer '{}'; expected sgd or adam{}", name, didYouMean(name, {"sgd", "adam"})));
+      return;
+    }
+    GivenArgs given;
+    if (!matchArgs(name, s.value.loc, optimizerArgs(o.kind), s.args, given)) return;
+    for (const auto& [arg, a] : given) {
+      double x = a->value.kind == Value::Kind::Int ? static_cast<double>(a->value.intValue) : a->value.floatValue;
+      if (arg == "lr") o.lr = x;
+      if (arg == "momentum") o.momentum = x;
+      if (arg == "weight_decay") o.weightDecay = x;
+      if (arg == "beta1") o.beta1 = x;
+      if (arg == "beta2") o.beta2 = x;
+      if (arg == "eps") o.eps = x;
+    }
+  }
+
+  // ---- the model -------------------------------------------------------
+
+  // Where the current tensor came from, for notes in shape errors.
+  struct Origin {
+    Loc loc;
+    std::string what;     // "the model input is declared here", ...
+    Shape flattenedFrom;  // set when the vector came from a flatten
+  };
+
+  void checkModel(const Model& m, Graph& g) {
+    g.model = m.name;
+    Shape sample = checkInput(m);
+    int64_t classes = checkClasses(m);
+    if (m.stages.empty() && syntaxOk_) error(m.loc, fmt::format("model '{}' has no layers", m.name));
+    std::vector<std::string> prefixes = stagePrefixes(m);
+
+    // Every layer in order, with its stage, so "last layer" is easy.
+    struct Placed {
+      const Stage* stage;
+      size_t stageIndex, layerIndex;
+    };
+    std::vector<Placed> layers;
+    for (size_t si = 0; si < m.stages.size(); ++si)
+      for (size_t li = 0; li < m.stages[si].layers.size(); ++li) layers.push_back({&m.stages[si], si, li});
+
+    bool known = !sample.empty() && syntaxOk_;  // shapes stop being tracked after an error
+    int current = -1;
+    if (known) {
+      g.sampleShape = sample;
+      current = g.input =
+          g.addTensor({"images", withBatch(g.train.batch, sample), DType::F32, m.inputs[0].loc}, TensorRole::Input);
+      g.labels = g.addTensor({"labels", {g.train.batch}, DType::I32, m.inputs[0].loc}, TensorRole::Labels);
+    }
+    Origin origin{known ? m.inputs[0].loc : Loc{}, "the model input is declared here", {}};
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const Stage& stage = *layers[i].stage;
+      const Layer& layer = stage.layers[layers[i].layerIndex];
+      const OpInfo* info = findLayer(layer.name);
+      if (!info) {
+        error(layer.loc, fmt::format("unknown layer '{}'; expected {}{}", layer.name, joinOr(layerNames()),
+                                     didYouMean(layer.name, layerNames())));
+        known = false;
+        continue;
+      }
+      GivenArgs given;
+      bool argsOk = matchArgs(info->name, layer.loc, info->args, layer.args, given);
+      if (info->kind == OpKind::Softmax && i + 1 < layers.size()) {
+        const Layer& next = layers[i + 1].stage->layers[layers[i + 1].layerIndex];
+        error(layer.loc, fmt::format("softmax must be the last layer (it gives the inference output); found '{}' "
+                                     "after it",
+                                     next.name));
+        file_.note(next.loc, "the next layer is here");
+        known = false;
+      }
+      if (!argsOk || !known) {
+        known = false;
+        continue;
+      }
+      Attrs attrs = layerAttrs(*info, given);
+      const Shape in(g.tensors[current].shape.begin() + 1, g.tensors[current].shape.end());
+      if (!checkRank(*info, layer, in, origin)) {
+        known = false;
+        continue;
+      }
+      if (info->kind == OpKind::Linear && attrs.in != 0 && attrs.in != in[0]) {
+        error(given.at("in")->loc,
+              fmt::format("linear expects in={} ({}), found in={}", in[0], describeVector(in, origin), attrs.in));
+        if (origin.loc.valid()) file_.note(origin.loc, origin.what);
+        known = false;
+        continue;
+      }
+      ShapeResult r = info->inferShape(attrs, in);
+      if (!r.error.empty()) {
+        Loc at = r.arg.empty() || !given.count(r.arg) ? layer.loc : given.at(r.arg)->value.loc;
+        error(at, fmt::format("{}: {}", info->name, r.error));
+        known = false;
+        continue;
+      }
+      const std::string& prefix = prefixes[layers[i].stageIndex];
+      std::string path = modulePath(prefix, stage, layers[i].layerIndex);
+      if (!addLayer(g, *info, attrs, layer, prefix, path, stage, layers[i].layerIndex, r.shape, current)) {
+        known = false;
+        continue;
+      }
+      if (info->kind == OpKind::Flatten && in.size() == 3)
+        origin = {layer.loc, fmt::format("flattened from {} here", shapeString(in)), in};
+      else if (info->kind == OpKind::Linear)
+        origin = {layer.loc, fmt::format("'{}' outputs {} values", path, attrs.out), {}};
+    }
+    if (known && !layers.empty()) finishModel(m, g, classes, layers.back().stage->layers[layers.back().layerIndex]);
+  }
+
+  // "its input is 64x7x7 = 3136 values, flattened"
+  static std::string describeVector(const Shape& in, const Origin& origin) {
+    if (!origin.flattenedFrom.empty())
+      return fmt::format("its input is {} = {} values, flattened", shapeString(origin.flattenedFrom), in[0]);
+    return fmt::format("its input has {} values", in[0]);
+  }
+
+  // 'input' is required, once, as CxHxW or a feature count.
+  Shape checkInput(const Model& m) {
+    if (m.inputs.empty()) {
+      if (syntaxOk_) error(m.loc, fmt::format("model '{}' has no 'input'; add a line such as 'input 1x28x28'", m.name));
+      return {};
+    }
+    for (size_t i = 1; i < m.inputs.size(); ++i) {
+      error(m.inputs[i].loc, "'input' is given twice");
+      file_.note(m.inputs[0].loc, "first given here");
+    }
+    const Value& v = m.inputs[0].shape;
+    Shape s = v.kind == Value::Kind::Int ? Shape{v.intValue} : Shape(v.dims.begin(), v.dims.end());
+    if (s.size() != 1 && s.size() != 3) {
+      error(v.loc, fmt::format("input shape must be CxHxW (e.g. 1x28x28) or a feature count (e.g. 784), found {}",
+                               v.text));
+      return {};
+    }
+    for (int64_t d : s) {
+      if (d < 1) {
+        error(v.loc, fmt::format("input dimensions must be at least 1, found {}", v.text));
+        return {};
+      }
+    }
+    if (boundedProduct(s) < 0) {
+      error(v.loc, fmt::format("input {} is too large (more than {} values)", v.text, kMaxElements));
+      return {};
+    }
+    return s;
+  }
+
+  int64_t checkClasses(const Model& m) {
+    for (size_t i = 1; i < m.classes.size(); ++i) {
+      error(m.classes[i].loc, "'classes' is given twice");
+      file_.note(m.classes[0].loc, "first given here");
+    }
+    if (m.classes.empty()) return 0;
+    const Value& v = m.classes[0].count;
+    if (v.intValue < 1) {
+      error(v.loc, fmt::format("classes must be at least 1, found {}", v.text));
+      return 0;
+    }
+    return v.intValue;
+  }
+
+  // The state_dict prefix of each stage: its name, or layerN (N counts
+  // stages from 0) when unnamed. Reports duplicates.
+  std::vector<std::string> stagePrefixes(const Model& m) {
+    std::vector<std::string> prefixes;
+    std::map<std::string, const Stage*> seen;
+    for (size_t i = 0; i < m.stages.size(); ++i) {
+      const Stage& s = m.stages[i];
+      prefixes.push_back(s.name.empty() ? fmt::format("layer{}", i) : s.name);
+      auto [it, fresh] = seen.emplace(prefixes.back(), &s);
+      if (fresh) continue;
+      const Stage& first = *it->second;
+      if (!s.name.empty() && !first.name.empty()) {
+        error(s.loc, fmt::format("duplicate stage name '{}'", s.name));
+        file_.note(first.loc, "first used here");
+      } else {
+        const Stage& named = s.name.empty() ? first : s;
+        const Stage& unnamed = s.name.empty() ? s : first;
+        error(named.loc, fmt::format("stage name '{}' is also the name of an unnamed stage; rename it", named.name));
+        file_.note(unnamed.loc, fmt::format("this unnamed stage is called '{}'", named.name));
+      }
+    }
+    return prefixes;
+  }
+
+  // The PyTorch module path of a layer: `conv1.0`, or just `out` when the
+  // stage holds a single layer.
+  static std::string modulePath(const std::string& prefix, const Stage& stage, size_t layerIndex) {
+    return stage.layers.size() == 1 ? prefix : fmt::format("{}.{}", prefix, layerIndex);
+  }
+
+  // conv2d and pools need CxHxW; linear and softmax need a vector.
+  bool checkRank(const OpInfo& info, const Layer& layer, const Shape& in, const Origin& origin) {
+    std::string need = info.input;
+    if (need == "image" && in.size() != 3) {
+      error(layer.loc, fmt::format("{} needs a CxHxW input, but its input is a vector of {} values", info.name, in[0]));
+      if (origin.loc.valid()) file_.note(origin.loc, origin.what);
+      return false;
+    }
+    if (need == "vector" && in.size() != 1) {
+      error(layer.loc, fmt::format("{} needs a vector input, found {}; add 'flatten' before it", info.name,
+                                   shapeString(in)));
+      return false;
+    }
+    return true;
+  }
+
+  // Adds the layer's parameters and op to the graph; false if a tensor
+  // would be too large.
+  bool addLayer(Graph& g, const OpInfo& info, const Attrs& attrs, const Layer& layer, const std::string& prefix,
+                const std::string& path, const Stage& stage, size_t layerIndex, const Shape& out, int& current) {
+    const Shape in(g.tensors[current].shape.begin() + 1, g.tensors[current].shape.end());
+    if (boundedProduct(out, g.train.batch) < 0) {
+      error(layer.loc, fmt::format("{} output {} is too large at batch {} (more than {} values)", info.name,
+                                   shapeString(out), g.train.batch, kMaxElements));
+      if (batchLoc_.valid()) file_.note(batchLoc_, "batch size set here");
+      return false;
+    }
+    std::vector<ParamSpec> params = info.params(attrs, in);
+    for (const ParamSpec& p : params) {
+      if (boundedProduct(p.shape) < 0) {
+        error(layer.loc, fmt::format("{} {} {} is too large (more than {} values)", info.name, p.suffix,
+                                     shapeString(p.shape), kMaxElements));
+        return false;
+      }
+    }
+    Op op{info.kind, {current}, -1, attrs, layer.loc, prefix, static_cast<int>(layerIndex)};
+    for (const ParamSpec& p : params) {
+      int id = g.addTensor({fmt::format("{}.{}", path, p.suffix), p.shape, DType::F32, layer.loc}, TensorRole::Param);
+      g.params.push_back(id);
+      op.operands.push_back(id);
+    }
+    std::string activation = stage.layers.size() == 1 ? path + ".0" : path;
+    op.result = current = g.addTensor({activation, withBatch(g.train.batch, out), DType::F32, layer.loc},
+                                      TensorRole::Activation);
+    g.ops.push_back(op);
+    return true;
+  }
+
+  // The output must be a vector of class scores; `classes`, when given,
+  // must match it. Adds the loss.
+  void finishModel(const Model& m, Graph& g, int64_t classes, const Layer& last) {
+    const Tensor& out = g.tensors[g.ops.back().result];
+    const Shape sample(out.shape.begin() + 1, out.shape.end());
+    if (sample.size() != 1) {
+      error(last.loc, fmt::format("the model must end in a vector of class scores, found {}; end it with 'flatten' "
+                                  "and 'linear(N)'",
+                                  shapeString(sample)));
+      return;
+    }
+    if (classes != 0 && classes != sample[0]) {
+      error(m.classes[0].loc,
+            fmt::format("classes is {} but the last layer outputs {} values", classes, sample[0]));
+      file_.note(last.loc, "the last layer is here");
+      return;
+    }
+    g.classes = sample[0];
+    g.output = g.logits = g.ops.back().result;
+    if (g.ops.back().kind == OpKind::Softmax) g.logits = g.ops.back().operands[0];
+    bool ce = g.train.loss == LossKind::CrossEntropy;
+    Op loss{ce ? OpKind::CrossEntropy : OpKind::Mse, {ce ? g.logits : g.output, g.labels}, -1, {}, lossLoc_, "loss", 0};
+    loss.result = g.loss = g.addTensor({"loss", {}, DType::F32, lossLoc_}, TensorRole::Activation);
+    g.ops.push_back(loss);
+  }
+
+  SourceFile& file_;
+  bool syntaxOk_;
+  Loc batchLoc_;
+  Loc lossLoc_;
+};
+
+}  // namespace
+
+std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk) {
+  return Checker(file, syntaxOk).run(ast);
+}
+
+}  // namespace cnnc

@@ -1,0 +1,18 @@
+// check: AST -> typed graph IR with every shape known.
+#pragma once
+
+#include <optional>
+
+#include "ir/IR.h"
+#include "parse/AST.h"
+
+namespace cnnc {
+
+// Checks the model and train block and builds the graph. Reports every
+// error it can find through `file`; returns nullopt if there was any.
+// After syntax errors the tree is incomplete: `syntaxOk` false checks each
+// statement on its own (names, arguments, settings) but not the shapes,
+// which a dropped statement would throw off.
+std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk = true);
+
+}  // namespace cnnc

@@ -1,0 +1,20 @@
+// --summary: a table of the checked model, like Keras' model.summary().
+#pragma once
+
+#include <string>
+
+#include "ir/IR.h"
+
+namespace cnnc {
+
+struct ModelTotals {
+  int64_t params = 0;
+  int64_t macsPerSample = 0;
+};
+
+// Parameters and multiply-adds per sample of the forward pass.
+ModelTotals modelTotals(const Graph& graph);
+
+std::string printSummary(const Graph& graph);
+
+}  // namespace cnnc

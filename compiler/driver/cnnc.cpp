@@ -1,0 +1,145 @@
+// cnnc: the compiler driver. Runs the pipeline stage by stage and stops at
+// the one --emit asks for, printing it (see docs/pipeline.md).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+#include "check/Checker.h"
+#include "check/Summary.h"
+#include "ir/IR.h"
+#include "lex/Lexer.h"
+#include "parse/Parser.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// The stages in pipeline order; the driver runs up to the requested one.
+enum class Emit { Tokens, Ast, Ir, Grad, Fused, Plan, Halide, Stmt, Binary };
+
+struct StageName {
+  const char* name;
+  Emit emit;
+  bool available;  // implemented in this version
+};
+const StageName kStages[] = {
+    {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
+    {"grad", Emit::Grad, false},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
+    {"halide", Emit::Halide, false}, {"stmt", Emit::Stmt, false},
+};
+
+std::string availableStages() {
+  std::string out;
+  for (const StageName& s : kStages)
+    if (s.available) out += (out.empty() ? "" : ", ") + std::string(s.name);
+  return out;
+}
+
+// Writes `text` to `path` through a temporary file and a rename, so that
+// the path holds either the whole output or whatever it held before.
+bool writeAtomically(const std::string& path, const std::string& text) {
+  std::string temp = fmt::format("{}.tmp.{}", path, getpid());
+  {
+    std::ofstream out(temp, std::ios::binary);
+    if (out) out << text;
+    if (!out || !out.flush()) {
+      fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", path, std::strerror(errno));
+      std::remove(temp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", path, std::strerror(errno));
+    std::remove(temp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Prints `text`, or writes it to `output` when one was given.
+int deliver(const std::string& text, const std::string& output) {
+  if (output.empty()) {
+    fmt::print("{}", text);
+    return 0;
+  }
+  return writeAtomically(output, text) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cnnc: compile a .cnn description of a convolutional network into a standalone trainer"};
+  app.footer(fmt::format(
+      "Stages (--emit), in pipeline order: tokens, ast, ir, grad, fused, plan, halide, stmt.\n"
+      "Available in this version: {}. Errors print file:line:col with a caret; exit status 1.\n"
+      "Example: cnnc models/mnist.cnn --summary",
+      availableStages()));
+  std::string input, output, emitName;
+  bool summary = false;
+  app.add_option("file", input, "the .cnn file to compile");
+  app.add_option("-o,--output", output, "where to write the result (an --emit text or --summary)");
+  app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
+  app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
+  app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "cnnc: error: {}\nRun 'cnnc --help' for the options.\n", e.what());
+    return 2;
+  }
+  if (input.empty()) {
+    fmt::print(stderr, "cnnc: error: no input file\nusage: cnnc FILE.cnn [--emit=STAGE | --summary] [-o OUT]\n");
+    return 2;
+  }
+  Emit emit = Emit::Binary;
+  if (!emitName.empty()) {
+    const StageName* stage = nullptr;
+    for (const StageName& s : kStages)
+      if (emitName == s.name) stage = &s;
+    if (!stage) {
+      fmt::print(stderr, "cnnc: error: unknown stage '{}' for --emit; expected one of {}\n", emitName,
+                 availableStages());
+      return 2;
+    }
+    if (!stage->available) {
+      fmt::print(stderr, "cnnc: error: --emit={} is not implemented yet in cnnc {}; available: {}\n", emitName,
+                 kVersion, availableStages());
+      return 2;
+    }
+    emit = stage->emit;
+  }
+  if (summary && !emitName.empty()) {
+    fmt::print(stderr, "cnnc: error: --summary and --emit cannot be combined\n");
+    return 2;
+  }
+
+  auto file = cnnc::SourceFile::open(input);
+  if (!file) return 1;
+  std::vector<cnnc::Token> tokens = cnnc::lex(*file);
+  if (emit == Emit::Tokens) {
+    if (file->errorCount() > 0) return 1;
+    return deliver(cnnc::dumpTokens(*file, tokens), output);
+  }
+  cnnc::File ast = cnnc::parse(*file, tokens);
+  bool syntaxOk = file->errorCount() == 0;
+  if (emit == Emit::Ast) return syntaxOk ? deliver(cnnc::dumpAst(*file, ast), output) : 1;
+  // Checked even after syntax errors, so one run reports all it can.
+  std::optional<cnnc::Graph> graph = cnnc::check(*file, ast, syntaxOk);
+  if (!graph || !syntaxOk) return 1;
+  if (summary) return deliver(cnnc::printSummary(*graph), output);
+  if (emit == Emit::Ir) return deliver(cnnc::printGraph(*graph), output);
+  fmt::print(stderr,
+             "cnnc: error: '{}' checks out, but building a trainer (-o without --emit) is not implemented yet in "
+             "cnnc {}; use --summary or --emit={}\n",
+             input, kVersion, availableStages());
+  return 1;
+}

@@ -1,0 +1,77 @@
+#include "ir/IR.h"
+
+#include <fmt/format.h>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+std::string shapeString(const Shape& shape) {
+  if (shape.empty()) return "scalar";
+  return fmt::format("{}", fmt::join(shape, "x"));
+}
+
+int64_t numElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+const char* dtypeName(DType dtype) { return dtype == DType::F32 ? "f32" : "i32"; }
+
+const Op* Graph::producer(int tensor) const {
+  for (const Op& op : ops)
+    if (op.result == tensor) return &op;
+  return nullptr;
+}
+
+namespace {
+
+std::string tensorType(const Tensor& t) {
+  if (t.shape.empty()) return fmt::format("tensor<{}>", dtypeName(t.dtype));
+  return fmt::format("tensor<{}x{}>", shapeString(t.shape), dtypeName(t.dtype));
+}
+
+std::string optimizerString(const Optimizer& o) {
+  if (o.kind == Optimizer::Kind::Sgd)
+    return fmt::format("sgd(lr={}, momentum={}, weight_decay={})", o.lr, o.momentum, o.weightDecay);
+  return fmt::format("adam(lr={}, beta1={}, beta2={}, eps={}, weight_decay={})", o.lr, o.beta1, o.beta2, o.eps,
+                     o.weightDecay);
+}
+
+}  // namespace
+
+std::string printGraph(const Graph& g) {
+  auto at = [&](Loc loc) { return loc.valid() ? fmt::format(" @{}:{}:{}", g.file, loc.line, loc.col) : std::string(); };
+  auto ref = [&](int id) { return "%" + g.tensors[id].name; };
+  std::string out = fmt::format("module @{} {{\n", g.model);
+  const TrainConfig& t = g.train;
+  out += fmt::format("  train {{loss = {}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}}}\n",
+                     t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", optimizerString(t.optimizer), t.batch,
+                     t.epochs, t.data, t.seed, t.shuffle ? "true" : "false");
+  for (size_t id = 0; id < g.tensors.size(); ++id) {
+    const char* role = nullptr;
+    switch (g.roles[id]) {
+      case TensorRole::Input: role = "input"; break;
+      case TensorRole::Labels: role = "labels"; break;
+      case TensorRole::Param: role = "param"; break;
+      case TensorRole::Activation: break;
+    }
+    if (role)
+      out += fmt::format("  {} = {} : {}{}\n", ref(id), role, tensorType(g.tensors[id]), at(g.tensors[id].loc));
+  }
+  for (const Op& op : g.ops) {
+    const OpInfo& info = opInfo(op.kind);
+    std::vector<std::string> operands;
+    for (int id : op.operands) operands.push_back(ref(id));
+    std::string attrs = formatAttrs(info, op.attrs);
+    out += fmt::format("  {} = {}({}){} : {}{}\n", ref(op.result), info.name, fmt::join(operands, ", "),
+                       attrs.empty() ? "" : " {" + attrs + "}", tensorType(g.tensors[op.result]), at(op.loc));
+  }
+  out += fmt::format("  return {}", ref(g.output));
+  if (g.loss >= 0) out += ", " + ref(g.loss);
+  out += "\n}\n";
+  return out;
+}
+
+}  // namespace cnnc

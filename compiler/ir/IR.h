@@ -1,0 +1,121 @@
+// The graph IR: a small list of tensor ops with static shapes and dtypes.
+//
+// Shapes include the batch dimension, which is a compile-time constant of
+// each build (the train block's `batch`); the runtime handles the last,
+// smaller batch of an epoch. Every op keeps the source location of the
+// layer it came from, and dumps print it as `@file:line:col`.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "support/Diagnostics.h"
+
+namespace cnnc {
+
+using Shape = std::vector<int64_t>;
+
+// `1x28x28`; a scalar prints as `scalar`.
+std::string shapeString(const Shape& shape);
+// Number of elements (1 for a scalar).
+int64_t numElements(const Shape& shape);
+
+enum class DType { F32, I32 };
+const char* dtypeName(DType dtype);
+
+enum class OpKind {
+  // Layers of the language (the order of the op table in Ops.cpp).
+  Conv2d,
+  Relu,
+  Sigmoid,
+  Tanh,
+  MaxPool,
+  AvgPool,
+  Flatten,
+  Linear,
+  Softmax,
+  // Losses, added from the train block.
+  CrossEntropy,
+  Mse,
+};
+
+// Attributes of an op; which ones an op has is listed in its OpInfo.
+struct Attrs {
+  int64_t out = 0;                   // conv2d channels, linear features
+  int64_t in = 0;                    // linear: the in= the user wrote (0: not given)
+  std::array<int64_t, 2> kernel{0, 0};
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};
+  bool bias = true;
+};
+
+struct Tensor {
+  std::string name;  // `images`, `conv1.0.weight`, `conv1.2`
+  Shape shape;
+  DType dtype = DType::F32;
+  Loc loc;
+};
+
+enum class TensorRole { Input, Labels, Param, Activation };
+
+struct Op {
+  OpKind kind;
+  std::vector<int> operands;  // tensor ids: data input first, then weight, bias
+  int result = -1;
+  Attrs attrs;
+  Loc loc;
+  std::string stage;   // the stage's name (or layerN), for naming kernels
+  int layerIndex = 0;  // position of the layer within its stage
+};
+
+struct Optimizer {
+  enum class Kind { Sgd, Adam };
+  Kind kind = Kind::Adam;
+  double lr = 0.001;
+  double momentum = 0;  // sgd
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+  double weightDecay = 0;
+};
+
+enum class LossKind { CrossEntropy, Mse };
+
+// The train block with every default filled in.
+struct TrainConfig {
+  LossKind loss = LossKind::CrossEntropy;
+  Optimizer optimizer;
+  int64_t batch = 64;
+  int64_t epochs = 1;
+  std::string data = "mnist";
+  int64_t seed = 0;
+  bool shuffle = true;
+};
+
+struct Graph {
+  std::string model;
+  std::string file;
+  Shape sampleShape;    // one input sample: CxHxW, or F
+  int64_t classes = 0;
+  TrainConfig train;
+  std::vector<Tensor> tensors;
+  std::vector<TensorRole> roles;  // parallel to tensors
+  std::vector<Op> ops;            // in execution order
+  std::vector<int> params;        // tensor ids, in state_dict order
+  int input = -1, labels = -1;
+  int logits = -1;  // what the loss reads (before a final softmax)
+  int output = -1;  // what inference returns
+  int loss = -1;
+
+  int addTensor(Tensor t, TensorRole role) {
+    tensors.push_back(std::move(t));
+    roles.push_back(role);
+    return static_cast<int>(tensors.size()) - 1;
+  }
+  const Op* producer(int tensor) const;
+};
+
+// --emit=ir: the deterministic, MLIR-like text of the graph.
+std::string printGraph(const Graph& graph);
+
+}  // namespace cnnc
