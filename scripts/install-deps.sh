@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that cnnc's build and tests use, when any
+# is missing (as root: apt-get update, then apt-get install -y). Safe to
+# run again: with everything present it installs nothing.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build python3   # toolchain; python3 runs lit
+  llvm-14-dev llvm-14-tools       # SourceMgr diagnostics; FileCheck, lit, not
+  libfmt-dev                      # all printing
+  libcli11-dev                    # command-line options
+  catch2                          # unit tests (v2)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+${SUDO:-} apt-get update -qq
+${SUDO:-} apt-get install -y -qq --no-install-recommends "${missing[@]}"
