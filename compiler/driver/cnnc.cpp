@@ -11,6 +11,7 @@
 
 #include "check/Checker.h"
 #include "check/Summary.h"
+#include "grad/Grad.h"
 #include "ir/IR.h"
 #include "lex/Lexer.h"
 #include "parse/Parser.h"
@@ -29,7 +30,7 @@ struct StageName {
 };
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
-    {"grad", Emit::Grad, false},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
+    {"grad", Emit::Grad, true},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
     {"halide", Emit::Halide, false}, {"stmt", Emit::Stmt, false},
 };
 
@@ -137,6 +138,8 @@ int main(int argc, char** argv) {
   if (!graph || !syntaxOk) return 1;
   if (summary) return deliver(cnnc::printSummary(*graph), output);
   if (emit == Emit::Ir) return deliver(cnnc::printGraph(*graph), output);
+  cnnc::differentiate(*graph);
+  if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
   fmt::print(stderr,
              "cnnc: error: '{}' checks out, but building a trainer (-o without --emit) is not implemented yet in "
              "cnnc {}; use --summary or --emit={}\n",

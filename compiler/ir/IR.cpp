@@ -32,11 +32,16 @@ std::string tensorType(const Tensor& t) {
   return fmt::format("tensor<{}x{}>", shapeString(t.shape), dtypeName(t.dtype));
 }
 
-std::string optimizerString(const Optimizer& o) {
+// `lr=0.01, beta1=0.9, ...`: the update op's attributes.
+std::string optimizerAttrs(const Optimizer& o) {
   if (o.kind == Optimizer::Kind::Sgd)
-    return fmt::format("sgd(lr={}, momentum={}, weight_decay={})", o.lr, o.momentum, o.weightDecay);
-  return fmt::format("adam(lr={}, beta1={}, beta2={}, eps={}, weight_decay={})", o.lr, o.beta1, o.beta2, o.eps,
+    return fmt::format("lr={}, momentum={}, weight_decay={}", o.lr, o.momentum, o.weightDecay);
+  return fmt::format("lr={}, beta1={}, beta2={}, eps={}, weight_decay={}", o.lr, o.beta1, o.beta2, o.eps,
                      o.weightDecay);
+}
+
+std::string optimizerString(const Optimizer& o) {
+  return fmt::format("{}({})", o.kind == Optimizer::Kind::Sgd ? "sgd" : "adam", optimizerAttrs(o));
 }
 
 }  // namespace
@@ -55,18 +60,28 @@ std::string printGraph(const Graph& g) {
       case TensorRole::Input: role = "input"; break;
       case TensorRole::Labels: role = "labels"; break;
       case TensorRole::Param: role = "param"; break;
-      case TensorRole::Activation: break;
+      case TensorRole::OptState: role = "state"; break;
+      case TensorRole::Activation:
+      case TensorRole::Grad: break;
     }
     if (role)
       out += fmt::format("  {} = {} : {}{}\n", ref(id), role, tensorType(g.tensors[id]), at(g.tensors[id].loc));
   }
+  Phase phase = Phase::Forward;
   for (const Op& op : g.ops) {
+    if (op.phase != phase) {
+      phase = op.phase;
+      out += phase == Phase::Backward ? "  // backward\n" : "  // optimizer\n";
+    }
     const OpInfo& info = opInfo(op.kind);
     std::vector<std::string> operands;
     for (int id : op.operands) operands.push_back(ref(id));
-    std::string attrs = formatAttrs(info, op.attrs);
-    out += fmt::format("  {} = {}({}){} : {}{}\n", ref(op.result), info.name, fmt::join(operands, ", "),
-                       attrs.empty() ? "" : " {" + attrs + "}", tensorType(g.tensors[op.result]), at(op.loc));
+    std::string attrs = op.phase == Phase::Update ? optimizerAttrs(g.train.optimizer) : formatAttrs(info, op.attrs);
+    std::string call = fmt::format("{}({}){}", info.name, fmt::join(operands, ", "), attrs.empty() ? "" : " {" + attrs + "}");
+    if (op.result < 0)
+      out += fmt::format("  {}{}\n", call, at(op.loc));
+    else
+      out += fmt::format("  {} = {} : {}{}\n", ref(op.result), call, tensorType(g.tensors[op.result]), at(op.loc));
   }
   out += fmt::format("  return {}", ref(g.output));
   if (g.loss >= 0) out += ", " + ref(g.loss);

@@ -39,7 +39,28 @@ enum class OpKind {
   // Losses, added from the train block.
   CrossEntropy,
   Mse,
+  // Backward ops, added by grad (compiler/grad).
+  Conv2dBwdData,    // dx from dy and the weight
+  Conv2dBwdWeight,  // dw from dy and the input
+  BiasBwd,          // db: dy summed over all but the channel axis
+  ReluBwd,          // dy where y > 0
+  SigmoidBwd,       // dy * y * (1 - y)
+  TanhBwd,          // dy * (1 - y^2)
+  MaxPoolBwd,       // dy routed to the first maximum of each window
+  AvgPoolBwd,       // dy spread evenly over each window
+  FlattenBwd,       // dy reshaped to the input's shape
+  LinearBwdData,    // dx = dy W
+  LinearBwdWeight,  // dW = dy^T x
+  SoftmaxBwd,       // y * (dy - sum(dy * y))
+  CrossEntropyBwd,  // (softmax(logits) - onehot) / valid
+  MseBwd,           // 2 (out - onehot) / (valid * classes)
+  // Optimizer steps over every parameter at once (in place).
+  SgdUpdate,
+  AdamUpdate,
 };
+
+// Which part of a training step an op belongs to.
+enum class Phase { Forward, Backward, Update };
 
 // Attributes of an op; which ones an op has is listed in its OpInfo.
 struct Attrs {
@@ -58,16 +79,17 @@ struct Tensor {
   Loc loc;
 };
 
-enum class TensorRole { Input, Labels, Param, Activation };
+enum class TensorRole { Input, Labels, Param, Activation, Grad, OptState };
 
 struct Op {
   OpKind kind;
   std::vector<int> operands;  // tensor ids: data input first, then weight, bias
-  int result = -1;
+  int result = -1;  // -1 for ops that update their operands in place
   Attrs attrs;
   Loc loc;
   std::string stage;   // the stage's name (or layerN), for naming kernels
   int layerIndex = 0;  // position of the layer within its stage
+  Phase phase = Phase::Forward;
 };
 
 struct Optimizer {
@@ -106,6 +128,9 @@ struct Graph {
   int logits = -1;  // what the loss reads (before a final softmax)
   int output = -1;  // what inference returns
   int loss = -1;
+  // Filled in by grad: the gradient of each parameter, in params order.
+  std::vector<int> paramGrads;
+  bool hasGrad = false;
 
   int addTensor(Tensor t, TensorRole role) {
     tensors.push_back(std::move(t));

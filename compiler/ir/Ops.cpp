@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
+
+#include "grad/Rules.h"
+
 namespace cnnc {
 
 const char* argTypeName(ArgType type) {
@@ -71,42 +75,62 @@ int64_t convMacs(const Attrs& a, const Shape& in, const Shape& out) {
 }
 int64_t linearMacs(const Attrs& a, const Shape& in, const Shape&) { return a.out * in[0]; }
 
+const std::vector<ArgSpec> kConvArgs = {{"out", ArgType::Int, true, ""},
+                                        {"kernel", ArgType::Pair, true, ""},
+                                        {"stride", ArgType::Pair, false, "1"},
+                                        {"padding", ArgType::Pair, false, "0", 0},
+                                        {"bias", ArgType::Bool, false, "true"}};
+const std::vector<ArgSpec> kPoolArgs = {{"kernel", ArgType::Pair, true, ""},
+                                        {"stride", ArgType::Pair, false, "kernel"},
+                                        {"padding", ArgType::Pair, false, "0", 0}};
+const std::vector<ArgSpec> kLinearArgs = {
+    {"out", ArgType::Int, true, ""}, {"in", ArgType::Int, false, "inferred"}, {"bias", ArgType::Bool, false, "true"}};
+
+// A row for an op that is not a layer: a loss, a backward op or an update.
+OpInfo internal(OpKind kind, const char* name, std::vector<ArgSpec> attrs = {}) {
+  return {kind, name, false, "any", std::move(attrs), nullptr, noParams, noMacs, nullptr};
+}
+
 const std::vector<OpInfo>& table() {
   static const std::vector<OpInfo> ops = {
-      {OpKind::Conv2d, "conv2d", true, "image",
-       {{"out", ArgType::Int, true, ""},
-        {"kernel", ArgType::Pair, true, ""},
-        {"stride", ArgType::Pair, false, "1"},
-        {"padding", ArgType::Pair, false, "0", 0},
-        {"bias", ArgType::Bool, false, "true"}},
-       convShape, convParams, convMacs},
-      {OpKind::Relu, "relu", true, "any", {}, sameShape, noParams, noMacs},
-      {OpKind::Sigmoid, "sigmoid", true, "any", {}, sameShape, noParams, noMacs},
-      {OpKind::Tanh, "tanh", true, "any", {}, sameShape, noParams, noMacs},
-      {OpKind::MaxPool, "maxpool", true, "image",
-       {{"kernel", ArgType::Pair, true, ""},
-        {"stride", ArgType::Pair, false, "kernel"},
-        {"padding", ArgType::Pair, false, "0", 0}},
-       poolShape, noParams, noMacs},
-      {OpKind::AvgPool, "avgpool", true, "image",
-       {{"kernel", ArgType::Pair, true, ""},
-        {"stride", ArgType::Pair, false, "kernel"},
-        {"padding", ArgType::Pair, false, "0", 0}},
-       poolShape, noParams, noMacs},
-      {OpKind::Flatten, "flatten", true, "any", {}, flattenShape, noParams, noMacs},
-      {OpKind::Linear, "linear", true, "vector",
-       {{"out", ArgType::Int, true, ""}, {"in", ArgType::Int, false, "inferred"}, {"bias", ArgType::Bool, false, "true"}},
-       linearShape, linearParams, linearMacs},
-      {OpKind::Softmax, "softmax", true, "vector", {}, sameShape, noParams, noMacs},
-      {OpKind::CrossEntropy, "cross_entropy", false, "vector", {}, nullptr, noParams, noMacs},
-      {OpKind::Mse, "mse", false, "vector", {}, nullptr, noParams, noMacs},
+      {OpKind::Conv2d, "conv2d", true, "image", kConvArgs, convShape, convParams, convMacs, gradConv2d},
+      {OpKind::Relu, "relu", true, "any", {}, sameShape, noParams, noMacs, gradRelu},
+      {OpKind::Sigmoid, "sigmoid", true, "any", {}, sameShape, noParams, noMacs, gradSigmoid},
+      {OpKind::Tanh, "tanh", true, "any", {}, sameShape, noParams, noMacs, gradTanh},
+      {OpKind::MaxPool, "maxpool", true, "image", kPoolArgs, poolShape, noParams, noMacs, gradMaxPool},
+      {OpKind::AvgPool, "avgpool", true, "image", kPoolArgs, poolShape, noParams, noMacs, gradAvgPool},
+      {OpKind::Flatten, "flatten", true, "any", {}, flattenShape, noParams, noMacs, gradFlatten},
+      {OpKind::Linear, "linear", true, "vector", kLinearArgs, linearShape, linearParams, linearMacs, gradLinear},
+      {OpKind::Softmax, "softmax", true, "vector", {}, sameShape, noParams, noMacs, gradSoftmax},
+      internal(OpKind::CrossEntropy, "cross_entropy"),
+      internal(OpKind::Mse, "mse"),
+      internal(OpKind::Conv2dBwdData, "conv2d_bwd_data", kConvArgs),
+      internal(OpKind::Conv2dBwdWeight, "conv2d_bwd_weight", kConvArgs),
+      internal(OpKind::BiasBwd, "bias_bwd"),
+      internal(OpKind::ReluBwd, "relu_bwd"),
+      internal(OpKind::SigmoidBwd, "sigmoid_bwd"),
+      internal(OpKind::TanhBwd, "tanh_bwd"),
+      internal(OpKind::MaxPoolBwd, "maxpool_bwd", kPoolArgs),
+      internal(OpKind::AvgPoolBwd, "avgpool_bwd", kPoolArgs),
+      internal(OpKind::FlattenBwd, "flatten_bwd"),
+      internal(OpKind::LinearBwdData, "linear_bwd_data"),
+      internal(OpKind::LinearBwdWeight, "linear_bwd_weight"),
+      internal(OpKind::SoftmaxBwd, "softmax_bwd"),
+      internal(OpKind::CrossEntropyBwd, "cross_entropy_bwd"),
+      internal(OpKind::MseBwd, "mse_bwd"),
+      internal(OpKind::SgdUpdate, "sgd_update"),
+      internal(OpKind::AdamUpdate, "adam_update"),
   };
   return ops;
 }
 
 }  // namespace
 
-const OpInfo& opInfo(OpKind kind) { return table()[static_cast<size_t>(kind)]; }
+const OpInfo& opInfo(OpKind kind) {
+  const OpInfo& info = table()[static_cast<size_t>(kind)];
+  assert(info.kind == kind && "op table rows must follow the order of OpKind");
+  return info;
+}
 
 const OpInfo* findLayer(const std::string& name) {
   for (const OpInfo& info : table())

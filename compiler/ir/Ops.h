@@ -61,6 +61,10 @@ struct OpInfo {
   // Multiply-adds per sample, counted as PyTorch profilers do (conv and
   // linear only; activations and pooling count 0).
   int64_t (*macs)(const Attrs& attrs, const Shape& in, const Shape& out);
+  // The gradient rule (compiler/grad/Rules.cpp); null for ops that are
+  // not differentiated (losses are the root, backward ops are not
+  // differentiated again).
+  void (*grad)(class GradBuilder& b, const Op& op) = nullptr;
 };
 
 const OpInfo& opInfo(OpKind kind);

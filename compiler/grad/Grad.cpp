@@ -1,0 +1,69 @@
+#include "grad/Grad.h"
+
+#include <cassert>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+bool GradBuilder::needsGrad(int tensor) const {
+  return g_.roles[tensor] != TensorRole::Input && g_.roles[tensor] != TensorRole::Labels;
+}
+
+int GradBuilder::emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs) {
+  // A sequential model uses every tensor once, so each gradient is written
+  // by exactly one rule; a graph with fan-out would add the contributions.
+  assert(gradOf(target) < 0 && "tensor used twice: gradient accumulation is not supported");
+  const Tensor& t = g_.tensors[target];
+  bool isParam = g_.roles[target] == TensorRole::Param;
+  int id = g_.addTensor({"grad." + t.name, t.shape, DType::F32, forward.loc},
+                        isParam ? TensorRole::Grad : TensorRole::Activation);
+  Op op{kind, std::move(operands), id, attrs, forward.loc, forward.stage, forward.layerIndex, Phase::Backward};
+  g_.ops.push_back(op);
+  if (grads_.size() < g_.tensors.size()) grads_.resize(g_.tensors.size(), -1);
+  grads_[target] = id;
+  return id;
+}
+
+void differentiate(Graph& g) {
+  assert(g.loss >= 0 && !g.hasGrad);
+  GradBuilder b(g);
+  const size_t forwardOps = g.ops.size();
+  // The root: the loss's own backward op gives the gradient of what the
+  // loss read (fused softmax + cross-entropy: p - onehot).
+  const Op lossOp = g.ops[forwardOps - 1];
+  OpKind lossBwd = lossOp.kind == OpKind::CrossEntropy ? OpKind::CrossEntropyBwd : OpKind::MseBwd;
+  b.emit(lossBwd, {lossOp.operands[0], g.labels}, lossOp, lossOp.operands[0]);
+  // Then every layer, last to first. A final softmax that the
+  // cross-entropy loss skipped has no gradient flowing into it.
+  for (size_t i = forwardOps - 1; i-- > 0;) {
+    const Op op = g.ops[i];
+    if (b.gradOf(op.result) < 0) continue;
+    const OpInfo& info = opInfo(op.kind);
+    assert(info.grad && "every layer has a gradient rule");
+    info.grad(b, op);
+  }
+  for (int p : g.params) g.paramGrads.push_back(b.gradOf(p));
+
+  // The optimizer: one op over all parameters and their gradients.
+  Op update{g.train.optimizer.kind == Optimizer::Kind::Adam ? OpKind::AdamUpdate : OpKind::SgdUpdate,
+            {}, -1, {}, Loc{}, "optimizer", 0, Phase::Update};
+  update.operands = g.params;
+  update.operands.insert(update.operands.end(), g.paramGrads.begin(), g.paramGrads.end());
+  int64_t total = 0;
+  for (int p : g.params) total += numElements(g.tensors[p].shape);
+  auto state = [&](const char* name) {
+    int id = g.addTensor({name, {total}, DType::F32, Loc{}}, TensorRole::OptState);
+    update.operands.push_back(id);
+  };
+  if (update.kind == OpKind::AdamUpdate) {
+    state("adam.exp_avg");
+    state("adam.exp_avg_sq");
+  } else if (g.train.optimizer.momentum != 0) {
+    state("sgd.momentum_buffer");
+  }
+  g.ops.push_back(update);
+  g.hasGrad = true;
+}
+
+}  // namespace cnnc

@@ -1,0 +1,37 @@
+// grad: IR -> IR + backward ops + the optimizer update.
+//
+// Reverse-mode differentiation: starting from the loss, each forward op's
+// gradient rule (the `grad` column of the op table, written in
+// grad/Rules.cpp) emits the backward ops that turn the gradient of its
+// result into gradients of its operands. Then one update op applies the
+// optimizer to every parameter at once. Must run after check.
+#pragma once
+
+#include "ir/IR.h"
+
+namespace cnnc {
+
+// What a gradient rule uses to add backward ops to the graph.
+class GradBuilder {
+ public:
+  explicit GradBuilder(Graph& graph) : g_(graph), grads_(graph.tensors.size(), -1) {}
+
+  Graph& graph() { return g_; }
+  // The gradient of `tensor` (its rule's input); -1 if nothing flows back.
+  int gradOf(int tensor) const { return tensor < static_cast<int>(grads_.size()) ? grads_[tensor] : -1; }
+  // Whether the gradient of `tensor` is needed: false for the images and
+  // everything computed from nothing that needs one.
+  bool needsGrad(int tensor) const;
+  // Adds a backward op of `forward`'s layer computing the gradient of
+  // `target` (shape and name follow `target`), and records it.
+  int emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs = {});
+
+ private:
+  Graph& g_;
+  std::vector<int> grads_;  // tensor id -> gradient tensor id
+};
+
+// Adds the backward pass and the optimizer update to a checked graph.
+void differentiate(Graph& graph);
+
+}  // namespace cnnc
