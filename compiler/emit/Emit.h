@@ -1,0 +1,31 @@
+// emit: Halide pipelines -> AOT objects + generated glue C++ -> one
+// standalone trainer executable (no Halide, LLVM or Python needed to run).
+#pragma once
+
+#include <string>
+
+#include "ir/IR.h"
+
+namespace cnnc {
+
+struct EmitOptions {
+  std::string output;         // the trainer's path
+  std::string compiler = "";  // C++ compiler; empty: $CXX or c++
+  bool verbose = false;       // print each command
+};
+
+// Builds the trainer for a differentiated graph. Everything is written in
+// a temporary folder and the executable renamed into place at the end, so
+// on failure nothing is left at `options.output`. Returns false after
+// printing what went wrong.
+bool buildTrainer(const Graph& graph, const EmitOptions& options);
+
+// --emit=halide: the pipelines' Funcs, definition by definition.
+std::string printHalide(const Graph& graph);
+// --emit=stmt: Halide's lowered statement of each pipeline.
+std::string printStmt(const Graph& graph);
+// The glue C++ that links the pipelines to the runtime (also kept in
+// generated/<model>/glue.cpp).
+std::string glueSource(const Graph& graph);
+
+}  // namespace cnnc

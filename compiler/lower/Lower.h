@@ -1,0 +1,63 @@
+// lower: graph IR -> Halide Funcs (the algorithm only; the schedules live
+// in ScheduleCpu.cpp).
+//
+// Layouts inside the pipelines are the compiler's choice: activations are
+// channels-innermost, Func (c, x, y, n) for an IR tensor [N, C, H, W], and
+// (f, n) for [N, F]. Parameters arrive in PyTorch's layout with the dims
+// reversed (Halide's first dim is the innermost): conv weights
+// (kx, ky, ci, co), linear weights (f, o), biases (o). Images arrive as
+// raw bytes, (f, n) with f in PyTorch's C,H,W order, and are scaled to
+// [0, 1] inside the pipeline as torchvision's ToTensor does.
+#pragma once
+
+#include <Halide.h>
+
+#include <string>
+#include <vector>
+
+#include "ir/IR.h"
+
+namespace cnnc {
+
+// One op as Halide Funcs, with what its schedule needs to know.
+struct LoweredOp {
+  const Op* op = nullptr;
+  Halide::Func out;       // the op's result (a pipeline output or an intermediate)
+  Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
+  Halide::RDom r;         // acc's reduction domain
+  Halide::Func weightT;   // convolutions: the weight re-laid channels-innermost
+  // Small stages worth computing once per call: a maxpool's argmax per
+  // window, a softmax's sums, a loss's log-sum-exp and predictions.
+  std::vector<Halide::Func> helpers;
+};
+
+struct Lowered {
+  Halide::ImageParam images;               // uint8 (F, N)
+  Halide::ImageParam labels;               // int32 (N)
+  Halide::Param<int> valid{"valid"};       // samples of the batch that are real
+  std::vector<Halide::ImageParam> params;  // in graph.params order
+  std::vector<Halide::Func> tensors;       // by tensor id
+  std::vector<LoweredOp> ops;              // forward and backward ops, in order
+  Halide::Func loss;                       // mean loss over the valid samples
+  Halide::Func correct;                    // valid samples whose argmax is the label
+  std::vector<Halide::Func> grads;         // in graph.params order (after grad)
+};
+
+// Lowers the forward ops and, when the graph has them, the backward ops.
+Lowered lowerGraph(const Graph& graph);
+
+// The optimizer update over flat arrays of every parameter (in place).
+struct LoweredUpdate {
+  Halide::ImageParam params, grads;       // float (P)
+  std::vector<Halide::ImageParam> state;  // adam: exp_avg, exp_avg_sq; sgd: momentum buffer
+  // adam: lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt
+  // sgd: lr, momentum, weight_decay
+  std::vector<Halide::Param<float>> scalars;
+  Halide::Func out;                        // Tuple: new params, then new state
+};
+LoweredUpdate lowerUpdate(const Graph& graph);
+
+// A Func name for an IR tensor: `conv1.0` -> `conv1_0`.
+std::string funcName(const std::string& tensorName);
+
+}  // namespace cnnc

@@ -1,0 +1,145 @@
+// CPU schedules. First versions: vectorised along the innermost (channel)
+// dimension, parallel over the batch, convolutions tiled into register
+// blocks as in Halide's apps/conv_layer. Timings and tuning: issue 7.
+#include "lower/ScheduleCpu.h"
+
+#include <algorithm>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+using namespace Halide;
+
+namespace {
+
+// The widest power-of-two vector, at most `natural` lanes, that fits in
+// `extent` (so a split never runs past a pipeline output).
+int vectorFor(int extent, int natural) {
+  int v = 1;
+  while (v * 2 <= std::min(extent, natural)) v *= 2;
+  return v;
+}
+
+int extentOf(const Op& op, const Graph& g, int dimFromInner) {
+  const Shape& s = g.tensors[op.result].shape;
+  // IR shapes are [N, C, H, W] / [N, F]; Funcs are (c, x, y, n) / (f, n).
+  if (s.size() == 4) {
+    const int64_t order[4] = {s[1], s[3], s[2], s[0]};
+    return static_cast<int>(order[dimFromInner]);
+  }
+  if (s.size() == 2) return static_cast<int>(dimFromInner == 0 ? s[1] : s[0]);
+  return static_cast<int>(s.empty() ? 1 : s[0]);
+}
+
+// compute_root, vectorised along dim 0, parallel along the last (batch).
+void rowMajor(Func f, int innerExtent, int natural, bool parallelOuter = true) {
+  std::vector<Var> args = f.args();
+  f.compute_root();
+  int v = vectorFor(innerExtent, natural);
+  if (v > 1) f.vectorize(args.front(), v);
+  if (parallelOuter && args.size() > 1) f.parallel(args.back());
+}
+
+// A convolution written as acc(c, x, y, n) += w(c, ...) * in(...): tiles of
+// (vectors of channels) x (output columns) kept in registers, reduction
+// innermost, parallel over the batch (apps/conv_layer's CPU schedule).
+void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool avx512) {
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  Var c = a[0], x = a[1], y = a[2], n = a[3];
+  const int cv = vectorFor(channels, natural);
+  // 32 vector registers on AVX-512 hold a 4x5 tile of accumulators; 16 on AVX2 hold 2x5.
+  const int maxTile = avx512 ? 4 : 2;
+  int tw = 1;
+  while (tw * 2 <= maxTile && cv * tw * 2 <= channels) tw *= 2;
+  const int th = std::min(width, 5);
+  Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
+  l.out.compute_root()
+      .split(c, cO, cI, cv * tw)
+      .split(x, xO, xI, th)
+      .reorder(cI, xI, xO, y, cO, n)
+      .vectorize(cI, cv)
+      .unroll(cI)
+      .unroll(xI)
+      .parallel(n);
+  std::vector<Var> b = l.acc.args();
+  l.acc.compute_at(l.out, xO).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
+  RDom r = l.r;
+  l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
+  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
+}
+
+}  // namespace
+
+void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
+  const int natural = target.natural_vector_size<float>();
+  const bool avx512 = target.has_feature(Target::AVX512);
+  for (LoweredOp& l : L.ops) {
+    const Op& op = *l.op;
+    const int inner = extentOf(op, g, 0);
+    std::vector<Var> a = l.out.args();
+    switch (op.kind) {
+      case OpKind::Conv2d:
+      case OpKind::Conv2dBwdData:
+        tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
+        break;
+      case OpKind::Conv2dBwdWeight: {
+        // acc (co, kx, ky, ci): a vector of output channels per tap, summed
+        // over batch and positions in order; parallel over taps and inputs.
+        const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
+        std::vector<Var> b = l.acc.args();
+        RDom r = l.r;
+        Var t("t");
+        l.acc.compute_root().vectorize(b[0], vectorFor(CO, natural));
+        l.acc.update()
+            .reorder(b[0], r.x, r.y, r.z, b[1], b[2], b[3])
+            .vectorize(b[0], vectorFor(CO, natural))
+            .fuse(b[2], b[3], t)
+            .parallel(t);
+        l.out.compute_root();
+        break;
+      }
+      case OpKind::Linear: {
+        // acc (o, n): few outputs; parallel over the batch.
+        std::vector<Var> b = l.acc.args();
+        l.acc.compute_root().parallel(b[1]);
+        l.acc.update().parallel(b[1]);
+        l.out.compute_root();
+        break;
+      }
+      case OpKind::LinearBwdData:
+      case OpKind::LinearBwdWeight:
+        // out (f, n) / (f, o): contiguous along f in both weight and input.
+        rowMajor(l.out, inner, natural);
+        // An update may not recompute elements (ShiftInwards): guard the tail.
+        l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
+        break;
+      case OpKind::BiasBwd:
+        rowMajor(l.out, inner, natural, false);
+        l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
+        break;
+      case OpKind::CrossEntropy:
+      case OpKind::Mse:
+        l.out.compute_root();
+        for (Func& h : l.helpers) h.compute_root();
+        break;
+      default:
+        // Elementwise ops, pooling and its backward, flatten, softmax.
+        rowMajor(l.out, inner, natural);
+        for (Func& h : l.helpers) rowMajor(h, inner, natural);
+        break;
+    }
+  }
+}
+
+void scheduleUpdateCpu(LoweredUpdate& u, const Target& target) {
+  Var i = u.out.args()[0];
+  const int natural = target.natural_vector_size<float>();
+  // One pass over the arena: 8 vectors per task keeps both cores busy on
+  // 100k parameters without splitting a cache line between them.
+  Var io("io"), ii("ii");
+  u.out.compute_root().split(i, io, ii, natural * 64, TailStrategy::GuardWithIf).parallel(io).vectorize(ii, natural,
+                                                                                                       TailStrategy::GuardWithIf);
+}
+
+}  // namespace cnnc

@@ -1,0 +1,69 @@
+// The contract between a generated trainer's glue (written by cnnc, see
+// generated/<model>/glue.cpp) and the runtime library: what the model is,
+// and the three pipelines to call. Plain C++17; Halide only through its
+// header-only buffer type.
+#pragma once
+
+#include <HalideRuntime.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc_rt {
+
+// One parameter: its PyTorch state_dict name and shape, where it lives in
+// the flat parameter arena, and its fan-in (for PyTorch's default init).
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset;
+  int64_t fanIn;  // 0 for a bias: it takes the fan-in of the weight before it
+};
+
+enum class OptimizerKind { Sgd, Adam };
+
+struct OptimizerSpec {
+  OptimizerKind kind;
+  double lr, momentum, beta1, beta2, eps, weightDecay;
+};
+
+// Halide buffers over memory the runtime allocated once, up front.
+struct Buffers {
+  halide_buffer_t* images = nullptr;   // uint8 (F, B): a batch of raw pixels
+  halide_buffer_t* labels = nullptr;   // int32 (B)
+  std::vector<halide_buffer_t*> params;  // each a view into the parameter arena
+  std::vector<halide_buffer_t*> grads;   // each a view into the gradient arena
+  halide_buffer_t* output = nullptr;   // float (K, B): scores the user sees
+  halide_buffer_t* loss = nullptr;     // float scalar: mean over the valid samples
+  halide_buffer_t* correct = nullptr;  // int32 scalar
+  halide_buffer_t* flatParams = nullptr;  // float (P)
+  halide_buffer_t* flatGrads = nullptr;   // float (P)
+  std::vector<halide_buffer_t*> state;    // optimizer state, float (P) each
+};
+
+struct ModelSpec {
+  std::string name, source;
+  std::vector<int64_t> sampleShape;  // CxHxW or F
+  int64_t classes = 0;
+  int64_t batch = 0;  // compiled into the pipelines
+  std::vector<ParamSpec> params;
+  int64_t totalParams = 0;
+  OptimizerSpec optimizer{};
+  int stateCount = 0;
+  std::string loss;
+  int64_t epochs = 1, seed = 0;
+  bool shuffle = true;
+  int64_t macsPerSample = 0;
+  // The pipelines; each returns Halide's error code (0 on success).
+  int (*trainStep)(Buffers&, int valid) = nullptr;
+  int (*evaluate)(Buffers&, int valid) = nullptr;
+  // scalars: adam: beta1, 1-beta1, beta2, 1-beta2, eps, weight_decay,
+  // -step_size, sqrt(bias_correction2); sgd: -lr, momentum, weight_decay.
+  int (*update)(Buffers&, const float* scalars) = nullptr;
+};
+
+// The trainer's command line (train, eval); returns the exit status.
+int trainerMain(int argc, char** argv, const ModelSpec& spec);
+
+}  // namespace cnnc_rt

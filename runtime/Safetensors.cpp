@@ -1,0 +1,139 @@
+#include "Safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace cnnc_rt {
+
+namespace {
+// safetensors' own limit on the header (100 MB).
+constexpr uint64_t kMaxHeader = 100'000'000;
+}  // namespace
+
+bool writeSafetensors(const std::string& path, const std::vector<TensorView>& tensors,
+                      const std::map<std::string, std::string>& metadata, std::string& error) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const TensorView& t : tensors) {
+    uint64_t count = 1;
+    for (int64_t d : t.shape) count *= d;
+    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * count}}};
+    offset += 4 * count;
+  }
+  std::string text = header.dump();
+  // Pad the header with spaces so the data starts 8-byte aligned.
+  while ((8 + text.size()) % 8 != 0) text += ' ';
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    error = path + ": cannot write: " + std::strerror(errno);
+    return false;
+  }
+  auto writeAll = [&](const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = ::write(fd, p, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      p += n;
+      size -= n;
+    }
+    return true;
+  };
+  uint64_t length = text.size();
+  uint8_t le[8];
+  for (int i = 0; i < 8; ++i) le[i] = uint8_t(length >> (8 * i));
+  bool ok = writeAll(le, 8) && writeAll(text.data(), text.size());
+  for (const TensorView& t : tensors) {
+    uint64_t count = 1;
+    for (int64_t d : t.shape) count *= d;
+    ok = ok && writeAll(t.data, 4 * count);  // little-endian hosts only (x86, arm64)
+  }
+  ok = ok && ::fsync(fd) == 0;
+  int saved = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
+    error = path + ": cannot write: " + std::strerror(saved ? saved : errno);
+    ::unlink(temp.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  const uint64_t fileSize = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  uint8_t le[8];
+  if (fileSize < 8 || !in.read(reinterpret_cast<char*>(le), 8)) {
+    error = path + ": not a safetensors file (shorter than its 8-byte header length)";
+    return false;
+  }
+  uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= uint64_t(le[i]) << (8 * i);
+  if (length > kMaxHeader || length > fileSize - 8) {
+    error = path + ": not a safetensors file (header length " + std::to_string(length) + " points past the end of the " +
+            std::to_string(fileSize) + "-byte file)";
+    return false;
+  }
+  std::string text(length, '\0');
+  in.read(text.data(), length);
+  nlohmann::json header = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) {
+    error = path + ": not a safetensors file (the header is not a JSON object)";
+    return false;
+  }
+  const uint64_t dataSize = fileSize - 8 - length;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const nlohmann::json& t = it.value();
+    auto bad = [&](const std::string& why) {
+      error = path + ": tensor '" + it.key() + "': " + why;
+      return false;
+    };
+    if (!t.is_object() || !t.contains("dtype") || !t.contains("shape") || !t.contains("data_offsets"))
+      return bad("needs dtype, shape and data_offsets");
+    if (t["dtype"] != "F32") return bad("dtype " + t["dtype"].dump() + ", expected \"F32\"");
+    LoadedTensor loaded;
+    uint64_t count = 1;
+    for (const auto& d : t["shape"]) {
+      if (!d.is_number_unsigned()) return bad("shape " + t["shape"].dump() + " is not a list of sizes");
+      loaded.shape.push_back(d.get<int64_t>());
+      count *= d.get<uint64_t>();
+      if (count > dataSize) return bad("shape " + t["shape"].dump() + " is larger than the file");
+    }
+    const nlohmann::json& off = t["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      return bad("data_offsets must be [begin, end]");
+    uint64_t begin = off[0], end = off[1];
+    if (begin > end || end > dataSize) return bad("data_offsets " + off.dump() + " leave the file's data");
+    if (end - begin != 4 * count) return bad("data_offsets " + off.dump() + " do not match shape " + t["shape"].dump());
+    ranges.push_back({begin, end});
+    loaded.data.resize(count);
+    in.seekg(8 + length + begin);
+    if (!in.read(reinterpret_cast<char*>(loaded.data.data()), 4 * count)) return bad("cannot read its data");
+    tensors[it.key()] = std::move(loaded);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].second) {
+      error = path + ": tensors' data_offsets overlap";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace cnnc_rt

@@ -1,0 +1,374 @@
+// The trainer's command line and training loop. Memory for a run is
+// allocated once, up front; a training step allocates nothing of its own.
+#include <CLI/CLI.hpp>
+#include <malloc.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "Idx.h"
+#include "Model.h"
+#include "Safetensors.h"
+
+namespace cnnc_rt {
+
+namespace {
+
+std::string gHalideError;
+void onHalideError(void*, const char* message) { gHalideError = message; }
+
+// A halide_buffer_t over memory owned elsewhere; dims innermost first.
+struct View {
+  halide_buffer_t buf{};
+  std::vector<halide_dimension_t> dims;
+  View(void* host, halide_type_t type, const std::vector<int64_t>& extents) : dims(extents.size()) {
+    int32_t stride = 1;
+    for (size_t d = 0; d < extents.size(); ++d) {
+      dims[d] = {0, static_cast<int32_t>(extents[d]), stride, 0};
+      stride *= static_cast<int32_t>(extents[d]);
+    }
+    buf.host = static_cast<uint8_t*>(host);
+    buf.type = type;
+    buf.dimensions = static_cast<int32_t>(dims.size());
+    buf.dim = dims.empty() ? nullptr : dims.data();
+  }
+};
+
+struct Options {
+  std::string data = "data/mnist";
+  int64_t epochs = 0;
+  double lr = 0;
+  int64_t seed = 0;
+  int threads = 0;
+  int64_t limit = 0;
+  bool noShuffle = false;
+  std::string log, save, init, weights;
+  int64_t logEvery = 0;
+};
+
+// One run's memory: parameter, gradient and optimizer arenas, one batch of
+// inputs, the outputs; and Halide buffers over all of it.
+class Session {
+ public:
+  explicit Session(const ModelSpec& spec)
+      : spec_(spec),
+        features_(std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                  std::multiplies<int64_t>())),
+        params(spec.totalParams),
+        grads(spec.totalParams),
+        state(spec.stateCount, std::vector<float>(spec.totalParams, 0.0f)),
+        images(features_ * spec.batch),
+        labels(spec.batch),
+        output(spec.classes * spec.batch) {
+    auto view = [&](void* host, halide_type_t type, std::vector<int64_t> extents) {
+      views_.push_back(std::make_unique<View>(host, type, extents));
+      return &views_.back()->buf;
+    };
+    const halide_type_t f32{halide_type_float, 32, 1}, i32{halide_type_int, 32, 1}, u8{halide_type_uint, 8, 1};
+    b.images = view(images.data(), u8, {features_, spec.batch});
+    b.labels = view(labels.data(), i32, {spec.batch});
+    for (const ParamSpec& p : spec.params) {
+      std::vector<int64_t> reversed(p.shape.rbegin(), p.shape.rend());
+      b.params.push_back(view(params.data() + p.offset, f32, reversed));
+      b.grads.push_back(view(grads.data() + p.offset, f32, reversed));
+    }
+    b.output = view(output.data(), f32, {spec.classes, spec.batch});
+    b.loss = view(&loss, f32, {});
+    b.correct = view(&correct, i32, {});
+    b.flatParams = view(params.data(), f32, {spec.totalParams});
+    b.flatGrads = view(grads.data(), f32, {spec.totalParams});
+    for (auto& s : state) b.state.push_back(view(s.data(), f32, {spec.totalParams}));
+  }
+
+  int64_t features() const { return features_; }
+
+  // Copies samples order[first, first+count) of `split` into the batch
+  // buffers; the rest of the batch is zero (the pipelines ignore it).
+  void gather(const Split& split, const std::vector<int32_t>& order, int64_t first, int64_t count) {
+    for (int64_t i = 0; i < spec_.batch; ++i) {
+      uint8_t* dst = images.data() + i * features_;
+      if (i < count) {
+        int64_t sample = order[first + i];
+        std::memcpy(dst, split.images.pixels.data() + sample * features_, features_);
+        labels[i] = split.labels.labels[sample];
+      } else {
+        std::memset(dst, 0, features_);
+        labels[i] = 0;
+      }
+    }
+  }
+
+  const ModelSpec& spec_;
+  const int64_t features_;
+  std::vector<float> params, grads;
+  std::vector<std::vector<float>> state;
+  std::vector<uint8_t> images;
+  std::vector<int32_t> labels;
+  std::vector<float> output;
+  float loss = 0;
+  int32_t correct = 0;
+  Buffers b;
+
+ private:
+  std::vector<std::unique_ptr<View>> views_;
+};
+
+// A float in [0, 1) from 24 random bits: the same on every platform.
+float uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f); }
+
+// PyTorch's default initialisation of nn.Conv2d and nn.Linear:
+// kaiming_uniform_(a=sqrt(5)) for weights, i.e. U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), and the same bound for the bias.
+void initialise(const ModelSpec& spec, std::vector<float>& params, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  int64_t fanIn = 1;
+  for (const ParamSpec& p : spec.params) {
+    if (p.fanIn > 0) fanIn = p.fanIn;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(fanIn));
+    int64_t count = std::accumulate(p.shape.begin(), p.shape.end(), int64_t(1), std::multiplies<int64_t>());
+    for (int64_t i = 0; i < count; ++i) params[p.offset + i] = (2.0f * uniform01(rng) - 1.0f) * bound;
+  }
+}
+
+bool loadWeights(const ModelSpec& spec, const std::string& path, std::vector<float>& params, std::string& error) {
+  std::map<std::string, LoadedTensor> tensors;
+  if (!readSafetensors(path, tensors, error)) return false;
+  for (const ParamSpec& p : spec.params) {
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) {
+      error = path + ": missing tensor '" + p.name + "' (is it a checkpoint of model '" + spec.name + "'?)";
+      return false;
+    }
+    if (it->second.shape != p.shape) {
+      auto str = [](const std::vector<int64_t>& s) {
+        std::string out;
+        for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+        return out;
+      };
+      error = path + ": tensor '" + p.name + "' has shape " + str(it->second.shape) + ", the model needs " +
+              str(p.shape);
+      return false;
+    }
+    std::copy(it->second.data.begin(), it->second.data.end(), params.begin() + p.offset);
+    tensors.erase(it);
+  }
+  if (!tensors.empty()) {
+    error = path + ": unexpected tensor '" + tensors.begin()->first + "' (not a parameter of model '" + spec.name + "')";
+    return false;
+  }
+  return true;
+}
+
+bool saveWeights(const ModelSpec& spec, const std::string& path, const std::vector<float>& params, int64_t epoch,
+                 std::string& error) {
+  std::vector<TensorView> views;
+  for (const ParamSpec& p : spec.params) views.push_back({p.name, p.shape, params.data() + p.offset});
+  return writeSafetensors(path, views, {{"format", "pt"}, {"model", spec.name}, {"epoch", std::to_string(epoch)}},
+                          error);
+}
+
+bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split) {
+  std::string error;
+  if (!loadSplit(dir, prefix, split, error)) {
+    std::fprintf(stderr, "error: %s\nhint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n",
+                 error.c_str());
+    return false;
+  }
+  int64_t features = split.images.rows * split.images.cols;
+  int64_t want = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                 std::multiplies<int64_t>());
+  if (features != want) {
+    std::fprintf(stderr, "error: %s: images are %lldx%lld, model '%s' takes %lld values per sample\n", dir.c_str(),
+                 (long long)split.images.rows, (long long)split.images.cols, spec.name.c_str(), (long long)want);
+    return false;
+  }
+  for (size_t i = 0; i < split.labels.labels.size(); ++i) {
+    if (split.labels.labels[i] >= spec.classes) {
+      std::fprintf(stderr, "error: %s: label %d of sample %zu is not below the model's %lld classes\n", dir.c_str(),
+                   split.labels.labels[i], i, (long long)spec.classes);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool check(int status, const char* what) {
+  if (status == 0) return true;
+  std::fprintf(stderr, "error: the %s pipeline failed (Halide error %d)%s%s\n", what, status,
+               gHalideError.empty() ? "" : ": ", gHalideError.c_str());
+  return false;
+}
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+};
+
+bool evaluate(Session& s, const Split& test, EvalResult& result) {
+  const int64_t count = test.images.count, B = s.spec_.batch;
+  std::vector<int32_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  double lossSum = 0;
+  int64_t correct = 0;
+  for (int64_t first = 0; first < count; first += B) {
+    int64_t n = std::min(B, count - first);
+    s.gather(test, order, first, n);
+    if (!check(s.spec_.evaluate(s.b, static_cast<int>(n)), "evaluation")) return false;
+    lossSum += double(s.loss) * n;
+    correct += s.correct;
+  }
+  result.loss = lossSum / count;
+  result.accuracy = double(correct) / count;
+  return true;
+}
+
+// The update's scalars for step t (1-based), as torch.optim computes them.
+std::vector<float> updateScalars(const OptimizerSpec& o, double lr, int64_t t) {
+  if (o.kind == OptimizerKind::Adam) {
+    double bc1 = 1.0 - std::pow(o.beta1, double(t)), bc2 = 1.0 - std::pow(o.beta2, double(t));
+    return {float(o.beta1), float(1.0 - o.beta1), float(o.beta2), float(1.0 - o.beta2), float(o.eps),
+            float(o.weightDecay), float(-(lr / bc1)), float(std::sqrt(bc2))};
+  }
+  return {float(-lr), float(o.momentum), float(o.weightDecay)};
+}
+
+int train(const ModelSpec& spec, const Options& opt) {
+  Split trainSet, testSet;
+  if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Session s(spec);
+  std::string error;
+  if (!opt.init.empty()) {
+    if (!loadWeights(spec, opt.init, s.params, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+  } else {
+    initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
+  }
+  std::FILE* log = nullptr;
+  if (!opt.log.empty() && !(log = std::fopen(opt.log.c_str(), "w"))) {
+    std::fprintf(stderr, "error: %s: cannot write: %s\n", opt.log.c_str(), std::strerror(errno));
+    return 1;
+  }
+  struct Closer {
+    std::FILE* f;
+    ~Closer() {
+      if (f) std::fclose(f);
+    }
+  } closer{log};
+
+  const int64_t count = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainSet.images.count) : trainSet.images.count;
+  const int64_t B = spec.batch;
+  const double lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
+  const bool shuffle = spec.shuffle && !opt.noShuffle;
+  std::vector<int32_t> order(count);
+  int64_t step = 0;
+  std::printf("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(),
+              (long long)count, (long long)opt.epochs, (long long)B, lr,
+              shuffle ? "shuffled each epoch" : "in file order");
+  std::fflush(stdout);
+  for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
+    std::iota(order.begin(), order.end(), 0);
+    if (shuffle) {
+      // Fisher-Yates with a generator seeded per epoch: reproducible.
+      std::mt19937_64 rng(static_cast<uint64_t>(opt.seed) * 1000003u + static_cast<uint64_t>(epoch));
+      for (int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % uint64_t(i + 1)]);
+    }
+    auto start = std::chrono::steady_clock::now();
+    double lossSum = 0;
+    for (int64_t first = 0; first < count; first += B) {
+      int64_t n = std::min(B, count - first);
+      s.gather(trainSet, order, first, n);
+      if (!check(spec.trainStep(s.b, static_cast<int>(n)), "training step")) return 1;
+      ++step;
+      std::vector<float> scalars = updateScalars(spec.optimizer, lr, step);
+      if (!check(spec.update(s.b, scalars.data()), "optimizer")) return 1;
+      lossSum += double(s.loss) * n;
+      if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
+        std::fprintf(log, "%s\n", nlohmann::json{{"step", step}, {"loss", s.loss}}.dump().c_str());
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EvalResult test;
+    if (!evaluate(s, testSet, test)) return 1;
+    double trainLoss = lossSum / count;
+    std::printf("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
+                (long long)epoch, (long long)opt.epochs, trainLoss, 100.0 * test.accuracy, test.loss, seconds,
+                count / seconds);
+    std::fflush(stdout);
+    if (log) {
+      nlohmann::ordered_json line = {{"epoch", epoch},           {"train_loss", trainLoss},
+                                     {"test_accuracy", test.accuracy}, {"test_loss", test.loss},
+                                     {"train_seconds", seconds}, {"images_per_second", count / seconds}};
+      std::fprintf(log, "%s\n", line.dump().c_str());
+      std::fflush(log);
+    }
+    if (!opt.save.empty() && !saveWeights(spec, opt.save, s.params, epoch, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int evalCommand(const ModelSpec& spec, const Options& opt) {
+  Split testSet;
+  if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Session s(spec);
+  std::string error;
+  if (!loadWeights(spec, opt.weights, s.params, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return 1;
+  }
+  EvalResult test;
+  if (!evaluate(s, testSet, test)) return 1;
+  std::printf("test accuracy %.2f%%  test loss %.4f  (%lld images)\n", 100.0 * test.accuracy, test.loss,
+              (long long)testSet.images.count);
+  return 0;
+}
+
+}  // namespace
+
+int trainerMain(int argc, char** argv, const ModelSpec& spec) {
+  // Keep freed memory in the heap: fresh pages are expensive on these VMs.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  halide_set_error_handler(onHalideError);
+
+  CLI::App app{"Trainer for model '" + spec.name + "' (compiled by cnnc from " + spec.source + ")"};
+  app.require_subcommand(1);
+  Options opt;
+  opt.epochs = spec.epochs;
+  opt.seed = spec.seed;
+  CLI::App* trainCmd = app.add_subcommand("train", "train on MNIST, evaluating on the test set after every epoch");
+  trainCmd->add_option("--data", opt.data, "folder holding the four MNIST IDX files")->capture_default_str();
+  trainCmd->add_option("--epochs", opt.epochs, "epochs to train")->capture_default_str()->check(CLI::PositiveNumber);
+  trainCmd->add_option("--lr", opt.lr, "learning rate (default: the model's, " + std::to_string(spec.optimizer.lr) + ")")
+      ->check(CLI::NonNegativeNumber);
+  trainCmd->add_option("--seed", opt.seed, "seed for initialisation and shuffling")->capture_default_str();
+  trainCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+  trainCmd->add_option("--limit", opt.limit, "train on the first N training images only")->check(CLI::PositiveNumber);
+  trainCmd->add_flag("--no-shuffle", opt.noShuffle, "keep the file order (as the tutorial's DataLoader did)");
+  trainCmd->add_option("--log", opt.log, "write JSON lines: one per epoch, and per step with --log-every");
+  trainCmd->add_option("--log-every", opt.logEvery, "log the loss every K steps")->check(CLI::PositiveNumber);
+  trainCmd->add_option("--save", opt.save, "write the weights (safetensors) after every epoch");
+  trainCmd->add_option("--init", opt.init, "start from these weights (safetensors) instead of a random init");
+  CLI::App* evalCmd = app.add_subcommand("eval", "evaluate weights on the MNIST test set");
+  evalCmd->add_option("--weights", opt.weights, "weights to evaluate (safetensors)")->required();
+  evalCmd->add_option("--data", opt.data, "folder holding the MNIST IDX files")->capture_default_str();
+  evalCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (opt.threads > 0) halide_set_num_threads(opt.threads);
+  if (trainCmd->parsed()) return train(spec, opt);
+  return evalCommand(spec, opt);
+}
+
+}  // namespace cnnc_rt
