@@ -4,6 +4,7 @@
 #include "lower/Lower.h"
 
 #include <cassert>
+#include <functional>
 
 #include "ir/Ops.h"
 
@@ -49,6 +50,20 @@ Func padded(const Func& in, const Dims& d, Expr value, const std::string& name) 
   Expr inside = x >= 0 && x < d.W && y >= 0 && y < d.H;
   p(c, x, y, n) = select(inside, in(c, clamp(x, 0, d.W - 1), clamp(y, 0, d.H - 1), n), value);
   return p;
+}
+
+// The maximum of terms(0) .. terms(count - 1). Small windows (pools,
+// class scores) become a tree of max() with no loop, which is fast and
+// which Halide's propagate_adjoints can differentiate; large ones a
+// reduction.
+Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
+  if (count > 64) {
+    RDom r(0, count, name);
+    return maximum(term(r));
+  }
+  Expr m = term(0);
+  for (int k = 1; k < count; ++k) m = max(m, term(k));
+  return m;
 }
 
 class Lowering {
@@ -200,7 +215,8 @@ class Lowering {
         RDom r(0, KW, 0, KH, name + "_r");
         Expr v = in(c, x * SX + r.x - PX, y * SY + r.y - PY, n);
         if (isMax) {
-          out(c, x, y, n) = maximum(v);
+          out(c, x, y, n) = maxOf(
+              KW * KH, [&](Expr t) { return in(c, x * SX + t % KW - PX, y * SY + t / KW - PY, n); }, name + "_r");
         } else {
           out(c, x, y, n) = sum(v) / float(KW * KH);  // padding counted, as PyTorch's default
         }
@@ -294,7 +310,7 @@ class Lowering {
         Func in = T(op.operands[0]);
         RDom r(0, d.F, name + "_r");
         Func m(name + "_max"), e(name + "_exp"), s(name + "_sum");
-        m(n) = maximum(in(r, n));
+        m(n) = maxOf(d.F, [&](Expr t) { return in(t, n); }, name + "_m");
         e(o, n) = exp(in(o, n) - m(n));
         s(n) = sum(e(r, n));
         out(o, n) = e(o, n) / s(n);
@@ -371,7 +387,7 @@ class Lowering {
     if (op.kind == OpKind::CrossEntropy) {
       // log-softmax + negative log-likelihood, stable: lse = m + log(sum(exp(x - m)))
       Func m(name + "_max"), lse(name + "_lse");
-      m(n) = maximum(in(k, n));
+      m(n) = maxOf(K, [&](Expr t) { return in(t, n); }, name + "_m");
       lse(n) = m(n) + log(sum(exp(in(k, n) - m(n))));
       perSample(n) = lse(n) - in(label, n);
       lse_ = lse;

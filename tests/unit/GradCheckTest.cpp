@@ -1,0 +1,232 @@
+// Every gradient rule checked two ways on small models (odd sizes, stride
+// 2, padding 0 and 1, rectangular kernels, both losses, a partial batch):
+// against central differences of the loss, and against Halide's own
+// propagate_adjoints on the same forward pipeline. The pipelines run with
+// their real CPU schedules, JIT-compiled once per model.
+#include <catch2/catch.hpp>
+
+#include <Halide.h>
+
+#include <cmath>
+#include <random>
+
+#include "Helpers.h"
+#include "grad/Grad.h"
+#include "lower/Lower.h"
+#include "lower/ScheduleCpu.h"
+
+using namespace cnnc;
+using Halide::Buffer;
+
+namespace {
+
+class Harness {
+ public:
+  Harness(const std::string& text, int valid, uint64_t seed) {
+    auto c = test::compile(text);
+    INFO(c.messages);
+    REQUIRE(c.graph);
+    g_ = *c.graph;
+    differentiate(g_);
+    L_ = lowerGraph(g_);
+    scheduleCpu(L_, g_, Halide::get_host_target());
+    std::mt19937 rng(seed);
+    const int N = static_cast<int>(g_.train.batch);
+    const int F = static_cast<int>(numElements(g_.sampleShape));
+    images_ = Buffer<uint8_t>(F, N);
+    images_.for_each_value([&](uint8_t& v) { v = rng() % 256; });
+    labels_ = Buffer<int32_t>(N);
+    labels_.for_each_value([&](int32_t& v) { v = static_cast<int32_t>(rng() % g_.classes); });
+    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+    for (size_t p = 0; p < g_.params.size(); ++p) {
+      const Shape& s = g_.tensors[g_.params[p]].shape;
+      std::vector<int> dims(s.rbegin(), s.rend());
+      Buffer<float> b(dims);
+      b.for_each_value([&](float& v) { v = u(rng); });
+      params_.push_back(b);
+      L_.params[p].set(b);
+    }
+    L_.images.set(images_);
+    L_.labels.set(labels_);
+    L_.valid.set(valid);
+    valid_ = valid;
+    lossPipeline_ = Halide::Pipeline(L_.loss);
+    lossPipeline_.compile_jit();
+  }
+
+  float loss() {
+    Buffer<float> out = Buffer<float>::make_scalar();
+    lossPipeline_.realize(out);
+    return out();
+  }
+
+  // The gradients from cnnc's backward ops.
+  std::vector<Buffer<float>> grads() {
+    std::vector<Buffer<>> outs{Buffer<float>::make_scalar(), Buffer<int32_t>::make_scalar()};
+    for (auto& p : params_) outs.push_back(Buffer<float>(dimsOf(p)));
+    Halide::Pipeline step(outputs());
+    step.realize(Halide::Realization(outs));
+    std::vector<Buffer<float>> gs;
+    for (size_t i = 2; i < outs.size(); ++i) gs.push_back(Buffer<float>(outs[i]));
+    return gs;
+  }
+
+  // The same gradients from Halide's automatic differentiation, on an
+  // unscheduled copy of the forward pipeline over the same inputs.
+  std::vector<Buffer<float>> adjoints() {
+    Lowered plain = lowerGraph(g_);
+    plain.images.set(images_);
+    plain.labels.set(labels_);
+    plain.valid.set(valid_);
+    for (size_t p = 0; p < params_.size(); ++p) plain.params[p].set(params_[p]);
+    // Every stage computed once (as the autodiff paper schedules it), not
+    // inlined, which would recompute whole layers per element.
+    for (LoweredOp& l : plain.ops) {
+      l.out.compute_root();
+      for (Halide::Func f : {l.acc, l.weightT})
+        if (f.defined()) f.compute_root();
+      for (Halide::Func& f : l.helpers) f.compute_root();
+    }
+    Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
+    for (LoweredOp& l : plain.ops) {
+      for (Halide::Func f : {l.out, l.acc, l.weightT}) {
+        if (!f.defined()) continue;
+        try {
+          d(f).compute_root();
+        } catch (const Halide::Error&) {
+          // not on the loss's path (the eval-only outputs)
+        }
+      }
+    }
+    std::vector<Halide::Func> adjoints;
+    std::vector<Buffer<>> outs;
+    for (size_t p = 0; p < params_.size(); ++p) {
+      adjoints.push_back(d(plain.tensors[g_.params[p]]));
+      outs.push_back(Buffer<float>(dimsOf(params_[p])));
+    }
+    Halide::Pipeline(adjoints).realize(Halide::Realization(outs));
+    std::vector<Buffer<float>> gs;
+    for (auto& b : outs) gs.push_back(Buffer<float>(b));
+    return gs;
+  }
+
+  const Graph& graph() const { return g_; }
+  std::vector<Buffer<float>>& params() { return params_; }
+  Buffer<uint8_t>& images() { return images_; }
+
+ private:
+  static std::vector<int> dimsOf(const Buffer<float>& b) {
+    std::vector<int> d;
+    for (int i = 0; i < b.dimensions(); ++i) d.push_back(b.dim(i).extent());
+    return d;
+  }
+  std::vector<Halide::Func> outputs() {
+    std::vector<Halide::Func> f{L_.loss, L_.correct};
+    f.insert(f.end(), L_.grads.begin(), L_.grads.end());
+    return f;
+  }
+
+  Graph g_;
+  Lowered L_;
+  Buffer<uint8_t> images_;
+  Buffer<int32_t> labels_;
+  std::vector<Buffer<float>> params_;
+  Halide::Pipeline lossPipeline_;
+  int valid_ = 0;
+};
+
+// Compares each parameter's gradient with central differences, and with
+// Halide's adjoints everywhere. Halide 14's propagate_adjoints disagrees
+// with central differences on convolution weights and biases (measured:
+// off by 6x to 450x where our backward agrees with central differences
+// to 5%), so those are checked against central differences at every
+// element instead; linear layers, and through them every activation,
+// pooling and loss rule, are checked both ways.
+bool isConvParam(const Graph& g, int param) {
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::Conv2d)
+      for (size_t i = 1; i < op.operands.size(); ++i)
+        if (op.operands[i] == param) return true;
+  return false;
+}
+
+void checkGradients(const std::string& text, int valid = 4) {
+  Harness h(text, valid, 1234);
+  std::vector<Buffer<float>> grads = h.grads();
+  std::vector<Buffer<float>> adjoints = h.adjoints();
+  const Graph& g = h.graph();
+  for (size_t p = 0; p < grads.size(); ++p) {
+    const std::string& name = g.tensors[g.params[p]].name;
+    Buffer<float>& param = h.params()[p];
+    float* w = param.data();
+    const size_t count = param.number_of_elements();
+    double worstAdjoint = 0, worstDifference = 0;
+    for (size_t i = 0; i < count; ++i) {
+      double a = grads[p].data()[i], b = adjoints[p].data()[i];
+      double err = std::abs(a - b) / (1e-5 + std::abs(b));
+      worstAdjoint = std::max(worstAdjoint, std::abs(a - b) > 1e-6 ? err : 0.0);
+    }
+    const bool conv = isConvParam(g, g.params[p]);
+    // Central differences at up to 7 elements spread over the tensor (all
+    // of a convolution's).
+    const size_t samples = conv ? count : std::min<size_t>(7, count);
+    for (size_t k = 0; k < samples; ++k) {
+      size_t i = conv ? k : (k * 7919) % count;
+      const float h0 = 1e-2f, saved = w[i];
+      w[i] = saved + h0;
+      double up = h.loss();
+      w[i] = saved - h0;
+      double down = h.loss();
+      w[i] = saved;
+      double numeric = (up - down) / (2.0 * h0);
+      double analytic = grads[p].data()[i];
+      double err = std::abs(numeric - analytic);
+      INFO(name << "[" << i << "]: backward " << analytic << ", central difference " << numeric);
+      CHECK(err <= 2e-3 + 5e-2 * std::abs(numeric));
+      worstDifference = std::max(worstDifference, err);
+    }
+    INFO(name << ": max relative difference to propagate_adjoints " << worstAdjoint);
+    if (!conv) CHECK(worstAdjoint < 1e-3);
+    UNSCOPED_INFO(name << ": vs adjoints " << worstAdjoint << ", vs central differences " << worstDifference);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d stride 2, no padding, rectangular kernel; tanh; linear; cross-entropy", "[grad]") {
+  checkGradients(
+      "model m {\n  input 2x9x7\n  c: conv2d(3, kernel=3x2, stride=2) -> tanh\n  flatten\n  out: linear(5)\n}\n"
+      "train {\n  batch 4\n}\n");
+}
+
+TEST_CASE("conv2d padding 1; relu; maxpool on odd sizes; sigmoid; softmax; mse", "[grad]") {
+  checkGradients(
+      "model m {\n  input 1x7x7\n  c: conv2d(4, kernel=3, padding=1) -> relu -> maxpool(2)\n  flatten\n"
+      "  h: linear(6) -> sigmoid\n  out: linear(3) -> softmax\n}\ntrain {\n  loss mse\n  batch 4\n}\n");
+}
+
+TEST_CASE("avgpool with stride and padding; conv2d without bias", "[grad]") {
+  checkGradients(
+      "model m {\n  input 2x6x5\n  c: conv2d(3, kernel=2, bias=false) -> avgpool(3, stride=2, padding=1) -> sigmoid\n"
+      "  flatten\n  out: linear(4, bias=false)\n}\ntrain {\n  batch 4\n}\n");
+}
+
+TEST_CASE("overlapping maxpool windows route gradients to each maximum", "[grad]") {
+  checkGradients(
+      "model m {\n  input 1x6x6\n  c: conv2d(2, kernel=3, stride=1x1) -> maxpool(2, stride=1)\n  flatten\n"
+      "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
+TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
+  const std::string text =
+      "model m {\n  input 5\n  a: linear(4) -> relu\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
+  checkGradients(text, 3);
+  Harness h(text, 3, 99);
+  float loss = h.loss();
+  std::vector<Buffer<float>> before = h.grads();
+  for (int f = 0; f < 5; ++f) h.images()(f, 3) = static_cast<uint8_t>(255 - h.images()(f, 3));
+  CHECK(h.loss() == loss);
+  std::vector<Buffer<float>> after = h.grads();
+  for (size_t p = 0; p < before.size(); ++p)
+    for (size_t i = 0; i < before[p].number_of_elements(); ++i) CHECK(before[p].data()[i] == after[p].data()[i]);
+}
