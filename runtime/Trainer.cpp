@@ -4,6 +4,8 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -52,6 +54,31 @@ struct Options {
   int64_t logEvery = 0;
 };
 
+// A zeroed array aligned to 128 bytes (Halide's vector code assumes it).
+template <typename T>
+class Aligned {
+ public:
+  explicit Aligned(size_t count) : size_(count), data_(static_cast<T*>(std::aligned_alloc(128, bytes(count)))) {
+    if (!data_) throw std::bad_alloc();
+    std::memset(data_.get(), 0, bytes(count));
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_.get()[i]; }
+  const T& operator[](size_t i) const { return data_.get()[i]; }
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+
+ private:
+  static size_t bytes(size_t count) { return (count * sizeof(T) + 127) / 128 * 128 + 128; }
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  size_t size_;
+  std::unique_ptr<T, Free> data_;
+};
+
 // One run's memory: parameter, gradient and optimizer arenas, one batch of
 // inputs, the outputs; and Halide buffers over all of it.
 class Session {
@@ -62,10 +89,11 @@ class Session {
                                   std::multiplies<int64_t>())),
         params(spec.totalParams),
         grads(spec.totalParams),
-        state(spec.stateCount, std::vector<float>(spec.totalParams, 0.0f)),
+        state(),
         images(features_ * spec.batch),
         labels(spec.batch),
         output(spec.classes * spec.batch) {
+    for (int i = 0; i < spec.stateCount; ++i) state.emplace_back(spec.totalParams);
     auto view = [&](void* host, halide_type_t type, std::vector<int64_t> extents) {
       views_.push_back(std::make_unique<View>(host, type, extents));
       return &views_.back()->buf;
@@ -106,11 +134,11 @@ class Session {
 
   const ModelSpec& spec_;
   const int64_t features_;
-  std::vector<float> params, grads;
-  std::vector<std::vector<float>> state;
-  std::vector<uint8_t> images;
-  std::vector<int32_t> labels;
-  std::vector<float> output;
+  Aligned<float> params, grads;
+  std::vector<Aligned<float>> state;
+  Aligned<uint8_t> images;
+  Aligned<int32_t> labels;
+  Aligned<float> output;
   float loss = 0;
   int32_t correct = 0;
   Buffers b;
@@ -125,7 +153,7 @@ float uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) *
 // PyTorch's default initialisation of nn.Conv2d and nn.Linear:
 // kaiming_uniform_(a=sqrt(5)) for weights, i.e. U(-1/sqrt(fan_in),
 // 1/sqrt(fan_in)), and the same bound for the bias.
-void initialise(const ModelSpec& spec, std::vector<float>& params, uint64_t seed) {
+void initialise(const ModelSpec& spec, Aligned<float>& params, uint64_t seed) {
   std::mt19937_64 rng(seed);
   int64_t fanIn = 1;
   for (const ParamSpec& p : spec.params) {
@@ -136,7 +164,7 @@ void initialise(const ModelSpec& spec, std::vector<float>& params, uint64_t seed
   }
 }
 
-bool loadWeights(const ModelSpec& spec, const std::string& path, std::vector<float>& params, std::string& error) {
+bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>& params, std::string& error) {
   std::map<std::string, LoadedTensor> tensors;
   if (!readSafetensors(path, tensors, error)) return false;
   for (const ParamSpec& p : spec.params) {
@@ -155,7 +183,7 @@ bool loadWeights(const ModelSpec& spec, const std::string& path, std::vector<flo
               str(p.shape);
       return false;
     }
-    std::copy(it->second.data.begin(), it->second.data.end(), params.begin() + p.offset);
+    std::copy(it->second.data.begin(), it->second.data.end(), params.data() + p.offset);
     tensors.erase(it);
   }
   if (!tensors.empty()) {
@@ -165,7 +193,7 @@ bool loadWeights(const ModelSpec& spec, const std::string& path, std::vector<flo
   return true;
 }
 
-bool saveWeights(const ModelSpec& spec, const std::string& path, const std::vector<float>& params, int64_t epoch,
+bool saveWeights(const ModelSpec& spec, const std::string& path, const Aligned<float>& params, int64_t epoch,
                  std::string& error) {
   std::vector<TensorView> views;
   for (const ParamSpec& p : spec.params) views.push_back({p.name, p.shape, params.data() + p.offset});
@@ -290,7 +318,7 @@ int train(const ModelSpec& spec, const Options& opt) {
       if (!check(spec.update(s.b, scalars.data()), "optimizer")) return 1;
       lossSum += double(s.loss) * n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
-        std::fprintf(log, "%s\n", nlohmann::json{{"step", step}, {"loss", s.loss}}.dump().c_str());
+        std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EvalResult test;

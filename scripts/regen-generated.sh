@@ -12,7 +12,7 @@ if [[ "${1:-}" == "--check" ]]; then check=1; shift; fi
 cnnc=${1:-build/cnnc}
 [[ -x "$cnnc" ]] || { echo "regen-generated: no cnnc at '$cnnc'; build first (cmake --build build)" >&2; exit 2; }
 
-stages=(ast ir summary)
+stages=(ast ir grad halide glue summary)
 drift=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -21,7 +21,8 @@ for model in models/*.cnn; do
   mkdir -p "$tmp/$name"
   for stage in "${stages[@]}"; do
     if [[ $stage == summary ]]; then flag=--summary; else flag=--emit=$stage; fi
-    "$cnnc" "$model" "$flag" > "$tmp/$name/$stage.txt"
+    ext=txt; [[ $stage == glue ]] && ext=cpp
+    "$cnnc" "$model" "$flag" > "$tmp/$name/$stage.$ext"
   done
   if (( check )); then
     if ! diff -ru "generated/$name" "$tmp/$name"; then

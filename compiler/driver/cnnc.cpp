@@ -22,7 +22,7 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 // The stages in pipeline order; the driver runs up to the requested one.
-enum class Emit { Tokens, Ast, Ir, Grad, Fused, Plan, Halide, Stmt, Binary };
+enum class Emit { Tokens, Ast, Ir, Grad, Fused, Plan, Halide, Stmt, Glue, Binary };
 
 struct StageName {
   const char* name;
@@ -32,7 +32,7 @@ struct StageName {
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
     {"grad", Emit::Grad, true},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
-    {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},
+    {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},   {"glue", Emit::Glue, true},
 };
 
 std::string availableStages() {
@@ -77,7 +77,7 @@ int deliver(const std::string& text, const std::string& output) {
 int main(int argc, char** argv) {
   CLI::App app{"cnnc: compile a .cnn description of a convolutional network into a standalone trainer"};
   app.footer(fmt::format(
-      "Stages (--emit), in pipeline order: tokens, ast, ir, grad, fused, plan, halide, stmt.\n"
+      "Stages (--emit), in pipeline order: tokens, ast, ir, grad, fused, plan, halide, stmt, glue.\n"
       "Available in this version: {}. Errors print file:line:col with a caret; exit status 1.\n"
       "Example: cnnc models/mnist.cnn --summary",
       availableStages()));
@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
     std::string text = cnnc::printHalide(*graph);
     return text.empty() ? 1 : deliver(text, output);
   }
+  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph), output);
   if (emit == Emit::Stmt) {
     std::string text = cnnc::printStmt(*graph);
     return text.empty() ? 1 : deliver(text, output);

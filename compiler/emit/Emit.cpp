@@ -129,7 +129,9 @@ std::string glueSource(const Graph& g) {
     int64_t count = numElements(t.shape);
     int64_t fanIn = t.shape.size() > 1 ? count / t.shape[0] : 0;
     s += fmt::format("    {{\"{}\", {{{}}}, {}, {}}},\n", t.name, fmt::join(t.shape, ", "), offset, fanIn);
-    offset += count;
+    // Each tensor starts on a 128-byte boundary: the pipelines' vector
+    // loads and stores assume aligned buffers.
+    offset += (count + 31) / 32 * 32;
   }
   s += "};\n\n";
   // A bias takes its bound from its layer's weight (PyTorch's default init).

@@ -11,5 +11,10 @@ config.test_exec_root = os.path.join(config.cnnc_tools_dir, "tests", "lit-out")
 config.excludes = ["Inputs"]
 
 config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "models")))
+# The trainer of models/mnist.cnn (built once per build) and the real MNIST
+# (scripts/fetch-mnist.sh puts it there).
+config.substitutions.append(("%mnist_net", config.trainer))
+config.substitutions.append(("%data", os.path.join(config.cnnc_src_root, "data", "mnist")))
+config.suffixes = [".cnn", ".test"]
 config.environment["PATH"] = os.pathsep.join(
     [config.cnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "/usr/bin:/bin")])

@@ -1,0 +1,139 @@
+// The runtime's readers on good files and on every kind of bad one.
+#include <catch2/catch.hpp>
+
+#include <zlib.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "Idx.h"
+#include "Safetensors.h"
+
+using namespace cnnc_rt;
+
+namespace {
+
+// Files go to a folder of their own under the system's temporary folder.
+std::string tempPath(const std::string& name) {
+  static const std::filesystem::path dir = [] {
+    auto d = std::filesystem::temp_directory_path() / ("cnnc_runtime_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return (dir / name).string();
+}
+
+void writeFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string be32(uint32_t v) {
+  return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+// An IDX file of `count` images of rows x cols, pixel i = i % 251.
+std::string idxImages(uint32_t count, uint32_t rows, uint32_t cols, size_t dataBytes) {
+  std::string s = be32(0x803) + be32(count) + be32(rows) + be32(cols);
+  for (size_t i = 0; i < dataBytes; ++i) s += char(i % 251);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("IDX images and labels, raw and gzipped", "[runtime]") {
+  writeFile(tempPath("img"), idxImages(3, 2, 2, 12));
+  IdxImages images;
+  std::string error;
+  REQUIRE(readIdxImages(tempPath("img"), images, error));
+  CHECK(images.count == 3);
+  CHECK(images.rows == 2);
+  CHECK(images.pixels.size() == 12);
+  CHECK(images.pixels[5] == 5);
+
+  std::string labels = be32(0x801) + be32(3) + std::string("\x07\x00\x09", 3);
+  gzFile gz = gzopen(tempPath("lab.gz").c_str(), "wb");
+  gzwrite(gz, labels.data(), static_cast<unsigned>(labels.size()));
+  gzclose(gz);
+  IdxLabels read;
+  REQUIRE(readIdxLabels(tempPath("lab.gz"), read, error));
+  CHECK(read.labels == std::vector<uint8_t>{7, 0, 9});
+}
+
+TEST_CASE("bad IDX files are refused with the file named", "[runtime]") {
+  IdxImages images;
+  std::string error;
+  SECTION("missing") {
+    CHECK_FALSE(readIdxImages(tempPath("nothing-here"), images, error));
+    CHECK(error == tempPath("nothing-here") + ": No such file or directory");
+  }
+  SECTION("truncated header") {
+    writeFile(tempPath("short"), be32(0x803) + be32(3));
+    CHECK_FALSE(readIdxImages(tempPath("short"), images, error));
+    CHECK(error.find("truncated IDX header (8 of 16 bytes)") != std::string::npos);
+  }
+  SECTION("wrong magic") {
+    writeFile(tempPath("magic"), be32(0x801) + be32(3) + be32(2) + be32(2));
+    CHECK_FALSE(readIdxImages(tempPath("magic"), images, error));
+    CHECK(error.find("magic 0x00000801, expected 0x00000803") != std::string::npos);
+  }
+  SECTION("dimensions that would need gigabytes: refused before allocating") {
+    writeFile(tempPath("huge"), idxImages(60000000, 280, 280, 16));
+    CHECK_FALSE(readIdxImages(tempPath("huge"), images, error));
+    CHECK(error.find("would need over 1 GiB") != std::string::npos);
+    CHECK(images.pixels.empty());
+  }
+  SECTION("data shorter than the header promises") {
+    writeFile(tempPath("trunc"), idxImages(3, 2, 2, 10));
+    CHECK_FALSE(readIdxImages(tempPath("trunc"), images, error));
+    CHECK(error.find("the header promises 12 bytes of data, the file holds 10") != std::string::npos);
+  }
+  SECTION("image and label counts that disagree") {
+    std::string dir = tempPath("split");
+    std::filesystem::create_directories(dir);
+    writeFile(dir + "/train-images-idx3-ubyte", idxImages(3, 2, 2, 12));
+    writeFile(dir + "/train-labels-idx1-ubyte", be32(0x801) + be32(2) + std::string("\x01\x02", 2));
+    Split split;
+    CHECK_FALSE(loadSplit(dir, "train", split, error));
+    CHECK(error.find("2 labels for 3 images") != std::string::npos);
+  }
+}
+
+TEST_CASE("safetensors: write, read back, and refuse bad files", "[runtime]") {
+  std::vector<float> w = {1, 2, 3, 4, 5, 6}, b = {-1, 0.5f};
+  std::string error;
+  REQUIRE(writeSafetensors(tempPath("ok.safetensors"), {{"fc.weight", {2, 3}, w.data()}, {"fc.bias", {2}, b.data()}},
+                           {{"format", "pt"}}, error));
+  std::map<std::string, LoadedTensor> t;
+  REQUIRE(readSafetensors(tempPath("ok.safetensors"), t, error));
+  CHECK(t["fc.weight"].shape == std::vector<int64_t>{2, 3});
+  CHECK(t["fc.weight"].data == w);
+  CHECK(t["fc.bias"].data == b);
+
+  auto header = [](const std::string& json, size_t dataBytes) {
+    std::string s;
+    uint64_t n = json.size();
+    for (int i = 0; i < 8; ++i) s += char(n >> (8 * i));
+    return s + json + std::string(dataBytes, '\0');
+  };
+  auto refuse = [&](const std::string& bytes, const std::string& expected) {
+    writeFile(tempPath("bad.safetensors"), bytes);
+    std::map<std::string, LoadedTensor> out;
+    std::string why;
+    CHECK_FALSE(readSafetensors(tempPath("bad.safetensors"), out, why));
+    INFO(why);
+    CHECK(why.find(expected) != std::string::npos);
+  };
+  refuse("random bytes", "points past the end");
+  refuse(header("{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2), "dtype \"F16\", expected \"F32\"");
+  refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4), "leave the file's data");
+  refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8), "do not match shape");
+  refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                12),
+         "overlap");
+  refuse(header("[1, 2]", 0), "not a JSON object");
+}
