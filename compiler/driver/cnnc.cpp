@@ -19,7 +19,7 @@
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = "0.2.0";
 
 // The stages in pipeline order; the driver runs up to the requested one.
 enum class Emit { Tokens, Ast, Ir, Grad, Fused, Plan, Halide, Stmt, Glue, Binary };

@@ -230,3 +230,95 @@ TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
   for (size_t p = 0; p < before.size(); ++p)
     for (size_t i = 0; i < before[p].number_of_elements(); ++i) CHECK(before[p].data()[i] == after[p].data()[i]);
 }
+
+namespace {
+
+// torch.optim (1.13, single-tensor path) step by step in float, as the
+// reference for the update pipeline.
+struct TorchReference {
+  Optimizer o;
+  std::vector<float> m, v, buf;
+  int step = 0;
+
+  void apply(std::vector<float>& p, const std::vector<float>& g) {
+    ++step;
+    m.resize(p.size());
+    v.resize(p.size());
+    buf.resize(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      float grad = o.weightDecay != 0 ? g[i] + float(o.weightDecay) * p[i] : g[i];
+      if (o.kind == Optimizer::Kind::Adam) {
+        m[i] = m[i] * float(o.beta1) + grad * float(1 - o.beta1);
+        v[i] = v[i] * float(o.beta2) + float(1 - o.beta2) * grad * grad;
+        double bc1 = 1 - std::pow(o.beta1, step), bc2 = 1 - std::pow(o.beta2, step);
+        float denom = std::sqrt(v[i]) / float(std::sqrt(bc2)) + float(o.eps);
+        p[i] = p[i] + float(-(o.lr / bc1)) * (m[i] / denom);
+      } else {
+        if (o.momentum != 0) {
+          buf[i] = step == 1 ? grad : buf[i] * float(o.momentum) + grad;
+          grad = buf[i];
+        }
+        p[i] = p[i] + float(-o.lr) * grad;
+      }
+    }
+  }
+};
+
+void checkOptimizer(const std::string& optimizer) {
+  auto c = test::compile("model m {\n  input 3\n  linear(2)\n}\ntrain {\n  optimizer " + optimizer + "\n}\n");
+  INFO(c.messages);
+  REQUIRE(c.graph);
+  Graph g = *c.graph;
+  differentiate(g);
+  LoweredUpdate u = lowerUpdate(g);
+  scheduleUpdateCpu(u, Halide::get_host_target());
+  const int P = 8;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> p(P), expected;
+  for (float& x : p) x = dist(rng);
+  expected = p;
+  std::vector<std::vector<float>> state(u.state.size(), std::vector<float>(P, 0.0f));
+  TorchReference ref{g.train.optimizer, {}, {}, {}, 0};
+  Halide::Pipeline pipeline(u.out);
+  const Optimizer& o = g.train.optimizer;
+  for (int step = 1; step <= 5; ++step) {
+    std::vector<float> grad(P);
+    for (float& x : grad) x = dist(rng);
+    ref.apply(expected, grad);
+    Buffer<float> pb(p.data(), P), gb(grad.data(), P);
+    u.params.set(pb);
+    u.grads.set(gb);
+    std::vector<Buffer<>> outs{Buffer<float>(P)};
+    for (size_t s = 0; s < state.size(); ++s) {
+      u.state[s].set(Buffer<float>(state[s].data(), P));
+      outs.push_back(Buffer<float>(P));
+    }
+    std::vector<float> scalars;
+    if (o.kind == Optimizer::Kind::Adam) {
+      double bc1 = 1 - std::pow(o.beta1, step), bc2 = 1 - std::pow(o.beta2, step);
+      scalars = {float(o.beta1), float(1 - o.beta1), float(o.beta2), float(1 - o.beta2), float(o.eps),
+                 float(o.weightDecay), float(-(o.lr / bc1)), float(std::sqrt(bc2))};
+    } else {
+      scalars = {float(-o.lr), float(o.momentum), float(o.weightDecay)};
+    }
+    for (size_t s = 0; s < scalars.size(); ++s) u.scalars[s].set(scalars[s]);
+    pipeline.realize(Halide::Realization(outs));
+    for (int i = 0; i < P; ++i) p[i] = Buffer<float>(outs[0])(i);
+    for (size_t s = 0; s < state.size(); ++s)
+      for (int i = 0; i < P; ++i) state[s][i] = Buffer<float>(outs[s + 1])(i);
+    for (int i = 0; i < P; ++i) {
+      INFO(optimizer << " step " << step << " element " << i);
+      CHECK(p[i] == Approx(expected[i]).epsilon(1e-6).margin(1e-7));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("optimizer updates follow torch.optim step for step", "[optim]") {
+  checkOptimizer("adam(lr=0.01, weight_decay=0.01)");
+  checkOptimizer("adam");
+  checkOptimizer("sgd(lr=0.1, momentum=0.9, weight_decay=0.001)");
+  checkOptimizer("sgd(0.5)");
+}

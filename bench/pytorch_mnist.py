@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The tutorial network in PyTorch, trained the way cnnc's trainer trains it.
+
+Data preloaded as tensors (uint8, scaled to [0, 1] per batch as ToTensor
+does), Adam, batch 64, the last partial batch kept, evaluation on the test
+set after every epoch. Prints one line per epoch in the trainer's format.
+
+    /usr/bin/python3 bench/pytorch_mnist.py --epochs 1 --lr 0.001 --threads 2
+"""
+import argparse
+import gzip
+import os
+import struct
+import time
+
+import torch
+from torch import nn
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+
+
+def load(folder, prefix):
+    images = read_idx(os.path.join(folder, prefix + "-images-idx3-ubyte"))
+    labels = read_idx(os.path.join(folder, prefix + "-labels-idx1-ubyte")).long()
+    return images.unsqueeze(1), labels
+
+
+class Tutorial(nn.Module):
+    """models/mnist.cnn; state_dict names as cnnc's checkpoints."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(1, 16, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2))
+        self.conv2 = nn.Sequential(nn.Conv2d(16, 32, 5, 1, 2), nn.ReLU(), nn.ReLU(), nn.MaxPool2d(2))
+        self.conv3 = nn.Sequential(nn.Conv2d(32, 64, 5, 1, 2), nn.ReLU())
+        self.out = nn.Linear(64 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.conv3(self.conv2(self.conv1(x)))
+        return self.out(x.flatten(1))
+
+
+def evaluate(model, images, labels, batch):
+    model.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = images[i:i + batch].float().div(255)
+            y = labels[i:i + batch]
+            logits = model(x)
+            loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+    model.train()
+    return loss / len(images), correct / len(images)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="data/mnist")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x)")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train_x, train_y = load(args.data, "train")
+    test_x, test_y = load(args.data, "t10k")
+    if args.limit:
+        train_x, train_y = train_x[:args.limit], train_y[:args.limit]
+    model = Tutorial()
+    step_model = torch.compile(model) if args.compile else model
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    g = torch.Generator().manual_seed(args.seed)
+    print(f"pytorch {torch.__version__}: training on {len(train_x)} images for {args.epochs} epochs: "
+          f"batch {args.batch}, lr {args.lr}, {args.threads} threads", flush=True)
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(train_x), generator=g)
+        start = time.perf_counter()
+        total = 0.0
+        for i in range(0, len(train_x), args.batch):
+            idx = order[i:i + args.batch]
+            x = train_x[idx].float().div(255)
+            y = train_y[idx]
+            loss = nn.functional.cross_entropy(step_model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        seconds = time.perf_counter() - start
+        test_loss, acc = evaluate(model, test_x, test_y, args.batch)
+        print(f"epoch {epoch}/{args.epochs}  train loss {total / len(train_x):.4f}  test accuracy {100 * acc:.2f}%  "
+              f"test loss {test_loss:.4f}  {seconds:.1f} s  {len(train_x) / seconds:.0f} images/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
