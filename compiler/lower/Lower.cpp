@@ -162,36 +162,46 @@ class Lowering {
         return;
       }
       case OpKind::Conv2dBwdWeight: {
-        // dy (co, ox, oy, n), in (ci, x, y, n) -> dw (kx, ky, ci, co),
-        // summed over the batch and the output positions in a fixed order.
+        // dy (co, ox, oy, n), in (ci, x, y, n) -> dw (kx, ky, ci, co):
+        // a partial sum per sample over the output positions, then the sum
+        // over the batch, both in a fixed order (as pairs of short sums
+        // they also round less than one long sum).
         Dims dy = dimsOf(tensor(op.operands[0]));
         Dims d = dimsOf(tensor(op.operands[1]));
         Func in = padded(T(op.operands[1]), d, 0.0f, name + "_padded");
         Func dyF = T(op.operands[0]);
-        RDom r(0, dy.W, 0, dy.H, 0, dy.N, name + "_r");
-        Func acc(name + "_acc");  // (co, kx, ky, ci): channels-innermost
+        RDom r(0, dy.W, 0, dy.H, name + "_r");
+        Func part(name + "_per_sample");  // (co, kx, ky, ci, n): channels-innermost
+        part(co, kx, ky, ci, n) = 0.0f;
+        part(co, kx, ky, ci, n) += dyF(co, r.x, r.y, n) * in(ci, r.x * SX + kx - PX, r.y * SY + ky - PY, n);
+        RDom b(0, dy.N, name + "_batch");
+        Func acc(name + "_acc");
         acc(co, kx, ky, ci) = 0.0f;
-        acc(co, kx, ky, ci) += dyF(co, r.x, r.y, r.z) * in(ci, r.x * SX + kx - PX, r.y * SY + ky - PY, r.z);
+        acc(co, kx, ky, ci) += part(co, kx, ky, ci, b);
         out(kx, ky, ci, co) = acc(co, kx, ky, ci);
         LoweredOp& l = add(op, out);
         l.acc = acc;
         l.r = r;
+        l.helpers.push_back(part);
         return;
       }
       case OpKind::BiasBwd: {
-        // dy (c, x, y, n) or (o, n) -> db (c)
+        // dy (c, x, y, n) or (o, n) -> db (c); images sum per sample first
         Dims d = dimsOf(tensor(op.operands[0]));
         Func dy = T(op.operands[0]);
+        RDom b(0, d.N, name + "_batch");
+        out(c) = 0.0f;
         if (d.image) {
-          RDom r(0, d.W, 0, d.H, 0, d.N, name + "_r");
-          out(c) = 0.0f;
-          out(c) += dy(c, r.x, r.y, r.z);
+          RDom r(0, d.W, 0, d.H, name + "_r");
+          Func part(name + "_per_sample");
+          part(c, n) = 0.0f;
+          part(c, n) += dy(c, r.x, r.y, n);
+          out(c) += part(c, b);
+          add(op, out).helpers.push_back(part);
         } else {
-          RDom r(0, d.N, name + "_r");
-          out(c) = 0.0f;
-          out(c) += dy(c, r);
+          out(c) += dy(c, b);
+          add(op, out);
         }
-        add(op, out);
         return;
       }
       case OpKind::Relu: elementwise(op, out, [](Expr v) { return max(v, 0.0f); }); return;

@@ -84,18 +84,20 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
         break;
       case OpKind::Conv2dBwdWeight: {
-        // acc (co, kx, ky, ci): a vector of output channels per tap, summed
-        // over batch and positions in order; parallel over taps and inputs.
+        // Per sample (parallel over the batch): a vector of output
+        // channels per tap, summed over the positions. Then the batch sum,
+        // vectorised the same way. Neither order depends on the threads.
         const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
-        std::vector<Var> b = l.acc.args();
+        const int v = vectorFor(CO, natural);
+        Func part = l.helpers[0];
+        std::vector<Var> p = part.args();  // co, kx, ky, ci, n
         RDom r = l.r;
+        part.compute_root().vectorize(p[0], v).parallel(p[4]);
+        part.update().reorder(p[0], r.x, r.y, p[1], p[2], p[3], p[4]).vectorize(p[0], v).parallel(p[4]);
+        std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
+        l.acc.compute_root().vectorize(b[0], v);
         Var t("t");
-        l.acc.compute_root().vectorize(b[0], vectorFor(CO, natural));
-        l.acc.update()
-            .reorder(b[0], r.x, r.y, r.z, b[1], b[2], b[3])
-            .vectorize(b[0], vectorFor(CO, natural))
-            .fuse(b[2], b[3], t)
-            .parallel(t);
+        l.acc.update().reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3]).vectorize(b[0], v).fuse(b[2], b[3], t).parallel(t);
         l.out.compute_root();
         break;
       }
@@ -117,6 +119,11 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
       case OpKind::BiasBwd:
         rowMajor(l.out, inner, natural, false);
         l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
+        for (Func& h : l.helpers) {  // per-sample sums, parallel over the batch
+          std::vector<Var> p = h.args();
+          h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
+          h.update().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
+        }
         break;
       case OpKind::CrossEntropy:
       case OpKind::Mse:

@@ -14,6 +14,8 @@ config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "mode
 # The trainer of models/mnist.cnn (built once per build) and the real MNIST
 # (scripts/fetch-mnist.sh puts it there).
 config.substitutions.append(("%mnist_net", config.trainer))
+config.substitutions.append(("%lenet5_net", config.lenet5_trainer))
+config.substitutions.append(("%reference", os.path.join(config.cnnc_src_root, "tests", "reference")))
 config.substitutions.append(("%data", os.path.join(config.cnnc_src_root, "data", "mnist")))
 config.suffixes = [".cnn", ".test"]
 config.environment["PATH"] = os.pathsep.join(

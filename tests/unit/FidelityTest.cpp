@@ -1,0 +1,221 @@
+// cnnc's pipelines against PyTorch, tensor for tensor: from the same
+// initial weights on the same batch of real MNIST images, the logits and
+// loss, every gradient, the parameters after 1 and 10 optimizer steps and
+// a 50-step loss trajectory. The reference files come from
+// tests/reference/make_reference.py (PyTorch 1.13); CI never runs PyTorch.
+#include <catch2/catch.hpp>
+
+#include <Halide.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "Helpers.h"
+#include "grad/Grad.h"
+#include "lower/Lower.h"
+#include "lower/ScheduleCpu.h"
+
+using namespace cnnc;
+using Halide::Buffer;
+
+namespace {
+
+constexpr uint32_t kRefVersion = 1;
+const char* kRegenerate = "regenerate with: /usr/bin/python3 tests/reference/make_reference.py";
+
+struct RefTensor {
+  uint32_t dtype = 0;  // 0 f32, 1 u8, 2 i32
+  std::vector<int64_t> dims;
+  std::vector<char> bytes;
+  const float* f32() const { return reinterpret_cast<const float*>(bytes.data()); }
+  size_t count() const {
+    size_t n = 1;
+    for (int64_t d : dims) n *= d;
+    return n;
+  }
+};
+
+std::map<std::string, RefTensor> readRef(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  INFO(path << ": " << kRegenerate);
+  REQUIRE(in);
+  char magic[8];
+  uint32_t version = 0, count = 0;
+  in.read(magic, 8).read(reinterpret_cast<char*>(&version), 4).read(reinterpret_cast<char*>(&count), 4);
+  REQUIRE(std::memcmp(magic, "CNNCREF\0", 8) == 0);
+  INFO("format version " << version << ", this test reads " << kRefVersion);
+  REQUIRE(version == kRefVersion);
+  std::map<std::string, RefTensor> out;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t len = 0, ndim = 0;
+    in.read(reinterpret_cast<char*>(&len), 4);
+    std::string name(len, '\0');
+    in.read(name.data(), len);
+    RefTensor t;
+    in.read(reinterpret_cast<char*>(&t.dtype), 4).read(reinterpret_cast<char*>(&ndim), 4);
+    t.dims.resize(ndim);
+    in.read(reinterpret_cast<char*>(t.dims.data()), 8 * ndim);
+    t.bytes.resize(t.count() * (t.dtype == 1 ? 1 : 4));
+    in.read(t.bytes.data(), t.bytes.size());
+    REQUIRE(in);
+    out[name] = std::move(t);
+  }
+  return out;
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// |ours - ref| <= max(tol * max(|ref|, 0.1 * max|ref|), absFloor):
+// relative, with a floor at a tenth of the tensor's scale (and an absolute
+// one where the optimizer calls for it). Prints the differences.
+void compare(const std::string& name, const float* ours, const RefTensor& ref, double tol, double absFloor = 0) {
+  const float* r = ref.f32();
+  const size_t n = ref.count();
+  double scale = 0, maxAbs = 0, maxRel = 0;
+  for (size_t i = 0; i < n; ++i) scale = std::max(scale, double(std::abs(r[i])));
+  size_t worst = 0, bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double diff = std::abs(double(ours[i]) - r[i]);
+    if (diff > maxAbs) {
+      maxAbs = diff;
+      worst = i;
+    }
+    maxRel = std::max(maxRel, diff / (std::abs(r[i]) + 1e-30));
+    if (diff > std::max(tol * std::max(double(std::abs(r[i])), 0.1 * scale), absFloor)) ++bad;
+  }
+  std::printf("  %-22s max abs diff %.3g, max rel diff %.3g (tolerance %.0e)\n", name.c_str(), maxAbs, maxRel, tol);
+  INFO(name << ": " << bad << " of " << n << " elements off; worst [" << worst << "] ours " << ours[worst] << " vs "
+            << r[worst] << ". If the reference is stale, " << kRegenerate);
+  CHECK(bad == 0);
+}
+
+void checkModel(const std::string& model) {
+  const std::string root = CNNC_SOURCE_DIR;
+  auto ref = readRef(root + "/tests/reference/" + model + ".ref");
+  auto c = test::compile(readText(root + "/models/" + model + ".cnn"));
+  INFO(c.messages);
+  REQUIRE(c.graph);
+  Graph g = *c.graph;
+  differentiate(g);
+  const Halide::Target host = Halide::get_host_target();
+  Lowered L = lowerGraph(g);
+  scheduleCpu(L, g, host);
+  LoweredUpdate U = lowerUpdate(g);
+  scheduleUpdateCpu(U, host);
+  std::printf("%s vs PyTorch:\n", model.c_str());
+
+  // Inputs: the batch, and the parameters as views into one flat arena.
+  const int N = 64;
+  REQUIRE(g.train.batch == N);
+  Buffer<uint8_t> images(784, N);
+  std::memcpy(images.data(), ref.at("images").bytes.data(), 784 * N);
+  Buffer<int32_t> labels(N);
+  std::memcpy(labels.data(), ref.at("labels").bytes.data(), 4 * N);
+  L.images.set(images);
+  L.labels.set(labels);
+  L.valid.set(N);
+  int64_t total = 0;
+  std::vector<int64_t> offsets;
+  for (int p : g.params) {
+    offsets.push_back(total);
+    total += (numElements(g.tensors[p].shape) + 31) / 32 * 32;  // 128-byte aligned, as the trainer's arenas
+  }
+  Buffer<float> flat(static_cast<int>(total)), flatGrads(static_cast<int>(total));
+  std::vector<Buffer<float>> params, grads;
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const Tensor& t = g.tensors[g.params[i]];
+    std::vector<int> dims(t.shape.rbegin(), t.shape.rend());
+    const RefTensor& init = ref.at("init." + t.name);
+    REQUIRE(init.count() == size_t(numElements(t.shape)));
+    std::memcpy(flat.data() + offsets[i], init.f32(), 4 * init.count());
+    params.emplace_back(flat.data() + offsets[i], dims);
+    grads.emplace_back(flatGrads.data() + offsets[i], dims);
+    L.params[i].set(params.back());
+  }
+
+  // Forward: logits and loss.
+  Buffer<float> logits(static_cast<int>(g.classes), N), loss = Buffer<float>::make_scalar();
+  Buffer<int32_t> correct = Buffer<int32_t>::make_scalar();
+  Halide::Pipeline eval({L.tensors[g.output], L.loss, L.correct});
+  eval.realize(Halide::Realization({logits, loss, correct}));
+  compare("logits", logits.data(), ref.at("logits"), 1e-5);
+  compare("loss", loss.data(), ref.at("loss"), 1e-5);
+
+  // Backward: every gradient.
+  std::vector<Halide::Func> stepOutputs{L.loss, L.correct};
+  stepOutputs.insert(stepOutputs.end(), L.grads.begin(), L.grads.end());
+  Halide::Pipeline step(stepOutputs);
+  auto runStep = [&] {
+    std::vector<Buffer<>> outs{loss, correct};
+    for (auto& b : grads) outs.push_back(b);
+    step.realize(Halide::Realization(outs));
+  };
+  runStep();
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const std::string& name = g.tensors[g.params[i]].name;
+    compare("grad." + name, grads[i].data(), ref.at("grad." + name), 1e-4);
+  }
+
+  // The optimizer, in place over the arenas, 50 steps on the same batch.
+  std::vector<Buffer<float>> state;
+  for (size_t s = 0; s < U.state.size(); ++s) {
+    state.emplace_back(static_cast<int>(total));
+    state.back().fill(0.0f);
+  }
+  U.params.set(flat);
+  U.grads.set(flatGrads);
+  for (size_t s = 0; s < state.size(); ++s) U.state[s].set(state[s]);
+  Halide::Pipeline update(U.out);
+  const Optimizer& o = g.train.optimizer;
+  std::vector<float> trajectory;
+  for (int t = 1; t <= 50; ++t) {
+    if (t > 1) runStep();
+    trajectory.push_back(loss());
+    if (o.kind == Optimizer::Kind::Adam) {
+      double bc1 = 1 - std::pow(o.beta1, t), bc2 = 1 - std::pow(o.beta2, t);
+      std::vector<float> v = {float(o.beta1), float(1 - o.beta1), float(o.beta2), float(1 - o.beta2), float(o.eps),
+                              float(o.weightDecay), float(-(o.lr / bc1)), float(std::sqrt(bc2))};
+      for (size_t s = 0; s < v.size(); ++s) U.scalars[s].set(v[s]);
+    } else {
+      std::vector<float> v = {float(-o.lr), float(o.momentum), float(o.weightDecay)};
+      for (size_t s = 0; s < v.size(); ++s) U.scalars[s].set(v[s]);
+    }
+    std::vector<Buffer<>> outs{flat};
+    for (auto& s : state) outs.push_back(s);
+    update.realize(Halide::Realization(outs));
+    if (t == 1 || t == 10) {
+      // Adam divides each gradient by its own magnitude plus eps (1e-8):
+      // where a gradient is within a few eps of zero, a last-bit difference
+      // in the gradient moves the parameter by up to a few percent of lr
+      // per step. That is the absolute floor; a wrong update rule is off
+      // by a whole lr per step.
+      const double floor = o.kind == Optimizer::Kind::Adam ? 0.05 * o.lr : 0.0;
+      for (size_t i = 0; i < g.params.size(); ++i) {
+        const std::string& name = g.tensors[g.params[i]].name;
+        std::string key = "step" + std::to_string(t) + "." + name;
+        compare(key, params[i].data(), ref.at(key), 1e-4, floor);
+      }
+    }
+  }
+  // Repeating one batch, the runs drift apart slowly (printed for all 50
+  // steps); the first 20 must agree to 5e-3.
+  compare("trajectory (50 steps)", trajectory.data(), ref.at("trajectory"), 1.0);
+  RefTensor first20 = ref.at("trajectory");
+  first20.dims = {20};
+  compare("trajectory (20 steps)", trajectory.data(), first20, 5e-3);
+}
+
+}  // namespace
+
+TEST_CASE("models/mnist.cnn matches PyTorch tensor for tensor", "[fidelity]") { checkModel("mnist"); }
+
+TEST_CASE("models/lenet5.cnn matches PyTorch tensor for tensor", "[fidelity]") { checkModel("lenet5"); }
