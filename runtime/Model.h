@@ -30,8 +30,9 @@ struct OptimizerSpec {
 
 // Halide buffers over memory the runtime allocated once, up front.
 struct Buffers {
-  halide_buffer_t* images = nullptr;   // uint8 (F, B): a batch of raw pixels
-  halide_buffer_t* labels = nullptr;   // int32 (B)
+  halide_buffer_t* images = nullptr;   // uint8 (F, S): every image of the split in use
+  halide_buffer_t* labels = nullptr;   // uint8 (S)
+  halide_buffer_t* order = nullptr;    // int32 (S): the order an epoch visits the samples
   std::vector<halide_buffer_t*> params;  // each a view into the parameter arena
   std::vector<halide_buffer_t*> grads;   // each a view into the gradient arena
   halide_buffer_t* output = nullptr;   // float (K, B): scores the user sees
@@ -56,8 +57,9 @@ struct ModelSpec {
   bool shuffle = true;
   int64_t macsPerSample = 0;
   // The pipelines; each returns Halide's error code (0 on success).
-  int (*trainStep)(Buffers&, int valid) = nullptr;
-  int (*evaluate)(Buffers&, int valid) = nullptr;
+  // The batch is samples order[first, first + valid), padded to `batch`.
+  int (*trainStep)(Buffers&, int first, int valid) = nullptr;
+  int (*evaluate)(Buffers&, int first, int valid) = nullptr;
   // scalars: adam: beta1, 1-beta1, beta2, 1-beta2, eps, weight_decay,
   // -step_size, sqrt(bias_correction2); sgd: -lr, momentum, weight_decay.
   int (*update)(Buffers&, const float* scalars) = nullptr;

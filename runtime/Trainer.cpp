@@ -90,8 +90,6 @@ class Session {
         params(spec.totalParams),
         grads(spec.totalParams),
         state(),
-        images(features_ * spec.batch),
-        labels(spec.batch),
         output(spec.classes * spec.batch) {
     for (int i = 0; i < spec.stateCount; ++i) state.emplace_back(spec.totalParams);
     auto view = [&](void* host, halide_type_t type, std::vector<int64_t> extents) {
@@ -99,8 +97,7 @@ class Session {
       return &views_.back()->buf;
     };
     const halide_type_t f32{halide_type_float, 32, 1}, i32{halide_type_int, 32, 1}, u8{halide_type_uint, 8, 1};
-    b.images = view(images.data(), u8, {features_, spec.batch});
-    b.labels = view(labels.data(), i32, {spec.batch});
+    (void)u8;
     for (const ParamSpec& p : spec.params) {
       std::vector<int64_t> reversed(p.shape.rbegin(), p.shape.rend());
       b.params.push_back(view(params.data() + p.offset, f32, reversed));
@@ -116,28 +113,40 @@ class Session {
 
   int64_t features() const { return features_; }
 
-  // Copies samples order[first, first+count) of `split` into the batch
-  // buffers; the rest of the batch is zero (the pipelines ignore it).
-  void gather(const Split& split, const std::vector<int32_t>& order, int64_t first, int64_t count) {
-    for (int64_t i = 0; i < spec_.batch; ++i) {
-      uint8_t* dst = images.data() + i * features_;
-      if (i < count) {
-        int64_t sample = order[first + i];
-        std::memcpy(dst, split.images.pixels.data() + sample * features_, features_);
-        labels[i] = split.labels.labels[sample];
-      } else {
-        std::memset(dst, 0, features_);
-        labels[i] = 0;
-      }
-    }
+  // One split of the data where the pipelines read it: every image and
+  // label, and the order in which an epoch visits them.
+  struct Data {
+    Aligned<uint8_t> pixels, labels;
+    Aligned<int32_t> order;
+    std::unique_ptr<View> pixelsView, labelsView, orderView;
+  };
+
+  // Copies `count` samples of `split` into aligned memory, visiting them
+  // in file order until setOrder() says otherwise.
+  std::unique_ptr<Data> attach(const Split& split, int64_t count) {
+    auto d = std::make_unique<Data>(Data{Aligned<uint8_t>(count * features_), Aligned<uint8_t>(count),
+                                         Aligned<int32_t>(count), nullptr, nullptr, nullptr});
+    std::memcpy(d->pixels.data(), split.images.pixels.data(), count * features_);
+    std::memcpy(d->labels.data(), split.labels.labels.data(), count);
+    for (int64_t i = 0; i < count; ++i) d->order[i] = static_cast<int32_t>(i);
+    const halide_type_t u8{halide_type_uint, 8, 1}, i32{halide_type_int, 32, 1};
+    d->pixelsView = std::make_unique<View>(d->pixels.data(), u8, std::vector<int64_t>{features_, count});
+    d->labelsView = std::make_unique<View>(d->labels.data(), u8, std::vector<int64_t>{count});
+    d->orderView = std::make_unique<View>(d->order.data(), i32, std::vector<int64_t>{count});
+    return d;
+  }
+
+  // The pipelines read this split from now on.
+  void use(Data& d) {
+    b.images = &d.pixelsView->buf;
+    b.labels = &d.labelsView->buf;
+    b.order = &d.orderView->buf;
   }
 
   const ModelSpec& spec_;
   const int64_t features_;
   Aligned<float> params, grads;
   std::vector<Aligned<float>> state;
-  Aligned<uint8_t> images;
-  Aligned<int32_t> labels;
   Aligned<float> output;
   float loss = 0;
   int32_t correct = 0;
@@ -237,16 +246,14 @@ struct EvalResult {
   double loss = 0, accuracy = 0;
 };
 
-bool evaluate(Session& s, const Split& test, EvalResult& result) {
-  const int64_t count = test.images.count, B = s.spec_.batch;
-  std::vector<int32_t> order(count);
-  std::iota(order.begin(), order.end(), 0);
+bool evaluate(Session& s, Session::Data& test, EvalResult& result) {
+  const int64_t count = static_cast<int64_t>(test.labels.size()), B = s.spec_.batch;
+  s.use(test);
   double lossSum = 0;
   int64_t correct = 0;
   for (int64_t first = 0; first < count; first += B) {
     int64_t n = std::min(B, count - first);
-    s.gather(test, order, first, n);
-    if (!check(s.spec_.evaluate(s.b, static_cast<int>(n)), "evaluation")) return false;
+    if (!check(s.spec_.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), "evaluation")) return false;
     lossSum += double(s.loss) * n;
     correct += s.correct;
   }
@@ -294,7 +301,9 @@ int train(const ModelSpec& spec, const Options& opt) {
   const int64_t B = spec.batch;
   const double lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
   const bool shuffle = spec.shuffle && !opt.noShuffle;
-  std::vector<int32_t> order(count);
+  std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
+  std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
+  Aligned<int32_t>& order = train->order;
   int64_t step = 0;
   std::printf("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(),
               (long long)count, (long long)opt.epochs, (long long)B, lr,
@@ -302,6 +311,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   std::fflush(stdout);
   for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
     std::iota(order.begin(), order.end(), 0);
+    s.use(*train);
     if (shuffle) {
       // Fisher-Yates with a generator seeded per epoch: reproducible.
       std::mt19937_64 rng(static_cast<uint64_t>(opt.seed) * 1000003u + static_cast<uint64_t>(epoch));
@@ -311,8 +321,7 @@ int train(const ModelSpec& spec, const Options& opt) {
     double lossSum = 0;
     for (int64_t first = 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
-      s.gather(trainSet, order, first, n);
-      if (!check(spec.trainStep(s.b, static_cast<int>(n)), "training step")) return 1;
+      if (!check(spec.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
       ++step;
       std::vector<float> scalars = updateScalars(spec.optimizer, lr, step);
       if (!check(spec.update(s.b, scalars.data()), "optimizer")) return 1;
@@ -321,16 +330,16 @@ int train(const ModelSpec& spec, const Options& opt) {
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    EvalResult test;
-    if (!evaluate(s, testSet, test)) return 1;
+    EvalResult result;
+    if (!evaluate(s, *test, result)) return 1;
     double trainLoss = lossSum / count;
     std::printf("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
-                (long long)epoch, (long long)opt.epochs, trainLoss, 100.0 * test.accuracy, test.loss, seconds,
+                (long long)epoch, (long long)opt.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
                 count / seconds);
     std::fflush(stdout);
     if (log) {
       nlohmann::ordered_json line = {{"epoch", epoch},           {"train_loss", trainLoss},
-                                     {"test_accuracy", test.accuracy}, {"test_loss", test.loss},
+                                     {"test_accuracy", result.accuracy}, {"test_loss", result.loss},
                                      {"train_seconds", seconds}, {"images_per_second", count / seconds}};
       std::fprintf(log, "%s\n", line.dump().c_str());
       std::fflush(log);
@@ -352,8 +361,9 @@ int evalCommand(const ModelSpec& spec, const Options& opt) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;
   }
+  std::unique_ptr<Session::Data> data = s.attach(testSet, testSet.images.count);
   EvalResult test;
-  if (!evaluate(s, testSet, test)) return 1;
+  if (!evaluate(s, *data, test)) return 1;
   std::printf("test accuracy %.2f%%  test loss %.4f  (%lld images)\n", 100.0 * test.accuracy, test.loss,
               (long long)testSet.images.count);
   return 0;

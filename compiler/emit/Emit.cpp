@@ -40,7 +40,7 @@ Pipelines buildPipelines(const Graph& g, const Target& target) {
   p.update = lowerUpdate(g);
   scheduleUpdateCpu(p.update, target);
 
-  std::vector<Argument> common = {p.step.images, p.step.labels, p.step.valid};
+  std::vector<Argument> common = {p.step.images, p.step.labels, p.step.order, p.step.first, p.step.valid};
   for (ImageParam& param : p.step.params) common.push_back(param);
   std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
   trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
@@ -101,14 +101,14 @@ std::string glueSource(const Graph& g) {
     return out;
   };
   s += fmt::format(
-      "// images (F, B) u8, labels (B), valid, parameters -> loss, correct, gradients\n"
-      "int trainStep(cnnc_rt::Buffers& b, int valid) {{\n"
-      "  return {}_train_step(b.images, b.labels, valid{},\n      b.loss, b.correct{});\n}}\n\n",
+      "// images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients\n"
+      "int trainStep(cnnc_rt::Buffers& b, int first, int valid) {{\n"
+      "  return {}_train_step(b.images, b.labels, b.order, first, valid{},\n      b.loss, b.correct{});\n}}\n\n",
       m, params("params"), params("grads"));
   s += fmt::format(
-      "// images, labels, valid, parameters -> output (K, B), loss, correct\n"
-      "int evaluate(cnnc_rt::Buffers& b, int valid) {{\n"
-      "  return {}_eval(b.images, b.labels, valid{},\n      b.output, b.loss, b.correct);\n}}\n\n",
+      "// images, labels, order, first, valid, parameters -> output (K, B), loss, correct\n"
+      "int evaluate(cnnc_rt::Buffers& b, int first, int valid) {{\n"
+      "  return {}_eval(b.images, b.labels, b.order, first, valid{},\n      b.output, b.loss, b.correct);\n}}\n\n",
       m, params("params"));
   bool adam = g.train.optimizer.kind == Optimizer::Kind::Adam;
   int stateCount = adam ? 2 : (g.train.optimizer.momentum != 0 ? 1 : 0);

@@ -71,7 +71,13 @@ class Lowering {
   explicit Lowering(const Graph& g) : g_(g) {
     L_.tensors.resize(g.tensors.size());
     L_.images = ImageParam(UInt(8), 2, "images");
-    L_.labels = ImageParam(Int(32), 1, "labels");
+    L_.labels = ImageParam(UInt(8), 1, "labels");
+    L_.order = ImageParam(Int(32), 1, "order");
+    // Batch sample n is order(first + n); padding samples past the end of
+    // the order read a real sample, and count for nothing.
+    Expr position = clamp(L_.first + n, 0, L_.order.dim(0).max());
+    sample_(n) = clamp(L_.order(position), 0, L_.images.dim(1).max());
+    label_(n) = clamp(cast<int>(L_.labels(sample_(n))), 0, static_cast<int>(g.classes) - 1);
   }
 
   Lowered run() {
@@ -94,16 +100,16 @@ class Lowering {
   Func& T(int id) { return L_.tensors[id]; }
   const Tensor& tensor(int id) const { return g_.tensors[id]; }
 
-  // images is (F, N) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
+  // images is (F, S) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
   void lowerInput() {
     const Tensor& t = tensor(g_.input);
     Dims d = dimsOf(t);
     Func in(funcName(t.name));
     if (d.image) {
       Expr f = (c * d.H + y) * d.W + x;
-      in(c, x, y, n) = cast<float>(L_.images(f, n)) / 255.0f;
+      in(c, x, y, n) = cast<float>(L_.images(f, sample_(n))) / 255.0f;
     } else {
-      in(i, n) = cast<float>(L_.images(i, n)) / 255.0f;
+      in(i, n) = cast<float>(L_.images(i, sample_(n))) / 255.0f;
     }
     T(g_.input) = in;
   }
@@ -344,14 +350,14 @@ class Lowering {
       case OpKind::CrossEntropyBwd: {
         // (softmax(logits) - onehot) / valid for real samples, 0 for padding
         Func lse = lse_;
-        Expr label = clamp(L_.labels(n), 0, static_cast<int>(g_.classes) - 1);
+        Expr label = label_(n);
         Expr p = exp(T(op.operands[0])(o, n) - lse(n));
         out(o, n) = select(n < L_.valid, (p - select(o == label, 1.0f, 0.0f)) / cast<float>(L_.valid), 0.0f);
         add(op, out);
         return;
       }
       case OpKind::MseBwd: {
-        Expr label = clamp(L_.labels(n), 0, static_cast<int>(g_.classes) - 1);
+        Expr label = label_(n);
         Expr diff = T(op.operands[0])(o, n) - select(o == label, 1.0f, 0.0f);
         Expr count = cast<float>(L_.valid * static_cast<int>(g_.classes));
         out(o, n) = select(n < L_.valid, 2.0f * diff / count, 0.0f);
@@ -392,7 +398,7 @@ class Lowering {
     RDom k(0, K, name + "_k");
     RDom b(0, N, name + "_b");
     b.where(b < L_.valid);
-    Expr label = clamp(L_.labels(n), 0, K - 1);
+    Expr label = label_(n);
     Func perSample(name + "_per_sample");
     if (op.kind == OpKind::CrossEntropy) {
       // log-softmax + negative log-likelihood, stable: lse = m + log(sum(exp(x - m)))
@@ -413,7 +419,7 @@ class Lowering {
     Func predicted(name + "_predicted");
     predicted(n) = argmax(k, T(g_.output)(k, n))[0];
     Func correct("correct");
-    correct() = sum(select(predicted(b) == clamp(L_.labels(b), 0, K - 1), 1, 0));
+    correct() = sum(select(predicted(b) == label_(b), 1, 0));
     T(op.result) = loss;
     L_.loss = loss;
     L_.correct = correct;
@@ -422,6 +428,7 @@ class Lowering {
 
   const Graph& g_;
   Lowered L_;
+  Func sample_{"sample"}, label_{"label"};  // the batch's sample indices and labels
   Func lse_;  // log-sum-exp per sample, shared by the cross-entropy backward
 };
 

@@ -32,8 +32,12 @@ struct LoweredOp {
 };
 
 struct Lowered {
-  Halide::ImageParam images;               // uint8 (F, N)
-  Halide::ImageParam labels;               // int32 (N)
+  // The batch is gathered inside the pipeline from the whole split, so the
+  // dataset can stay where the pipeline runs (CPU memory or the GPU).
+  Halide::ImageParam images;               // uint8 (F, S): every sample of the split
+  Halide::ImageParam labels;               // uint8 (S)
+  Halide::ImageParam order;                // int32: sample indices in visiting order
+  Halide::Param<int> first{"first"};       // batch sample n is order(first + n)
   Halide::Param<int> valid{"valid"};       // samples of the batch that are real
   std::vector<Halide::ImageParam> params;  // in graph.params order
   std::vector<Halide::Func> tensors;       // by tensor id

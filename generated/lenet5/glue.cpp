@@ -7,9 +7,9 @@
 
 namespace {
 
-// images (F, B) u8, labels (B), valid, parameters -> loss, correct, gradients
-int trainStep(cnnc_rt::Buffers& b, int valid) {
-  return lenet5_train_step(b.images, b.labels, valid,
+// images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
+int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
+  return lenet5_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],
@@ -33,9 +33,9 @@ int trainStep(cnnc_rt::Buffers& b, int valid) {
       b.grads[9]);
 }
 
-// images, labels, valid, parameters -> output (K, B), loss, correct
-int evaluate(cnnc_rt::Buffers& b, int valid) {
-  return lenet5_eval(b.images, b.labels, valid,
+// images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
+  return lenet5_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],

@@ -118,10 +118,16 @@ void checkModel(const std::string& model) {
   REQUIRE(g.train.batch == N);
   Buffer<uint8_t> images(784, N);
   std::memcpy(images.data(), ref.at("images").bytes.data(), 784 * N);
-  Buffer<int32_t> labels(N);
-  std::memcpy(labels.data(), ref.at("labels").bytes.data(), 4 * N);
+  Buffer<uint8_t> labels(N);
+  Buffer<int32_t> order(N);
+  for (int k = 0; k < N; ++k) {
+    labels(k) = static_cast<uint8_t>(reinterpret_cast<const int32_t*>(ref.at("labels").bytes.data())[k]);
+    order(k) = k;
+  }
   L.images.set(images);
   L.labels.set(labels);
+  L.order.set(order);
+  L.first.set(0);
   L.valid.set(N);
   int64_t total = 0;
   std::vector<int64_t> offsets;

@@ -35,8 +35,10 @@ class Harness {
     const int F = static_cast<int>(numElements(g_.sampleShape));
     images_ = Buffer<uint8_t>(F, N);
     images_.for_each_value([&](uint8_t& v) { v = rng() % 256; });
-    labels_ = Buffer<int32_t>(N);
-    labels_.for_each_value([&](int32_t& v) { v = static_cast<int32_t>(rng() % g_.classes); });
+    labels_ = Buffer<uint8_t>(N);
+    labels_.for_each_value([&](uint8_t& v) { v = static_cast<uint8_t>(rng() % g_.classes); });
+    order_ = Buffer<int32_t>(N);
+    for (int k = 0; k < N; ++k) order_(k) = k;
     std::uniform_real_distribution<float> u(-0.5f, 0.5f);
     for (size_t p = 0; p < g_.params.size(); ++p) {
       const Shape& s = g_.tensors[g_.params[p]].shape;
@@ -48,6 +50,8 @@ class Harness {
     }
     L_.images.set(images_);
     L_.labels.set(labels_);
+    L_.order.set(order_);
+    L_.first.set(0);
     L_.valid.set(valid);
     valid_ = valid;
     lossPipeline_ = Halide::Pipeline(L_.loss);
@@ -77,6 +81,8 @@ class Harness {
     Lowered plain = lowerGraph(g_);
     plain.images.set(images_);
     plain.labels.set(labels_);
+    plain.order.set(order_);
+    plain.first.set(0);
     plain.valid.set(valid_);
     for (size_t p = 0; p < params_.size(); ++p) plain.params[p].set(params_[p]);
     // Every stage computed once (as the autodiff paper schedules it), not
@@ -129,7 +135,8 @@ class Harness {
   Graph g_;
   Lowered L_;
   Buffer<uint8_t> images_;
-  Buffer<int32_t> labels_;
+  Buffer<uint8_t> labels_;
+  Buffer<int32_t> order_;
   std::vector<Buffer<float>> params_;
   Halide::Pipeline lossPipeline_;
   int valid_ = 0;
