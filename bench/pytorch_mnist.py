@@ -28,8 +28,11 @@ def read_idx(path):
 
 
 def load(folder, prefix):
-    images = read_idx(os.path.join(folder, prefix + "-images-idx3-ubyte"))
-    labels = read_idx(os.path.join(folder, prefix + "-labels-idx1-ubyte")).long()
+    def path(name):
+        p = os.path.join(folder, name)
+        return p if os.path.exists(p) else p + ".gz"
+    images = read_idx(path(prefix + "-images-idx3-ubyte"))
+    labels = read_idx(path(prefix + "-labels-idx1-ubyte")).long()
     return images.unsqueeze(1), labels
 
 
@@ -72,6 +75,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (data preloaded on the device)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -80,14 +84,17 @@ def main():
     test_x, test_y = load(args.data, "t10k")
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
-    model = Tutorial()
+    dev = torch.device(args.device)
+    train_x, train_y, test_x, test_y = (t.to(dev) for t in (train_x, train_y, test_x, test_y))
+    model = Tutorial().to(dev)
     step_model = torch.compile(model) if args.compile else model
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    g = torch.Generator().manual_seed(args.seed)
-    print(f"pytorch {torch.__version__}: training on {len(train_x)} images for {args.epochs} epochs: "
+    g = torch.Generator(device=dev).manual_seed(args.seed) if dev.type == "cuda" else \
+        torch.Generator().manual_seed(args.seed)
+    print(f"pytorch {torch.__version__} on {args.device}{' with torch.compile' if args.compile else ''}: training on {len(train_x)} images for {args.epochs} epochs: "
           f"batch {args.batch}, lr {args.lr}, {args.threads} threads", flush=True)
     for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(train_x), generator=g)
+        order = torch.randperm(len(train_x), generator=g, device=dev)
         start = time.perf_counter()
         total = 0.0
         for i in range(0, len(train_x), args.batch):
@@ -98,8 +105,11 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            total += loss.detach() * len(idx)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
+        total = total.item()
         test_loss, acc = evaluate(model, test_x, test_y, args.batch)
         print(f"epoch {epoch}/{args.epochs}  train loss {total / len(train_x):.4f}  test accuracy {100 * acc:.2f}%  "
               f"test loss {test_loss:.4f}  {seconds:.1f} s  {len(train_x) / seconds:.0f} images/s", flush=True)

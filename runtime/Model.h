@@ -43,6 +43,18 @@ struct Buffers {
   std::vector<halide_buffer_t*> state;    // optimizer state, float (P) each
 };
 
+// A trainer built with --target=host,cuda also holds CUDA versions of the
+// pipelines and the functions to place buffers on the GPU; in a CPU-only
+// trainer every pointer here is null.
+struct CudaSpec {
+  int (*trainStep)(Buffers&, int first, int valid) = nullptr;
+  int (*evaluate)(Buffers&, int first, int valid) = nullptr;
+  int (*update)(Buffers&, const float* scalars) = nullptr;
+  const halide_device_interface_t* interface = nullptr;
+  int (*wrapDevicePtr)(void* user_context, halide_buffer_t* buf, uint64_t device_ptr) = nullptr;
+  uintptr_t (*getDevicePtr)(void* user_context, halide_buffer_t* buf) = nullptr;
+};
+
 struct ModelSpec {
   std::string name, source;
   std::vector<int64_t> sampleShape;  // CxHxW or F
@@ -63,6 +75,7 @@ struct ModelSpec {
   // scalars: adam: beta1, 1-beta1, beta2, 1-beta2, eps, weight_decay,
   // -step_size, sqrt(bias_correction2); sgd: -lr, momentum, weight_decay.
   int (*update)(Buffers&, const float* scalars) = nullptr;
+  CudaSpec cuda;
 };
 
 // The trainer's command line (train, eval); returns the exit status.

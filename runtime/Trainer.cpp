@@ -52,7 +52,57 @@ struct Options {
   bool noShuffle = false;
   std::string log, save, init, weights;
   int64_t logEvery = 0;
+  std::string device = "auto";
 };
+
+// The pipelines a run calls, and the GPU they run on (null: the CPU).
+struct Kernels {
+  int (*trainStep)(Buffers&, int first, int valid);
+  int (*evaluate)(Buffers&, int first, int valid);
+  int (*update)(Buffers&, const float* scalars);
+  const halide_device_interface_t* gpu;
+};
+
+// --device cpu|cuda|auto. Prints the choice; false (after a message) when
+// CUDA was asked for and cannot be had.
+bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) {
+  k = {spec.trainStep, spec.evaluate, spec.update, nullptr};
+  if (device == "cpu") return true;
+  const bool asked = device == "cuda";
+  if (!spec.cuda.trainStep) {
+    if (asked) {
+      std::fprintf(stderr, "error: --device cuda: this trainer was built for the CPU only; rebuild it with "
+                           "cnnc --target=host,cuda\n");
+      return false;
+    }
+    std::printf("device: cpu (this trainer has no CUDA code)\n");
+    return true;
+  }
+  // Probe: a one-float allocation on the GPU.
+  float probe = 0;
+  halide_dimension_t dim = {0, 1, 1, 0};
+  halide_buffer_t buf{};
+  buf.host = reinterpret_cast<uint8_t*>(&probe);
+  buf.type = {halide_type_float, 32, 1};
+  buf.dimensions = 1;
+  buf.dim = &dim;
+  gHalideError.clear();
+  int status = halide_device_malloc(nullptr, &buf, spec.cuda.interface);
+  if (status != 0) {
+    std::string why = gHalideError.empty() ? "error " + std::to_string(status) : gHalideError;
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    if (asked) {
+      std::fprintf(stderr, "error: --device cuda: no usable CUDA GPU (%s)\n", why.c_str());
+      return false;
+    }
+    std::printf("device: cpu (no usable CUDA GPU: %s)\n", why.c_str());
+    return true;
+  }
+  halide_device_free(nullptr, &buf);
+  k = {spec.cuda.trainStep, spec.cuda.evaluate, spec.cuda.update, spec.cuda.interface};
+  std::printf("device: cuda\n");
+  return true;
+}
 
 // A zeroed array aligned to 128 bytes (Halide's vector code assumes it).
 template <typename T>
@@ -133,8 +183,39 @@ class Session {
     d->pixelsView = std::make_unique<View>(d->pixels.data(), u8, std::vector<int64_t>{features_, count});
     d->labelsView = std::make_unique<View>(d->labels.data(), u8, std::vector<int64_t>{count});
     d->orderView = std::make_unique<View>(d->order.data(), i32, std::vector<int64_t>{count});
+    // On a GPU the whole split lives there for the run.
+    if (!upload(&d->pixelsView->buf) || !upload(&d->labelsView->buf) || !upload(&d->orderView->buf)) return nullptr;
     return d;
   }
+
+  // Puts the arenas on the GPU for good: parameters, gradients and
+  // optimizer state live there; the per-tensor views alias the flat
+  // arenas' device memory, as they alias their host memory.
+  bool toDevice(const halide_device_interface_t* gpu) {
+    gpu_ = gpu;
+    auto place = [&](halide_buffer_t* flat, const std::vector<halide_buffer_t*>& views) {
+      flat->flags |= halide_buffer_flag_host_dirty;
+      if (halide_copy_to_device(nullptr, flat, gpu) != 0) return false;
+      uintptr_t base = spec_.cuda.getDevicePtr(nullptr, flat);
+      for (size_t i = 0; i < views.size(); ++i)
+        if (spec_.cuda.wrapDevicePtr(nullptr, views[i], base + 4 * spec_.params[i].offset) != 0) return false;
+      return true;
+    };
+    if (!place(b.flatParams, b.params) || !place(b.flatGrads, b.grads)) return false;
+    for (halide_buffer_t* st : b.state)
+      if (!place(st, {})) return false;
+    return true;
+  }
+
+  // Copies a buffer the host changed to the GPU (no-op on the CPU).
+  bool upload(halide_buffer_t* buf) {
+    if (!gpu_) return true;
+    buf->flags |= halide_buffer_flag_host_dirty;
+    return halide_copy_to_device(nullptr, buf, gpu_) == 0;
+  }
+
+  // Brings a buffer the GPU wrote back to the host (no-op on the CPU).
+  bool download(halide_buffer_t* buf) { return !gpu_ || halide_copy_to_host(nullptr, buf) == 0; }
 
   // The pipelines read this split from now on.
   void use(Data& d) {
@@ -154,6 +235,7 @@ class Session {
 
  private:
   std::vector<std::unique_ptr<View>> views_;
+  const halide_device_interface_t* gpu_ = nullptr;
 };
 
 // A float in [0, 1) from 24 random bits: the same on every platform.
@@ -242,18 +324,25 @@ bool check(int status, const char* what) {
   return false;
 }
 
+// A failed copy to or from the GPU: says what and why; returns 1.
+int deviceFailed(const char* what) {
+  std::fprintf(stderr, "error: %s failed%s%s\n", what, gHalideError.empty() ? "" : ": ", gHalideError.c_str());
+  return 1;
+}
+
 struct EvalResult {
   double loss = 0, accuracy = 0;
 };
 
-bool evaluate(Session& s, Session::Data& test, EvalResult& result) {
+bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& result) {
   const int64_t count = static_cast<int64_t>(test.labels.size()), B = s.spec_.batch;
   s.use(test);
   double lossSum = 0;
   int64_t correct = 0;
   for (int64_t first = 0; first < count; first += B) {
     int64_t n = std::min(B, count - first);
-    if (!check(s.spec_.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), "evaluation")) return false;
+    if (!check(k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), "evaluation")) return false;
+    if (!s.download(s.b.loss) || !s.download(s.b.correct)) return deviceFailed("reading the results from the GPU") == 0;
     lossSum += double(s.loss) * n;
     correct += s.correct;
   }
@@ -273,6 +362,8 @@ std::vector<float> updateScalars(const OptimizerSpec& o, double lr, int64_t t) {
 }
 
 int train(const ModelSpec& spec, const Options& opt) {
+  Kernels k;
+  if (!chooseDevice(spec, opt.device, k)) return 1;
   Split trainSet, testSet;
   if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
@@ -285,6 +376,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   } else {
     initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
   }
+  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
   std::FILE* log = nullptr;
   if (!opt.log.empty() && !(log = std::fopen(opt.log.c_str(), "w"))) {
     std::fprintf(stderr, "error: %s: cannot write: %s\n", opt.log.c_str(), std::strerror(errno));
@@ -303,6 +395,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   const bool shuffle = spec.shuffle && !opt.noShuffle;
   std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
   std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
+  if (!train || !test) return deviceFailed("copying the dataset to the GPU");
   Aligned<int32_t>& order = train->order;
   int64_t step = 0;
   std::printf("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(),
@@ -317,21 +410,24 @@ int train(const ModelSpec& spec, const Options& opt) {
       std::mt19937_64 rng(static_cast<uint64_t>(opt.seed) * 1000003u + static_cast<uint64_t>(epoch));
       for (int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % uint64_t(i + 1)]);
     }
+    if (!s.upload(s.b.order)) return deviceFailed("copying the epoch's order to the GPU");
     auto start = std::chrono::steady_clock::now();
     double lossSum = 0;
     for (int64_t first = 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
-      if (!check(spec.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
+      if (!check(k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
       ++step;
       std::vector<float> scalars = updateScalars(spec.optimizer, lr, step);
-      if (!check(spec.update(s.b, scalars.data()), "optimizer")) return 1;
+      if (!check(k.update(s.b, scalars.data()), "optimizer")) return 1;
+      // The loss is the one value a step brings back from a GPU.
+      if (!s.download(s.b.loss)) return deviceFailed("reading the loss from the GPU");
       lossSum += double(s.loss) * n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EvalResult result;
-    if (!evaluate(s, *test, result)) return 1;
+    if (!evaluate(s, k, *test, result)) return 1;
     double trainLoss = lossSum / count;
     std::printf("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
                 (long long)epoch, (long long)opt.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
@@ -344,6 +440,7 @@ int train(const ModelSpec& spec, const Options& opt) {
       std::fprintf(log, "%s\n", line.dump().c_str());
       std::fflush(log);
     }
+    if (!opt.save.empty() && !s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU");
     if (!opt.save.empty() && !saveWeights(spec, opt.save, s.params, epoch, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
@@ -353,6 +450,8 @@ int train(const ModelSpec& spec, const Options& opt) {
 }
 
 int evalCommand(const ModelSpec& spec, const Options& opt) {
+  Kernels k;
+  if (!chooseDevice(spec, opt.device, k)) return 1;
   Split testSet;
   if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
@@ -361,9 +460,11 @@ int evalCommand(const ModelSpec& spec, const Options& opt) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;
   }
+  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
   std::unique_ptr<Session::Data> data = s.attach(testSet, testSet.images.count);
+  if (!data) return deviceFailed("copying the dataset to the GPU");
   EvalResult test;
-  if (!evaluate(s, *data, test)) return 1;
+  if (!evaluate(s, k, *data, test)) return 1;
   std::printf("test accuracy %.2f%%  test loss %.4f  (%lld images)\n", 100.0 * test.accuracy, test.loss,
               (long long)testSet.images.count);
   return 0;
@@ -395,10 +496,16 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   trainCmd->add_option("--log-every", opt.logEvery, "log the loss every K steps")->check(CLI::PositiveNumber);
   trainCmd->add_option("--save", opt.save, "write the weights (safetensors) after every epoch");
   trainCmd->add_option("--init", opt.init, "start from these weights (safetensors) instead of a random init");
+  trainCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   CLI::App* evalCmd = app.add_subcommand("eval", "evaluate weights on the MNIST test set");
   evalCmd->add_option("--weights", opt.weights, "weights to evaluate (safetensors)")->required();
   evalCmd->add_option("--data", opt.data, "folder holding the MNIST IDX files")->capture_default_str();
   evalCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+  evalCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -83,10 +83,13 @@ int main(int argc, char** argv) {
       availableStages()));
   std::string input, output, emitName;
   bool summary = false, verbose = false;
+  std::string targets = "host";
   app.add_option("file", input, "the .cnn file to compile");
   app.add_option("-o,--output", output, "the trainer to build; with --emit or --summary, where to write that text");
   app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
   app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
+  app.add_option("--target", targets, "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs)")
+      ->capture_default_str();
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
   try {
@@ -120,6 +123,13 @@ int main(int argc, char** argv) {
     }
     emit = stage->emit;
   }
+  bool cuda = false;
+  if (targets == "host,cuda" || targets == "cuda,host") {
+    cuda = true;
+  } else if (targets != "host") {
+    fmt::print(stderr, "cnnc: error: unknown --target '{}'; expected host or host,cuda\n", targets);
+    return 2;
+  }
   if (summary && !emitName.empty()) {
     fmt::print(stderr, "cnnc: error: --summary and --emit cannot be combined\n");
     return 2;
@@ -146,7 +156,7 @@ int main(int argc, char** argv) {
     std::string text = cnnc::printHalide(*graph);
     return text.empty() ? 1 : deliver(text, output);
   }
-  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph), output);
+  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph, cuda), output);
   if (emit == Emit::Stmt) {
     std::string text = cnnc::printStmt(*graph);
     return text.empty() ? 1 : deliver(text, output);
@@ -158,5 +168,6 @@ int main(int argc, char** argv) {
   cnnc::EmitOptions options;
   options.output = output;
   options.verbose = verbose;
+  options.cuda = cuda;
   return cnnc::buildTrainer(*graph, options) ? 0 : 1;
 }

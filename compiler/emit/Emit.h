@@ -12,6 +12,7 @@ struct EmitOptions {
   std::string output;         // the trainer's path
   std::string compiler = "";  // C++ compiler; empty: $CXX or c++
   bool verbose = false;       // print each command
+  bool cuda = false;          // --target=host,cuda: CUDA versions of every pipeline too
 };
 
 // Builds the trainer for a differentiated graph. Everything is written in
@@ -26,6 +27,6 @@ std::string printHalide(const Graph& graph);
 std::string printStmt(const Graph& graph);
 // The glue C++ that links the pipelines to the runtime (also kept in
 // generated/<model>/glue.cpp).
-std::string glueSource(const Graph& graph);
+std::string glueSource(const Graph& graph, bool cuda = false);
 
 }  // namespace cnnc

@@ -7,7 +7,7 @@
 
 namespace {
 
-// images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -21,7 +21,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.grads[3]);
 }
 
-// images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -31,7 +31,7 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
       b.output, b.loss, b.correct);
 }
 
-// The optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
+// CPU: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
 int update(cnnc_rt::Buffers& b, const float* scalars) {
   return mlp_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7],
       b.flatParams, b.state[0], b.state[1]);
