@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "the trainer to build; with --emit or --summary, where to write that text");
   app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
   app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
+  bool halideProfile = false;
+  app.add_flag("--halide-profile", halideProfile,
+               "build the trainer with Halide's profiler: time per Func, printed when the trainer exits");
   app.add_option("--target", targets, "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs)")
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
@@ -169,5 +172,6 @@ int main(int argc, char** argv) {
   options.output = output;
   options.verbose = verbose;
   options.cuda = cuda;
+  options.profile = halideProfile;
   return cnnc::buildTrainer(*graph, options) ? 0 : 1;
 }

@@ -205,6 +205,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
   // Each pipeline for each target: the CPU always, CUDA on request.
   auto compileAll = [&](const Target& base, const std::string& suffix) {
     Target target = base.with_feature(Target::NoRuntime);
+    if (options.profile) target = target.with_feature(Target::Profile);
     Pipelines p = buildPipelines(g, target);
     auto compile = [&](Pipeline& pipeline, const std::vector<Argument>& args, const std::string& name) {
       pipeline.compile_to({{Output::object, object(name)}, {Output::c_header, header(name)}}, args, name, target);

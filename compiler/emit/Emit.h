@@ -13,6 +13,7 @@ struct EmitOptions {
   std::string compiler = "";  // C++ compiler; empty: $CXX or c++
   bool verbose = false;       // print each command
   bool cuda = false;          // --target=host,cuda: CUDA versions of every pipeline too
+  bool profile = false;       // --halide-profile: Halide's profiler in every pipeline
 };
 
 // Builds the trainer for a differentiated graph. Everything is written in

@@ -82,9 +82,17 @@ class Lowering {
 
   Lowered run() {
     lowerInput();
+    // Every shape is known at compile time: say so to Halide, so that
+    // loops have constant extents (and schedules may unroll them).
+    auto bound = [](OutputImageParam b, const Shape& irShape) {
+      for (size_t d = 0; d < irShape.size(); ++d)
+        b.dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(irShape[irShape.size() - 1 - d]));
+    };
+    L_.images.dim(0).set_bounds(0, static_cast<int>(numElements(g_.sampleShape)));
     for (int p : g_.params) {
       const Tensor& t = g_.tensors[p];
       ImageParam param(Float(32), static_cast<int>(t.shape.size()), funcName(t.name));
+      bound(param, t.shape);
       L_.params.push_back(param);
       L_.tensors[p] = Func(param);
     }
@@ -92,7 +100,12 @@ class Lowering {
       if (op.phase == Phase::Update) continue;
       lowerOp(op);
     }
-    for (int grad : g_.paramGrads) L_.grads.push_back(L_.tensors[grad]);
+    for (int grad : g_.paramGrads) {
+      L_.grads.push_back(L_.tensors[grad]);
+      bound(L_.grads.back().output_buffer(), g_.tensors[grad].shape);
+    }
+    // The eval pipeline's output: scores (K, N).
+    bound(L_.tensors[g_.output].output_buffer(), {g_.train.batch, g_.classes});
     return std::move(L_);
   }
 
@@ -177,9 +190,11 @@ class Lowering {
         Func in = padded(T(op.operands[1]), d, 0.0f, name + "_padded");
         Func dyF = T(op.operands[0]);
         RDom r(0, dy.W, 0, dy.H, name + "_r");
-        Func part(name + "_per_sample");  // (co, kx, ky, ci, n): channels-innermost
-        part(co, kx, ky, ci, n) = 0.0f;
-        part(co, kx, ky, ci, n) += dyF(co, r.x, r.y, n) * in(ci, r.x * SX + kx - PX, r.y * SY + ky - PY, n);
+        Func partAcc(name + "_per_sample_acc");  // (co, kx, ky, ci, n): channels-innermost
+        partAcc(co, kx, ky, ci, n) = 0.0f;
+        partAcc(co, kx, ky, ci, n) += dyF(co, r.x, r.y, n) * in(ci, r.x * SX + kx - PX, r.y * SY + ky - PY, n);
+        Func part(name + "_per_sample");
+        part(co, kx, ky, ci, n) = partAcc(co, kx, ky, ci, n);
         RDom b(0, dy.N, name + "_batch");
         Func acc(name + "_acc");
         acc(co, kx, ky, ci) = 0.0f;
@@ -188,7 +203,7 @@ class Lowering {
         LoweredOp& l = add(op, out);
         l.acc = acc;
         l.r = r;
-        l.helpers.push_back(part);
+        l.helpers = {part, partAcc, in};
         return;
       }
       case OpKind::BiasBwd: {

@@ -84,16 +84,37 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
         break;
       case OpKind::Conv2dBwdWeight: {
-        // Per sample (parallel over the batch): a vector of output
-        // channels per tap, summed over the positions. Then the batch sum,
-        // vectorised the same way. Neither order depends on the threads.
+        // Per sample (parallel over the batch), tiles of (vectors of
+        // output channels) x (the kernel's columns) accumulate in
+        // registers over the output positions, reading a zero-padded copy
+        // of the sample's input. Then the batch sum. Neither order depends
+        // on the number of threads.
         const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
+        const int KW = static_cast<int>(op.attrs.kernel[1]);
         const int v = vectorFor(CO, natural);
-        Func part = l.helpers[0];
+        const int maxTile = avx512 ? 4 : 2;
+        int tw = 1;
+        while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
+        Func part = l.helpers[0], partAcc = l.helpers[1], input = l.helpers[2];
         std::vector<Var> p = part.args();  // co, kx, ky, ci, n
+        Var coO("coO"), coI("coI");
+        part.compute_root()
+            .split(p[0], coO, coI, v * tw)
+            .reorder(coI, p[1], coO, p[2], p[3], p[4])
+            .vectorize(coI, v)
+            .unroll(coI)
+            .unroll(p[1])
+            .parallel(p[4]);
+        std::vector<Var> q = partAcc.args();
         RDom r = l.r;
-        part.compute_root().vectorize(p[0], v).parallel(p[4]);
-        part.update().reorder(p[0], r.x, r.y, p[1], p[2], p[3], p[4]).vectorize(p[0], v).parallel(p[4]);
+        partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
+        partAcc.update()
+            .reorder(q[0], q[1], r.x, r.y, q[2], q[3], q[4])
+            .vectorize(q[0], v)
+            .unroll(q[0])
+            .unroll(q[1]);
+        (void)KW;
+        input.compute_at(part, p[4]);  // one padded sample at a time
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
         Var t("t");
