@@ -157,6 +157,7 @@ class Lowering {
         l.acc = acc;
         l.r = r;
         l.weightT = wT;
+        l.helpers = {in};
         return;
       }
       case OpKind::Conv2dBwdData: {
@@ -178,6 +179,7 @@ class Lowering {
         l.acc = acc;
         l.r = r;
         l.weightT = wT;
+        l.helpers = {dyPad};
         return;
       }
       case OpKind::Conv2dBwdWeight: {

@@ -52,7 +52,16 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   const int maxTile = avx512 ? 4 : 2;
   int tw = 1;
   while (tw * 2 <= maxTile && cv * tw * 2 <= channels) tw *= 2;
-  const int th = std::min(width, 5);
+  // Output columns per tile: one that divides the width (no overlapping
+  // last tile), with the tile's accumulators fitting the registers.
+  const int registers = avx512 ? 28 : 12;
+  int th = std::min(width, 5);
+  for (int candidate = 7; candidate >= 4; --candidate) {
+    if (width % candidate == 0 && tw * candidate <= registers) {
+      th = candidate;
+      break;
+    }
+  }
   Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
   l.out.compute_root()
       .split(c, cO, cI, cv * tw)
@@ -67,6 +76,9 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   RDom r = l.r;
   l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
   l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
+  // A zero-padded copy of each sample's input, so the inner loop reads
+  // memory instead of testing borders.
+  if (!l.helpers.empty()) l.helpers[0].compute_at(l.out, n);
 }
 
 }  // namespace
