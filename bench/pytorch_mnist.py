@@ -13,8 +13,13 @@ import os
 import struct
 import time
 
+import sys
+
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from cnnc_torch import Tutorial  # noqa: E402  (models/mnist.cnn in PyTorch)
 
 
 def read_idx(path):
@@ -34,21 +39,6 @@ def load(folder, prefix):
     images = read_idx(path(prefix + "-images-idx3-ubyte"))
     labels = read_idx(path(prefix + "-labels-idx1-ubyte")).long()
     return images.unsqueeze(1), labels
-
-
-class Tutorial(nn.Module):
-    """models/mnist.cnn; state_dict names as cnnc's checkpoints."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv2d(1, 16, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2))
-        self.conv2 = nn.Sequential(nn.Conv2d(16, 32, 5, 1, 2), nn.ReLU(), nn.ReLU(), nn.MaxPool2d(2))
-        self.conv3 = nn.Sequential(nn.Conv2d(32, 64, 5, 1, 2), nn.ReLU())
-        self.out = nn.Linear(64 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = self.conv3(self.conv2(self.conv1(x)))
-        return self.out(x.flatten(1))
 
 
 def evaluate(model, images, labels, batch):
