@@ -3,7 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <array>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <cmath>
@@ -351,14 +353,23 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
   return true;
 }
 
-// The update's scalars for step t (1-based), as torch.optim computes them.
-std::vector<float> updateScalars(const OptimizerSpec& o, double lr, int64_t t) {
+// The update's scalars for step t (1-based), as torch.optim computes them
+// (sgd uses the first three).
+std::array<float, 8> updateScalars(const OptimizerSpec& o, double lr, int64_t t) {
   if (o.kind == OptimizerKind::Adam) {
     double bc1 = 1.0 - std::pow(o.beta1, double(t)), bc2 = 1.0 - std::pow(o.beta2, double(t));
     return {float(o.beta1), float(1.0 - o.beta1), float(o.beta2), float(1.0 - o.beta2), float(o.eps),
             float(o.weightDecay), float(-(lr / bc1)), float(std::sqrt(bc2))};
   }
-  return {float(-lr), float(o.momentum), float(o.weightDecay)};
+  return {float(-lr), float(o.momentum), float(o.weightDecay), 0, 0, 0, 0, 0};
+}
+
+// Ctrl-C: the step in flight finishes, the weights are saved, exit 130.
+// A second Ctrl-C ends the process at once.
+volatile std::sig_atomic_t gInterrupted = 0;
+void onInterrupt(int) {
+  gInterrupted = 1;
+  std::signal(SIGINT, SIG_DFL);
 }
 
 int train(const ModelSpec& spec, const Options& opt) {
@@ -393,6 +404,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   const int64_t B = spec.batch;
   const double lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
   const bool shuffle = spec.shuffle && !opt.noShuffle;
+  std::signal(SIGINT, onInterrupt);
   std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
   std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
   if (!train || !test) return deviceFailed("copying the dataset to the GPU");
@@ -417,11 +429,36 @@ int train(const ModelSpec& spec, const Options& opt) {
       int64_t n = std::min(B, count - first);
       if (!check(k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
       ++step;
-      std::vector<float> scalars = updateScalars(spec.optimizer, lr, step);
-      if (!check(k.update(s.b, scalars.data()), "optimizer")) return 1;
       // The loss is the one value a step brings back from a GPU.
       if (!s.download(s.b.loss)) return deviceFailed("reading the loss from the GPU");
+      if (!std::isfinite(s.loss)) {
+        // Stop before the update spreads it: the parameters (and the last
+        // checkpoint written) are those from before this step.
+        std::fprintf(stderr,
+                     "error: the loss is %s at step %lld (epoch %lld, samples %lld-%lld); training stopped%s%s\n"
+                     "hint: a lower --lr usually helps\n",
+                     std::isnan(s.loss) ? "nan" : "infinite", (long long)step, (long long)epoch, (long long)first,
+                     (long long)(first + n - 1), opt.save.empty() || epoch == 1 ? "" : "; the last checkpoint is ",
+                     opt.save.empty() || epoch == 1 ? "" : opt.save.c_str());
+        return 3;
+      }
+      const std::array<float, 8> scalars = updateScalars(spec.optimizer, lr, step);
+      if (!check(k.update(s.b, scalars.data()), "optimizer")) return 1;
       lossSum += double(s.loss) * n;
+      if (gInterrupted) {
+        std::printf("interrupted at step %lld (epoch %lld)\n", (long long)step, (long long)epoch);
+        if (opt.save.empty()) {
+          std::printf("no --save given: nothing saved\n");
+          return 130;
+        }
+        if (!s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU");
+        if (!saveWeights(spec, opt.save, s.params, epoch, error)) {
+          std::fprintf(stderr, "error: %s\n", error.c_str());
+          return 1;
+        }
+        std::printf("saved the weights after step %lld to %s\n", (long long)step, opt.save.c_str());
+        return 130;
+      }
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
     }
