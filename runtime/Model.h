@@ -68,6 +68,8 @@ struct ModelSpec {
   int64_t epochs = 1, seed = 0;
   bool shuffle = true;
   int64_t macsPerSample = 0;
+  std::string summary;  // cnnc --summary of the model
+  std::string builtBy;  // cnnc and Halide versions, target
   // The pipelines; each returns Halide's error code (0 on success).
   // The batch is samples order[first, first + valid), padded to `batch`.
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;

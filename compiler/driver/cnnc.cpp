@@ -13,16 +13,18 @@
 #include "check/Summary.h"
 #include "emit/Emit.h"
 #include "grad/Grad.h"
+#include "ir/Dot.h"
 #include "ir/IR.h"
 #include "lex/Lexer.h"
 #include "parse/Parser.h"
+#include "support/Version.h"
 
 namespace {
 
-constexpr const char* kVersion = "0.2.0";
+using cnnc::kVersion;
 
 // The stages in pipeline order; the driver runs up to the requested one.
-enum class Emit { Tokens, Ast, Ir, Grad, Fused, Plan, Halide, Stmt, Glue, Binary };
+enum class Emit { Tokens, Ast, Ir, Dot, Grad, Fused, Plan, Halide, Stmt, Glue, Binary };
 
 struct StageName {
   const char* name;
@@ -31,6 +33,7 @@ struct StageName {
 };
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
+    {"dot", Emit::Dot, true},
     {"grad", Emit::Grad, true},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
     {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},   {"glue", Emit::Glue, true},
 };
@@ -77,7 +80,8 @@ int deliver(const std::string& text, const std::string& output) {
 int main(int argc, char** argv) {
   CLI::App app{"cnnc: compile a .cnn description of a convolutional network into a standalone trainer"};
   app.footer(fmt::format(
-      "Stages (--emit), in pipeline order: tokens, ast, ir, grad, fused, plan, halide, stmt, glue.\n"
+      "Stages (--emit), in pipeline order: tokens, ast, ir (and dot: the graph for Graphviz), grad, fused, plan, halide,\n"
+      "stmt, glue.\n"
       "Available in this version: {}. Errors print file:line:col with a caret; exit status 1.\n"
       "Example: cnnc models/mnist.cnn --summary",
       availableStages()));
@@ -88,7 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "the trainer to build; with --emit or --summary, where to write that text");
   app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
   app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
-  bool halideProfile = false;
+  bool halideProfile = false, withGrad = false;
+  app.add_flag("--grad", withGrad, "with --emit=dot: draw the backward pass and the optimizer too");
   app.add_flag("--halide-profile", halideProfile,
                "build the trainer with Halide's profiler: time per Func, printed when the trainer exits");
   app.add_option("--target", targets, "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs)")
@@ -153,7 +158,9 @@ int main(int argc, char** argv) {
   if (!graph || !syntaxOk) return 1;
   if (summary) return deliver(cnnc::printSummary(*graph), output);
   if (emit == Emit::Ir) return deliver(cnnc::printGraph(*graph), output);
+  if (emit == Emit::Dot && !withGrad) return deliver(cnnc::printDot(*graph), output);
   cnnc::differentiate(*graph);
+  if (emit == Emit::Dot) return deliver(cnnc::printDot(*graph), output);
   if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
   if (emit == Emit::Halide) {
     std::string text = cnnc::printHalide(*graph);

@@ -14,6 +14,7 @@
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleCuda.h"
+#include "support/Version.h"
 
 #ifndef CNNC_RUNTIME_INCLUDE
 #error "the build defines CNNC_RUNTIME_INCLUDE (runtime headers)"
@@ -169,6 +170,9 @@ std::string glueSource(const Graph& g, bool cuda) {
                    g.train.shuffle ? "true" : "false");
   ModelTotals totals = modelTotals(g);
   s += fmt::format("  spec.macsPerSample = {};\n", totals.macsPerSample);
+  s += fmt::format("  spec.builtBy = \"cnnc {} (Halide {}, target {}{})\";\n", kVersion, CNNC_HALIDE_VERSION,
+                   hostTarget().to_string(), cuda ? " + CUDA" : "");
+  s += fmt::format("  spec.summary = R\"SUMMARY({})SUMMARY\";\n", printSummary(g));
   s += "  spec.trainStep = trainStep;\n  spec.evaluate = evaluate;\n  spec.update = update;\n";
   if (cuda) {
     s += "  spec.cuda.trainStep = trainStepCuda;\n  spec.cuda.evaluate = evaluateCuda;\n  spec.cuda.update = updateCuda;\n";

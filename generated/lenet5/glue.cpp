@@ -86,6 +86,28 @@ int main(int argc, char** argv) {
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 416520;
+  spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41)";
+  spec.summary = R"SUMMARY(model lenet5 (models/lenet5.cnn): input 1x28x28, 10 classes
+=======================================================================
+stage   layer                           output shape  params  mult-adds
+-----------------------------------------------------------------------
+input                                   1x28x28            0          0
+c1      conv2d(6, kernel=5, padding=2)  6x28x28          156    117,600
+c1      tanh                            6x28x28            0          0
+c1      avgpool(2)                      6x14x14            0          0
+c3      conv2d(16, kernel=5)            16x10x10       2,416    240,000
+c3      tanh                            16x10x10           0          0
+c3      avgpool(2)                      16x5x5             0          0
+layer2  flatten                         400                0          0
+f5      linear(120)                     120           48,120     48,000
+f5      tanh                            120                0          0
+f6      linear(84)                      84            10,164     10,080
+f6      tanh                            84                 0          0
+out     linear(10)                      10               850        840
+=======================================================================
+total parameters:                  61,706  (246,824 bytes as f32)
+multiply-adds per sample:         416,520  (forward pass)
+)SUMMARY";
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;

@@ -62,6 +62,20 @@ int main(int argc, char** argv) {
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 203264;
+  spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41)";
+  spec.summary = R"SUMMARY(model mlp (models/mlp.cnn): input 1x28x28, 10 classes
+=====================================================
+stage   layer        output shape   params  mult-adds
+-----------------------------------------------------
+input                1x28x28             0          0
+layer0  flatten      784                 0          0
+hidden  linear(256)  256           200,960    200,704
+hidden  relu         256                 0          0
+out     linear(10)   10              2,570      2,560
+=====================================================
+total parameters:                 203,530  (814,120 bytes as f32)
+multiply-adds per sample:         203,264  (forward pass)
+)SUMMARY";
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;

@@ -78,6 +78,27 @@ int main(int argc, char** argv) {
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 5362560;
+  spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41)";
+  spec.summary = R"SUMMARY(model mnist (models/mnist.cnn): input 1x28x28, 10 classes
+========================================================================
+stage   layer                            output shape  params  mult-adds
+------------------------------------------------------------------------
+input                                    1x28x28            0          0
+conv1   conv2d(16, kernel=5, padding=2)  16x28x28         416    313,600
+conv1   relu                             16x28x28           0          0
+conv1   maxpool(2)                       16x14x14           0          0
+conv2   conv2d(32, kernel=5, padding=2)  32x14x14      12,832  2,508,800
+conv2   relu                             32x14x14           0          0
+conv2   relu                             32x14x14           0          0
+conv2   maxpool(2)                       32x7x7             0          0
+conv3   conv2d(64, kernel=5, padding=2)  64x7x7        51,264  2,508,800
+conv3   relu                             64x7x7             0          0
+layer3  flatten                          3136               0          0
+out     linear(10)                       10            31,370     31,360
+========================================================================
+total parameters:                  95,882  (383,528 bytes as f32)
+multiply-adds per sample:       5,362,560  (forward pass)
+)SUMMARY";
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
