@@ -68,6 +68,7 @@ struct ModelSpec {
   int64_t epochs = 1, seed = 0;
   bool shuffle = true;
   int64_t macsPerSample = 0;
+  bool outputIsProbability = false;  // the model ends in softmax
   std::string summary;  // cnnc --summary of the model
   std::string builtBy;  // cnnc and Halide versions, target
   // The pipelines; each returns Halide's error code (0 on success).

@@ -18,8 +18,10 @@
 #include <random>
 
 #include "Idx.h"
+#include "Image.h"
 #include "Model.h"
 #include "Safetensors.h"
+#include "Tools.h"
 
 namespace cnnc_rt {
 
@@ -66,6 +68,11 @@ struct Options {
   std::string log, save, init, weights;
   int64_t logEvery = 0;
   std::string device = "auto";
+  std::string confusion, output, log2;
+  std::vector<std::string> images;
+  int64_t index = 0;
+  int count = 9;
+  bool invert = false, json = false;
 };
 
 // The pipelines a run calls, and the GPU they run on (null: the CPU).
@@ -346,7 +353,11 @@ struct EvalResult {
   double loss = 0, accuracy = 0;
 };
 
-bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& result) {
+// Evaluates the whole split; with `confusion` (classes x classes, rows the
+// labels) also counts each prediction, and with `scores` keeps every
+// sample's output (classes per sample).
+bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& result,
+              std::vector<int64_t>* confusion = nullptr, std::vector<float>* scores = nullptr) {
   const int64_t count = static_cast<int64_t>(test.labels.size()), B = s.spec_.batch;
   s.use(test);
   double lossSum = 0;
@@ -355,6 +366,16 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
     int64_t n = std::min(B, count - first);
     if (!check(k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), "evaluation")) return false;
     if (!s.download(s.b.loss) || !s.download(s.b.correct)) return deviceFailed("reading the results from the GPU") == 0;
+    if ((confusion || scores) && !s.download(s.b.output)) return deviceFailed("reading the outputs from the GPU") == 0;
+    const int64_t K = s.spec_.classes;
+    for (int64_t i = 0; i < n && (confusion || scores); ++i) {
+      const float* row = s.output.data() + i * K;
+      if (scores) scores->insert(scores->end(), row, row + K);
+      if (confusion) {
+        int64_t predicted = std::max_element(row, row + K) - row;
+        (*confusion)[test.labels[test.order[first + i]] * K + predicted] += 1;
+      }
+    }
     lossSum += double(s.loss) * n;
     correct += s.correct;
   }
@@ -533,9 +554,92 @@ int evalCommand(const ModelSpec& spec, const Options& opt) {
   std::unique_ptr<Session::Data> data = s.attach(testSet, testSet.images.count);
   if (!data) return deviceFailed("copying the dataset to the GPU");
   EvalResult test;
-  if (!evaluate(s, k, *data, test)) return 1;
+  std::vector<int64_t> confusion(spec.classes * spec.classes, 0);
+  if (!evaluate(s, k, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
   say("test accuracy %.2f%%  test loss %.4f  (%lld images)\n", 100.0 * test.accuracy, test.loss,
               (long long)testSet.images.count);
+  if (!opt.confusion.empty()) {
+    say("\nconfusion matrix (rows: label, columns: prediction)\n      ");
+    for (int64_t p = 0; p < spec.classes; ++p) say("%6lld", (long long)p);
+    say("\n");
+    for (int64_t t = 0; t < spec.classes; ++t) {
+      say("%6lld", (long long)t);
+      for (int64_t p = 0; p < spec.classes; ++p) say("%6lld", (long long)confusion[t * spec.classes + p]);
+      say("\n");
+    }
+    if (!writeConfusionSvg(opt.confusion, confusion, static_cast<int>(spec.classes), error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+    say("wrote %s\n", opt.confusion.c_str());
+  }
+  return 0;
+}
+
+// predict: label and top-3 probabilities for each image file.
+int predictCommand(const ModelSpec& spec, const Options& opt) {
+  const int64_t F = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                    std::multiplies<int64_t>());
+  if (F != 28 * 28) {
+    std::fprintf(stderr, "error: predict reads 28x28 images; model '%s' takes %lld values per sample\n",
+                 spec.name.c_str(), (long long)F);
+    return 1;
+  }
+  Split split;
+  split.images.rows = split.images.cols = 28;
+  for (const std::string& path : opt.images) {
+    Gray image;
+    std::string error;
+    if (!readImage(path, image, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+    if (image.width != 28 || image.height != 28) {
+      if (!opt.json)
+        say("note: %s is %dx%d; scaled to 28x28\n", path.c_str(), image.width, image.height);
+      image = resize(image, 28, 28);
+    }
+    if (opt.invert)
+      for (auto& p : image.pixels) p = static_cast<uint8_t>(255 - p);
+    split.images.pixels.insert(split.images.pixels.end(), image.pixels.begin(), image.pixels.end());
+    split.labels.labels.push_back(0);
+  }
+  split.images.count = static_cast<int64_t>(opt.images.size());
+  Kernels k;
+  if (!chooseDevice(spec, opt.device, k)) return 1;
+  Session s(spec);
+  std::string error;
+  if (!loadWeights(spec, opt.weights, s.params, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return 1;
+  }
+  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
+  std::unique_ptr<Session::Data> data = s.attach(split, split.images.count);
+  if (!data) return deviceFailed("copying the images to the GPU");
+  EvalResult ignored;
+  std::vector<float> scores;
+  if (!evaluate(s, k, *data, ignored, nullptr, &scores)) return 1;
+  const int64_t K = spec.classes;
+  for (size_t i = 0; i < opt.images.size(); ++i) {
+    std::vector<double> p(scores.begin() + i * K, scores.begin() + (i + 1) * K);
+    if (!spec.outputIsProbability) {  // softmax of the logits
+      double m = *std::max_element(p.begin(), p.end()), sum = 0;
+      for (double& v : p) sum += (v = std::exp(v - m));
+      for (double& v : p) v /= sum;
+    }
+    std::vector<int> rank(K);
+    std::iota(rank.begin(), rank.end(), 0);
+    std::stable_sort(rank.begin(), rank.end(), [&](int a, int b) { return p[a] > p[b]; });
+    if (opt.json) {
+      std::vector<double> rounded;
+      for (double v : p) rounded.push_back(std::round(v * 1e6) / 1e6);
+      nlohmann::ordered_json line = {{"file", opt.images[i]}, {"label", rank[0]}, {"probabilities", rounded}};
+      std::printf("%s\n", line.dump().c_str());
+    } else {
+      say("%s: %d  (top 3: %d %.3f, %d %.3f, %d %.3f)\n", opt.images[i].c_str(), rank[0], rank[0], p[rank[0]], rank[1],
+          p[rank[1]], rank[2], p[rank[2]]);
+    }
+  }
   return 0;
 }
 
@@ -595,6 +699,23 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   evalCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  evalCmd->add_option("--confusion", opt.confusion, "also write the confusion matrix as an SVG picture (and print it)");
+  CLI::App* predictCmd = app.add_subcommand("predict", "classify PNG or PGM images (28x28 gray; others are scaled)");
+  predictCmd->add_option("--weights", opt.weights, "weights (safetensors)")->required();
+  predictCmd->add_option("images", opt.images, "PNG or PGM files")->required();
+  predictCmd->add_flag("--invert", opt.invert, "the images are dark digits on a light background");
+  predictCmd->add_flag("--json", opt.json, "one JSON object per image: file, label, probabilities");
+  predictCmd->add_option("--device", opt.device, "cpu, cuda, or auto")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  CLI::App* samplesCmd = app.add_subcommand("samples", "a grid of training images with their labels, as a PNG");
+  samplesCmd->add_option("--data", opt.data, "folder holding the MNIST IDX files")->capture_default_str();
+  samplesCmd->add_option("--index", opt.index, "the first training image")->capture_default_str()->check(CLI::NonNegativeNumber);
+  samplesCmd->add_option("--count", opt.count, "how many")->capture_default_str()->check(CLI::Range(1, 400));
+  samplesCmd->add_option("-o,--output", opt.output, "the PNG to write")->required();
+  CLI::App* reportCmd = app.add_subcommand("report", "loss and accuracy curves from a --log file, as an SVG chart");
+  reportCmd->add_option("--log", opt.log2, "the JSON lines written by train --log")->required();
+  reportCmd->add_option("-o,--output", opt.output, "the SVG to write")->required();
   CLI::App* infoCmd = app.add_subcommand("info", "the model, its memory, and how this trainer was built");
   try {
     app.parse(argc, argv);
@@ -604,6 +725,9 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   gQuiet = quiet;
   gProgress = !quiet && isatty(STDOUT_FILENO);
   if (infoCmd->parsed()) return infoCommand(spec);
+  if (samplesCmd->parsed()) return samplesCommand(opt.data, opt.index, opt.count, opt.output);
+  if (reportCmd->parsed()) return reportCommand(opt.log2, opt.output);
+  if (predictCmd->parsed()) return predictCommand(spec, opt);
   if (opt.threads > 0) halide_set_num_threads(opt.threads);
   if (trainCmd->parsed()) return train(spec, opt);
   return evalCommand(spec, opt);

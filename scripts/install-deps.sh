@@ -12,6 +12,7 @@ packages=(
   catch2                          # unit tests (v2)
   libhalide14-0-dev               # kernels: Funcs, schedules, AOT
   nlohmann-json3-dev zlib1g-dev   # safetensors headers, logs; .gz datasets
+  libpng-dev                      # samples and predict (PNG in and out)
 )
 
 missing=()

@@ -170,6 +170,7 @@ std::string glueSource(const Graph& g, bool cuda) {
                    g.train.shuffle ? "true" : "false");
   ModelTotals totals = modelTotals(g);
   s += fmt::format("  spec.macsPerSample = {};\n", totals.macsPerSample);
+  s += fmt::format("  spec.outputIsProbability = {};\n", g.output != g.logits ? "true" : "false");
   s += fmt::format("  spec.builtBy = \"cnnc {} (Halide {}, target {}{})\";\n", kVersion, CNNC_HALIDE_VERSION,
                    hostTarget().to_string(), cuda ? " + CUDA" : "");
   s += fmt::format("  spec.summary = R\"SUMMARY({})SUMMARY\";\n", printSummary(g));
@@ -243,7 +244,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
                                     quote(CNNC_HALIDE_INCLUDE), quote(work.string()),
                                     quote((work / "glue.cpp").string()));
   for (const std::string& o : objects) command += " " + quote(o);
-  command += fmt::format(" {} -lz -lpthread -ldl -o {}", quote(CNNC_RUNTIME_LIB), quote(linked.string()));
+  command += fmt::format(" {} -lpng16 -lz -lpthread -ldl -o {}", quote(CNNC_RUNTIME_LIB), quote(linked.string()));
   if (!run(command, options.verbose)) {
     fmt::print(stderr, "cnnc: error: linking the trainer failed (command: {})\n", command);
     return false;
