@@ -1,0 +1,172 @@
+// One run's memory, allocated once, up front: the parameter, gradient and
+// optimizer arenas, the data where the pipelines read it, the outputs, and
+// Halide buffers over all of it (on the CPU, or placed on a GPU).
+#pragma once
+
+#include <HalideRuntime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <numeric>
+#include <vector>
+
+#include "Idx.h"
+#include "Model.h"
+
+namespace cnnc_rt {
+
+// A halide_buffer_t over memory owned elsewhere; dims innermost first.
+struct View {
+  halide_buffer_t buf{};
+  std::vector<halide_dimension_t> dims;
+  View(void* host, halide_type_t type, const std::vector<int64_t>& extents) : dims(extents.size()) {
+    int32_t stride = 1;
+    for (size_t d = 0; d < extents.size(); ++d) {
+      dims[d] = {0, static_cast<int32_t>(extents[d]), stride, 0};
+      stride *= static_cast<int32_t>(extents[d]);
+    }
+    buf.host = static_cast<uint8_t*>(host);
+    buf.type = type;
+    buf.dimensions = static_cast<int32_t>(dims.size());
+    buf.dim = dims.empty() ? nullptr : dims.data();
+  }
+};
+
+
+// A zeroed array aligned to 128 bytes (Halide's vector code assumes it).
+template <typename T>
+class Aligned {
+ public:
+  explicit Aligned(size_t count) : size_(count), data_(static_cast<T*>(std::aligned_alloc(128, bytes(count)))) {
+    if (!data_) throw std::bad_alloc();
+    std::memset(data_.get(), 0, bytes(count));
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_.get()[i]; }
+  const T& operator[](size_t i) const { return data_.get()[i]; }
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+
+ private:
+  static size_t bytes(size_t count) { return (count * sizeof(T) + 127) / 128 * 128 + 128; }
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  size_t size_;
+  std::unique_ptr<T, Free> data_;
+};
+
+// One run's memory: parameter, gradient and optimizer arenas, one batch of
+// inputs, the outputs; and Halide buffers over all of it.
+class Session {
+ public:
+  explicit Session(const ModelSpec& spec)
+      : spec_(spec),
+        features_(std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                  std::multiplies<int64_t>())),
+        params(spec.totalParams),
+        grads(spec.totalParams),
+        state(),
+        output(spec.classes * spec.batch) {
+    for (int i = 0; i < spec.stateCount; ++i) state.emplace_back(spec.totalParams);
+    auto view = [&](void* host, halide_type_t type, std::vector<int64_t> extents) {
+      views_.push_back(std::make_unique<View>(host, type, extents));
+      return &views_.back()->buf;
+    };
+    const halide_type_t f32{halide_type_float, 32, 1}, i32{halide_type_int, 32, 1}, u8{halide_type_uint, 8, 1};
+    (void)u8;
+    for (const ParamSpec& p : spec.params) {
+      std::vector<int64_t> reversed(p.shape.rbegin(), p.shape.rend());
+      b.params.push_back(view(params.data() + p.offset, f32, reversed));
+      b.grads.push_back(view(grads.data() + p.offset, f32, reversed));
+    }
+    b.output = view(output.data(), f32, {spec.classes, spec.batch});
+    b.loss = view(&loss, f32, {});
+    b.correct = view(&correct, i32, {});
+    b.flatParams = view(params.data(), f32, {spec.totalParams});
+    b.flatGrads = view(grads.data(), f32, {spec.totalParams});
+    for (auto& s : state) b.state.push_back(view(s.data(), f32, {spec.totalParams}));
+  }
+
+  int64_t features() const { return features_; }
+
+  // One split of the data where the pipelines read it: every image and
+  // label, and the order in which an epoch visits them.
+  struct Data {
+    Aligned<uint8_t> pixels, labels;
+    Aligned<int32_t> order;
+    std::unique_ptr<View> pixelsView, labelsView, orderView;
+  };
+
+  // Copies `count` samples of `split` into aligned memory, visiting them
+  // in file order until setOrder() says otherwise.
+  std::unique_ptr<Data> attach(const Split& split, int64_t count) {
+    auto d = std::make_unique<Data>(Data{Aligned<uint8_t>(count * features_), Aligned<uint8_t>(count),
+                                         Aligned<int32_t>(count), nullptr, nullptr, nullptr});
+    std::memcpy(d->pixels.data(), split.images.pixels.data(), count * features_);
+    std::memcpy(d->labels.data(), split.labels.labels.data(), count);
+    for (int64_t i = 0; i < count; ++i) d->order[i] = static_cast<int32_t>(i);
+    const halide_type_t u8{halide_type_uint, 8, 1}, i32{halide_type_int, 32, 1};
+    d->pixelsView = std::make_unique<View>(d->pixels.data(), u8, std::vector<int64_t>{features_, count});
+    d->labelsView = std::make_unique<View>(d->labels.data(), u8, std::vector<int64_t>{count});
+    d->orderView = std::make_unique<View>(d->order.data(), i32, std::vector<int64_t>{count});
+    // On a GPU the whole split lives there for the run.
+    if (!upload(&d->pixelsView->buf) || !upload(&d->labelsView->buf) || !upload(&d->orderView->buf)) return nullptr;
+    return d;
+  }
+
+  // Puts the arenas on the GPU for good: parameters, gradients and
+  // optimizer state live there; the per-tensor views alias the flat
+  // arenas' device memory, as they alias their host memory.
+  bool toDevice(const halide_device_interface_t* gpu) {
+    gpu_ = gpu;
+    auto place = [&](halide_buffer_t* flat, const std::vector<halide_buffer_t*>& views) {
+      flat->flags |= halide_buffer_flag_host_dirty;
+      if (halide_copy_to_device(nullptr, flat, gpu) != 0) return false;
+      uintptr_t base = spec_.cuda.getDevicePtr(nullptr, flat);
+      for (size_t i = 0; i < views.size(); ++i)
+        if (spec_.cuda.wrapDevicePtr(nullptr, views[i], base + 4 * spec_.params[i].offset) != 0) return false;
+      return true;
+    };
+    if (!place(b.flatParams, b.params) || !place(b.flatGrads, b.grads)) return false;
+    for (halide_buffer_t* st : b.state)
+      if (!place(st, {})) return false;
+    return true;
+  }
+
+  // Copies a buffer the host changed to the GPU (no-op on the CPU).
+  bool upload(halide_buffer_t* buf) {
+    if (!gpu_) return true;
+    buf->flags |= halide_buffer_flag_host_dirty;
+    return halide_copy_to_device(nullptr, buf, gpu_) == 0;
+  }
+
+  // Brings a buffer the GPU wrote back to the host (no-op on the CPU).
+  bool download(halide_buffer_t* buf) { return !gpu_ || halide_copy_to_host(nullptr, buf) == 0; }
+
+  // The pipelines read this split from now on.
+  void use(Data& d) {
+    b.images = &d.pixelsView->buf;
+    b.labels = &d.labelsView->buf;
+    b.order = &d.orderView->buf;
+  }
+
+  const ModelSpec& spec_;
+  const int64_t features_;
+  Aligned<float> params, grads;
+  std::vector<Aligned<float>> state;
+  Aligned<float> output;
+  float loss = 0;
+  int32_t correct = 0;
+  Buffers b;
+
+ private:
+  std::vector<std::unique_ptr<View>> views_;
+  const halide_device_interface_t* gpu_ = nullptr;
+};
+
+}  // namespace cnnc_rt
