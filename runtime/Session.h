@@ -77,8 +77,7 @@ class Session {
       views_.push_back(std::make_unique<View>(host, type, extents));
       return &views_.back()->buf;
     };
-    const halide_type_t f32{halide_type_float, 32, 1}, i32{halide_type_int, 32, 1}, u8{halide_type_uint, 8, 1};
-    (void)u8;
+    const halide_type_t f32{halide_type_float, 32, 1}, i32{halide_type_int, 32, 1};
     for (const ParamSpec& p : spec.params) {
       std::vector<int64_t> reversed(p.shape.rbegin(), p.shape.rend());
       b.params.push_back(view(params.data() + p.offset, f32, reversed));

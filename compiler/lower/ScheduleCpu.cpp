@@ -102,7 +102,6 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         // of the sample's input. Then the batch sum. Neither order depends
         // on the number of threads.
         const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
-        const int KW = static_cast<int>(op.attrs.kernel[1]);
         const int v = vectorFor(CO, natural);
         const int maxTile = avx512 ? 4 : 2;
         int tw = 1;
@@ -125,7 +124,6 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
             .vectorize(q[0], v)
             .unroll(q[0])
             .unroll(q[1]);
-        (void)KW;
         input.compute_at(part, p[4]);  // one padded sample at a time
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
