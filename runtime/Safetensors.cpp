@@ -67,7 +67,8 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
   return true;
 }
 
-bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error) {
+bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error,
+                     std::map<std::string, std::string>* metadata) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     error = path + ": " + std::strerror(errno);
@@ -97,7 +98,12 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
   const uint64_t dataSize = fileSize - 8 - length;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
+    if (it.key() == "__metadata__") {
+      if (metadata && it.value().is_object())
+        for (auto m = it.value().begin(); m != it.value().end(); ++m)
+          if (m.value().is_string()) (*metadata)[m.key()] = m.value().get<std::string>();
+      continue;
+    }
     const nlohmann::json& t = it.value();
     auto bad = [&](const std::string& why) {
       error = path + ": tensor '" + it.key() + "': " + why;

@@ -29,6 +29,7 @@ struct LoadedTensor {
 // Reads every F32 tensor; checks the header length, JSON, dtypes, shapes
 // against data sizes, and that offsets stay inside the file and do not
 // overlap. False with `error` set (naming the file).
-bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error);
+bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error,
+                     std::map<std::string, std::string>* metadata = nullptr);
 
 }  // namespace cnnc_rt

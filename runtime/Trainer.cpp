@@ -20,6 +20,7 @@
 #include "Idx.h"
 #include "Image.h"
 #include "Model.h"
+#include "Resume.h"
 #include "Safetensors.h"
 #include "Session.h"
 #include "Tools.h"
@@ -52,7 +53,8 @@ struct Options {
   std::string log, save, init, weights;
   int64_t logEvery = 0;
   std::string device = "auto";
-  std::string confusion, output, log2;
+  std::string confusion, output, log2, resume;
+  int64_t maxSteps = 0;
   std::vector<std::string> images;
   int64_t index = 0;
   int count = 9;
@@ -279,7 +281,22 @@ int train(const ModelSpec& spec, const Options& opt) {
   if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
   std::string error;
-  if (!opt.init.empty()) {
+  // Where to start, and the run's settings: from the options, or, when
+  // resuming, as the interrupted run had them.
+  ResumePoint at;
+  at.epochs = opt.epochs;
+  at.seed = opt.seed;
+  at.limit = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainSet.images.count) : trainSet.images.count;
+  at.lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
+  at.shuffle = spec.shuffle && !opt.noShuffle;
+  if (!opt.resume.empty()) {
+    if (!loadState(spec, opt.resume, s.params, s.state, at, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+    say("resuming at step %lld (epoch %lld, sample %lld) with the interrupted run's settings\n", (long long)at.step,
+        (long long)at.epoch, (long long)at.next);
+  } else if (!opt.init.empty()) {
     if (!loadWeights(spec, opt.init, s.params, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
@@ -289,7 +306,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   }
   if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
   std::FILE* log = nullptr;
-  if (!opt.log.empty() && !(log = std::fopen(opt.log.c_str(), "w"))) {
+  if (!opt.log.empty() && !(log = std::fopen(opt.log.c_str(), opt.resume.empty() ? "w" : "a"))) {
     std::fprintf(stderr, "error: %s: cannot write: %s\n", opt.log.c_str(), std::strerror(errno));
     return 1;
   }
@@ -300,32 +317,42 @@ int train(const ModelSpec& spec, const Options& opt) {
     }
   } closer{log};
 
-  const int64_t count = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainSet.images.count) : trainSet.images.count;
+  const int64_t count = std::min<int64_t>(at.limit, trainSet.images.count);
   const int64_t B = spec.batch;
-  const double lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
-  const bool shuffle = spec.shuffle && !opt.noShuffle;
+  const double lr = at.lr;
+  // The weights (PyTorch's names) and, beside them, the state to resume from.
+  auto save = [&](const ResumePoint& point) {
+    if (opt.save.empty()) return true;
+    if (!s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU") == 0;
+    for (halide_buffer_t* st : s.b.state)
+      if (!s.download(st)) return deviceFailed("reading the optimizer state from the GPU") == 0;
+    if (saveWeights(spec, opt.save, s.params, point.epoch - (point.next == 0 ? 1 : 0), error) &&
+        saveState(spec, statePath(opt.save), s.params, s.state, point, error))
+      return true;
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return false;
+  };
   std::signal(SIGINT, onInterrupt);
   std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
   std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
   if (!train || !test) return deviceFailed("copying the dataset to the GPU");
   Aligned<int32_t>& order = train->order;
-  int64_t step = 0;
-  say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(),
-              (long long)count, (long long)opt.epochs, (long long)B, lr,
-              shuffle ? "shuffled each epoch" : "in file order");
-  std::fflush(stdout);
-  for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
+  int64_t step = at.step;
+  say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(), (long long)count,
+      (long long)at.epochs, (long long)B, lr, at.shuffle ? "shuffled each epoch" : "in file order");
+  for (int64_t epoch = at.epoch; epoch <= at.epochs; ++epoch) {
     std::iota(order.begin(), order.end(), 0);
     s.use(*train);
-    if (shuffle) {
+    if (at.shuffle) {
       // Fisher-Yates with a generator seeded per epoch: reproducible.
-      std::mt19937_64 rng(static_cast<uint64_t>(opt.seed) * 1000003u + static_cast<uint64_t>(epoch));
+      std::mt19937_64 rng(static_cast<uint64_t>(at.seed) * 1000003u + static_cast<uint64_t>(epoch));
       for (int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % uint64_t(i + 1)]);
     }
     if (!s.upload(s.b.order)) return deviceFailed("copying the epoch's order to the GPU");
     auto start = std::chrono::steady_clock::now();
-    double lossSum = 0;
-    for (int64_t first = 0; first < count; first += B) {
+    const bool resumed = epoch == at.epoch;
+    double lossSum = resumed ? at.lossSum : 0;
+    for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
       if (!check(k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
       ++step;
@@ -345,24 +372,28 @@ int train(const ModelSpec& spec, const Options& opt) {
       const std::array<float, 8> scalars = updateScalars(spec.optimizer, lr, step);
       if (!check(k.update(s.b, scalars.data()), "optimizer")) return 1;
       lossSum += double(s.loss) * n;
-      if (gInterrupted) {
-        if (gProgress) say("\n");
-        say("interrupted at step %lld (epoch %lld)\n", (long long)step, (long long)epoch);
-        if (opt.save.empty()) {
-          say("no --save given: nothing saved\n");
-          return 130;
-        }
-        if (!s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU");
-        if (!saveWeights(spec, opt.save, s.params, epoch, error)) {
-          std::fprintf(stderr, "error: %s\n", error.c_str());
-          return 1;
-        }
-        say("saved the weights after step %lld to %s\n", (long long)step, opt.save.c_str());
-        return 130;
-      }
-      if (gProgress) progress(epoch, opt.epochs, first + n, count, lossSum / (first + n), start);
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
+      const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
+      if (gInterrupted || stop) {
+        if (gProgress) say("\n");
+        say(stop ? "stopped after step %lld (epoch %lld): --max-steps\n" : "interrupted at step %lld (epoch %lld)\n",
+            (long long)step, (long long)epoch);
+        if (opt.save.empty()) {
+          say("no --save given: nothing saved\n");
+          return stop ? 0 : 130;
+        }
+        ResumePoint here = at;
+        here.epoch = epoch;
+        here.next = first + n;
+        here.step = step;
+        here.lossSum = lossSum;
+        if (!save(here)) return 1;
+        say("saved the weights after step %lld to %s (resume with --resume %s)\n", (long long)step, opt.save.c_str(),
+            statePath(opt.save).c_str());
+        return stop ? 0 : 130;
+      }
+      if (gProgress) progress(epoch, at.epochs, first + n, count, lossSum / (first + n), start);
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EvalResult result;
@@ -370,9 +401,8 @@ int train(const ModelSpec& spec, const Options& opt) {
     double trainLoss = lossSum / count;
     if (gProgress) say("\r%80s\r", "");
     say("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
-                (long long)epoch, (long long)opt.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
-                count / seconds);
-    std::fflush(stdout);
+        (long long)epoch, (long long)at.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
+        count / seconds);
     if (log) {
       nlohmann::ordered_json line = {{"epoch", epoch},           {"train_loss", trainLoss},
                                      {"test_accuracy", result.accuracy}, {"test_loss", result.loss},
@@ -380,11 +410,12 @@ int train(const ModelSpec& spec, const Options& opt) {
       std::fprintf(log, "%s\n", line.dump().c_str());
       std::fflush(log);
     }
-    if (!opt.save.empty() && !s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU");
-    if (!opt.save.empty() && !saveWeights(spec, opt.save, s.params, epoch, error)) {
-      std::fprintf(stderr, "error: %s\n", error.c_str());
-      return 1;
-    }
+    ResumePoint next = at;
+    next.epoch = epoch + 1;
+    next.next = 0;
+    next.step = step;
+    next.lossSum = 0;
+    if (!save(next)) return 1;
   }
   return 0;
 }
@@ -537,6 +568,10 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   trainCmd->add_option("--log-every", opt.logEvery, "log the loss every K steps")->check(CLI::PositiveNumber);
   trainCmd->add_option("--save", opt.save, "write the weights (safetensors) after every epoch");
   trainCmd->add_option("--init", opt.init, "start from these weights (safetensors) instead of a random init");
+  trainCmd->add_option("--resume", opt.resume,
+                       "go on from a run saved with --save (its NAME.state.safetensors), bit for bit as if never stopped");
+  trainCmd->add_option("--max-steps", opt.maxSteps, "stop after this step (saving, as Ctrl-C does)")
+      ->check(CLI::PositiveNumber);
   trainCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));

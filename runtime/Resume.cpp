@@ -1,0 +1,88 @@
+#include "Resume.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "Safetensors.h"
+
+namespace cnnc_rt {
+
+namespace {
+// Doubles as exact hexadecimal text, so a resumed run sees the same bits.
+std::string exact(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return buf;
+}
+}  // namespace
+
+std::string statePath(const std::string& weightsPath) {
+  const std::string ext = ".safetensors";
+  if (weightsPath.size() > ext.size() && weightsPath.compare(weightsPath.size() - ext.size(), ext.size(), ext) == 0)
+    return weightsPath.substr(0, weightsPath.size() - ext.size()) + ".state" + ext;
+  return weightsPath + ".state";
+}
+
+bool saveState(const ModelSpec& spec, const std::string& path, const Aligned<float>& params,
+               const std::vector<Aligned<float>>& state, const ResumePoint& p, std::string& error) {
+  std::vector<TensorView> views;
+  for (const ParamSpec& ps : spec.params) views.push_back({ps.name, ps.shape, params.data() + ps.offset});
+  std::vector<std::string> names;
+  for (size_t i = 0; i < state.size(); ++i) names.push_back("optimizer.state." + std::to_string(i));
+  for (size_t i = 0; i < state.size(); ++i) views.push_back({names[i], {spec.totalParams}, state[i].data()});
+  std::map<std::string, std::string> meta = {
+      {"format", "cnnc-resume"},         {"model", spec.name},          {"epoch", std::to_string(p.epoch)},
+      {"next", std::to_string(p.next)}, {"step", std::to_string(p.step)}, {"loss_sum", exact(p.lossSum)},
+      {"epochs", std::to_string(p.epochs)}, {"seed", std::to_string(p.seed)}, {"limit", std::to_string(p.limit)},
+      {"lr", exact(p.lr)},               {"shuffle", p.shuffle ? "true" : "false"}};
+  return writeSafetensors(path, views, meta, error);
+}
+
+bool loadState(const ModelSpec& spec, const std::string& given, Aligned<float>& params,
+               std::vector<Aligned<float>>& state, ResumePoint& p, std::string& error) {
+  struct stat st;
+  std::string path = given;
+  if (given.find(".state.") == std::string::npos && ::stat(statePath(given).c_str(), &st) == 0) path = statePath(given);
+  std::map<std::string, LoadedTensor> tensors;
+  std::map<std::string, std::string> meta;
+  if (!readSafetensors(path, tensors, error, &meta)) return false;
+  if (meta["format"] != "cnnc-resume") {
+    error = path + ": not a training state (written by train --save as NAME.state.safetensors)";
+    return false;
+  }
+  if (meta["model"] != spec.name) {
+    error = path + ": the state of model '" + meta["model"] + "', not of '" + spec.name + "'";
+    return false;
+  }
+  for (const ParamSpec& ps : spec.params) {
+    auto it = tensors.find(ps.name);
+    if (it == tensors.end() || it->second.shape != ps.shape) {
+      error = path + ": missing or misshapen tensor '" + ps.name + "'";
+      return false;
+    }
+    std::copy(it->second.data.begin(), it->second.data.end(), params.data() + ps.offset);
+  }
+  for (size_t i = 0; i < state.size(); ++i) {
+    auto it = tensors.find("optimizer.state." + std::to_string(i));
+    if (it == tensors.end() || static_cast<int64_t>(it->second.data.size()) != spec.totalParams) {
+      error = path + ": missing optimizer state " + std::to_string(i) + " (another optimizer?)";
+      return false;
+    }
+    std::copy(it->second.data.begin(), it->second.data.end(), state[i].data());
+  }
+  auto integer = [&](const char* key) { return std::strtoll(meta[key].c_str(), nullptr, 10); };
+  p.epoch = integer("epoch");
+  p.next = integer("next");
+  p.step = integer("step");
+  p.epochs = integer("epochs");
+  p.seed = integer("seed");
+  p.limit = integer("limit");
+  p.lossSum = std::strtod(meta["loss_sum"].c_str(), nullptr);
+  p.lr = std::strtod(meta["lr"].c_str(), nullptr);
+  p.shuffle = meta["shuffle"] == "true";
+  return true;
+}
+
+}  // namespace cnnc_rt
