@@ -420,20 +420,33 @@ int train(const ModelSpec& spec, const Options& opt) {
   return 0;
 }
 
+// For eval and predict: the --weights in `s`, and `split`, placed where the
+// kernels run. Null after a message on failure.
+std::unique_ptr<Session::Data> prepare(const ModelSpec& spec, const Options& opt, const Kernels& k, Session& s,
+                                       const Split& split) {
+  std::string error;
+  if (!loadWeights(spec, opt.weights, s.params, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return nullptr;
+  }
+  if (k.gpu && !s.toDevice(k.gpu)) {
+    deviceFailed("placing the parameters on the GPU");
+    return nullptr;
+  }
+  std::unique_ptr<Session::Data> data = s.attach(split, split.images.count);
+  if (!data) deviceFailed("copying the data to the GPU");
+  return data;
+}
+
 int evalCommand(const ModelSpec& spec, const Options& opt) {
   Kernels k;
   if (!chooseDevice(spec, opt.device, k)) return 1;
   Split testSet;
   if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
+  std::unique_ptr<Session::Data> data = prepare(spec, opt, k, s, testSet);
+  if (!data) return 1;
   std::string error;
-  if (!loadWeights(spec, opt.weights, s.params, error)) {
-    std::fprintf(stderr, "error: %s\n", error.c_str());
-    return 1;
-  }
-  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
-  std::unique_ptr<Session::Data> data = s.attach(testSet, testSet.images.count);
-  if (!data) return deviceFailed("copying the dataset to the GPU");
   EvalResult test;
   std::vector<int64_t> confusion(spec.classes * spec.classes, 0);
   if (!evaluate(s, k, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
@@ -489,14 +502,8 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
   Kernels k;
   if (!chooseDevice(spec, opt.device, k)) return 1;
   Session s(spec);
-  std::string error;
-  if (!loadWeights(spec, opt.weights, s.params, error)) {
-    std::fprintf(stderr, "error: %s\n", error.c_str());
-    return 1;
-  }
-  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
-  std::unique_ptr<Session::Data> data = s.attach(split, split.images.count);
-  if (!data) return deviceFailed("copying the images to the GPU");
+  std::unique_ptr<Session::Data> data = prepare(spec, opt, k, s, split);
+  if (!data) return 1;
   EvalResult ignored;
   std::vector<float> scores;
   if (!evaluate(s, k, *data, ignored, nullptr, &scores)) return 1;
