@@ -19,12 +19,6 @@ int64_t numElements(const Shape& shape) {
 
 const char* dtypeName(DType dtype) { return dtype == DType::F32 ? "f32" : "i32"; }
 
-const Op* Graph::producer(int tensor) const {
-  for (const Op& op : ops)
-    if (op.result == tensor) return &op;
-  return nullptr;
-}
-
 namespace {
 
 std::string tensorType(const Tensor& t) {

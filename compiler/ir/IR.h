@@ -137,7 +137,6 @@ struct Graph {
     roles.push_back(role);
     return static_cast<int>(tensors.size()) - 1;
   }
-  const Op* producer(int tensor) const;
 };
 
 // --emit=ir: the deterministic, MLIR-like text of the graph.
