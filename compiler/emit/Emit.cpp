@@ -121,7 +121,8 @@ std::string glueSource(const Graph& g, bool cuda) {
   std::string state, scalars;
   for (int i = 0; i < stateCount; ++i) state += fmt::format(", b.state[{}]", i);
   for (int i = 0; i < scalarCount; ++i) scalars += fmt::format(", scalars[{}]", i);
-  for (const std::string suffix : cuda ? std::vector<std::string>{"", "_cuda"} : std::vector<std::string>{""}) {
+  const std::vector<std::string> suffixes = cuda ? std::vector<std::string>{"", "_cuda"} : std::vector<std::string>{""};
+  for (const std::string& suffix : suffixes) {
     const std::string kind = suffix.empty() ? "CPU" : "CUDA";
     s += fmt::format(
         "// {2}: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients\n"
@@ -213,7 +214,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
     if (options.profile) target = target.with_feature(Target::Profile);
     Pipelines p = buildPipelines(g, target);
     auto compile = [&](Pipeline& pipeline, const std::vector<Argument>& args, const std::string& name) {
-      pipeline.compile_to({{Output::object, object(name)}, {Output::c_header, header(name)}}, args, name, target);
+      pipeline.compile_to({{OutputFileType::object, object(name)}, {OutputFileType::c_header, header(name)}}, args, name, target);
       objects.push_back(object(name));
     };
     compile(p.train, p.trainArgs, m + "_train_step" + suffix);
