@@ -75,7 +75,6 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-std::string cIdent(const std::string& s) { return funcName(s); }
 
 // Halide reports errors by throwing; turn them into messages.
 template <typename Fn>
