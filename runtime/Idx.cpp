@@ -67,14 +67,21 @@ bool readIdx(const std::string& path, int ndim, std::vector<int64_t>& dims, std:
             std::to_string(int64_t(st.st_size) - header);
     return false;
   }
-  data.resize(total);
+  // A raw file's size was checked above, so its data is allocated at once. A
+  // gzip stream's length is known only by reading it: its buffer grows by
+  // what arrives, so a small file whose header claims a gigabyte allocates
+  // one chunk, not the gigabyte.
+  const uint64_t chunk = compressed ? uint64_t(1) << 24 : total;
+  data.clear();
   uint64_t done = 0;
   while (done < total) {
-    int chunk = static_cast<int>(std::min<uint64_t>(total - done, 1 << 30));
-    int n = gzread(f, data.data() + done, chunk);
-    if (n <= 0) break;
-    done += n;
+    uint64_t want = std::min(total - done, chunk);  // <= 1 GiB: fits gzread's int
+    data.resize(done + want);
+    int n = gzread(f, data.data() + done, static_cast<unsigned>(want));
+    done += n > 0 ? n : 0;
+    if (uint64_t(n > 0 ? n : 0) != want) break;
   }
+  data.resize(done);
   uint8_t extra;
   if (done != total || gzread(f, &extra, 1) != 0) {
     error = path + ": the header promises " + std::to_string(total) + " bytes of data, the file holds " +

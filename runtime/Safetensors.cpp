@@ -60,7 +60,8 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
   int saved = errno;
   ok = (::close(fd) == 0) && ok;
   if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write: " + std::strerror(saved ? saved : errno);
+    error = path + ": cannot write: " + std::strerror(saved ? saved : errno) +
+            " (nothing was replaced: what the path held before is intact)";
     ::unlink(temp.c_str());
     return false;
   }
@@ -116,9 +117,11 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
     uint64_t count = 1;
     for (const auto& d : t["shape"]) {
       if (!d.is_number_unsigned()) return bad("shape " + t["shape"].dump() + " is not a list of sizes");
-      loaded.shape.push_back(d.get<int64_t>());
-      count *= d.get<uint64_t>();
-      if (count > dataSize) return bad("shape " + t["shape"].dump() + " is larger than the file");
+      // No wrap-around: a product of huge sizes must not pass as a small one.
+      const uint64_t size = d.get<uint64_t>();
+      if (size > uint64_t(INT64_MAX) || __builtin_mul_overflow(count, size, &count) || count > dataSize)
+        return bad("shape " + t["shape"].dump() + " is larger than the file");
+      loaded.shape.push_back(static_cast<int64_t>(size));
     }
     const nlohmann::json& off = t["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

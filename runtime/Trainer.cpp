@@ -616,6 +616,9 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   }
   gQuiet = quiet;
   gProgress = !quiet && isatty(STDOUT_FILENO);
+  // A file-size limit (ulimit -f) or a full disk fails the write with a
+  // message, instead of killing the trainer with SIGXFSZ mid-save.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (infoCmd->parsed()) return infoCommand(spec);
   if (samplesCmd->parsed()) return samplesCommand(opt.data, opt.index, opt.count, opt.output);
   if (reportCmd->parsed()) return reportCommand(opt.log2, opt.output);

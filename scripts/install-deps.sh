@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that cnnc's build and tests use, when any
 # is missing (as root: apt-get update, then apt-get install -y). Safe to
-# run again: with everything present it installs nothing.
+# run again: with everything present it installs nothing. --sanitize adds
+# clang-14 and its sanitizer and libFuzzer runtimes (scripts/build.sh --sanitize).
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,9 @@ packages=(
   nlohmann-json3-dev zlib1g-dev   # safetensors headers, logs; .gz datasets
   libpng-dev                      # samples and predict (PNG in and out)
 )
+if [[ "${1:-}" == "--sanitize" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)   # ASan, UBSan, libFuzzer
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -238,13 +238,15 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
     }
   }
   std::string cxx = options.compiler;
-  if (cxx.empty()) cxx = std::getenv("CXX") ? std::getenv("CXX") : "c++";
+  // The compiler that built the runtime library links it, unless told.
+  if (cxx.empty()) cxx = std::getenv("CXX") ? std::getenv("CXX") : CNNC_DEFAULT_CXX;
   fs::path linked = work / "trainer";
   std::string command = fmt::format("{} -std=c++17 -O2 -I{} -I{} -I{} {}", quote(cxx), quote(CNNC_RUNTIME_INCLUDE),
                                     quote(CNNC_HALIDE_INCLUDE), quote(work.string()),
                                     quote((work / "glue.cpp").string()));
   for (const std::string& o : objects) command += " " + quote(o);
-  command += fmt::format(" {} -lpng16 -lz -lpthread -ldl -o {}", quote(CNNC_RUNTIME_LIB), quote(linked.string()));
+  command += fmt::format(" {} {} -lpng16 -lz -lpthread -ldl -o {}", quote(CNNC_RUNTIME_LIB), CNNC_RUNTIME_LINK_FLAGS,
+                         quote(linked.string()));
   if (!run(command, options.verbose)) {
     fmt::print(stderr, "cnnc: error: linking the trainer failed (command: {})\n", command);
     return false;

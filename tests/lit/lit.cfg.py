@@ -15,6 +15,7 @@ config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "mode
 # (scripts/fetch-mnist.sh puts it there).
 config.substitutions.append(("%mnist_net", config.trainer))
 config.substitutions.append(("%lenet5_net", config.lenet5_trainer))
+config.substitutions.append(("%kill_at", config.kill_at))
 config.substitutions.append(("%mnist_net_cuda", config.cuda_trainer))
 config.substitutions.append(("%reference", os.path.join(config.cnnc_src_root, "tests", "reference")))
 config.substitutions.append(("%data", os.path.join(config.cnnc_src_root, "data", "mnist")))

@@ -1,6 +1,7 @@
 // The runtime's readers on good files and on every kind of bad one.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <unistd.h>
@@ -40,6 +41,12 @@ std::string idxImages(uint32_t count, uint32_t rows, uint32_t cols, size_t dataB
   std::string s = be32(0x803) + be32(count) + be32(rows) + be32(cols);
   for (size_t i = 0; i < dataBytes; ++i) s += char(i % 251);
   return s;
+}
+
+long peakRssKiB() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
 }
 
 }  // namespace
@@ -85,6 +92,16 @@ TEST_CASE("bad IDX files are refused with the file named", "[runtime]") {
     CHECK_FALSE(readIdxImages(tempPath("huge"), images, error));
     CHECK(error.find("would need over 1 GiB") != std::string::npos);
     CHECK(images.pixels.empty());
+  }
+  SECTION("a gzip file whose header claims a gigabyte: refused without allocating it") {
+    std::string bytes = idxImages(1000, 1000, 1000, 10);
+    gzFile gz = gzopen(tempPath("bomb.gz").c_str(), "wb");
+    gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(gz);
+    long before = peakRssKiB();
+    CHECK_FALSE(readIdxImages(tempPath("bomb.gz"), images, error));
+    CHECK(error.find("the header promises 1000000000 bytes of data, the file holds 10") != std::string::npos);
+    CHECK(peakRssKiB() - before < 100 * 1024);  // one 16 MiB chunk, not 1 GB
   }
   SECTION("data shorter than the header promises") {
     writeFile(tempPath("trunc"), idxImages(3, 2, 2, 10));
@@ -136,4 +153,9 @@ TEST_CASE("safetensors: write, read back, and refuse bad files", "[runtime]") {
                 12),
          "overlap");
   refuse(header("[1, 2]", 0), "not a JSON object");
+  // 16 x 2^60 elements wrap to 0 in 64 bits: refused, not read as empty.
+  refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[16,1152921504606846976],\"data_offsets\":[0,0]}}", 16),
+         "larger than the file");
+  refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[0,9223372036854775808],\"data_offsets\":[0,0]}}", 0),
+         "larger than the file");
 }
