@@ -97,7 +97,12 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
     return false;
   }
   const uint64_t dataSize = fileSize - 8 - length;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  struct Range {
+    uint64_t begin, end;
+    std::string name;
+    bool operator<(const Range& o) const { return begin < o.begin; }
+  };
+  std::vector<Range> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (metadata && it.value().is_object())
@@ -129,16 +134,19 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
     uint64_t begin = off[0], end = off[1];
     if (begin > end || end > dataSize) return bad("data_offsets " + off.dump() + " leave the file's data");
     if (end - begin != 4 * count) return bad("data_offsets " + off.dump() + " do not match shape " + t["shape"].dump());
-    ranges.push_back({begin, end});
+    ranges.push_back({begin, end, it.key()});
     loaded.data.resize(count);
     in.seekg(8 + length + begin);
     if (!in.read(reinterpret_cast<char*>(loaded.data.data()), 4 * count)) return bad("cannot read its data");
     tensors[it.key()] = std::move(loaded);
   }
-  std::sort(ranges.begin(), ranges.end());
+  std::stable_sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second) {
-      error = path + ": tensors' data_offsets overlap";
+    const Range &a = ranges[i - 1], &b = ranges[i];
+    if (b.begin < a.end) {
+      error = path + ": the data of tensors '" + a.name + "' [" + std::to_string(a.begin) + "," +
+              std::to_string(a.end) + ") and '" + b.name + "' [" + std::to_string(b.begin) + "," +
+              std::to_string(b.end) + ") overlap";
       return false;
     }
   }

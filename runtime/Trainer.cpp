@@ -2,10 +2,12 @@
 // allocated once, up front; a training step allocates nothing of its own.
 #include <CLI/CLI.hpp>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -128,11 +130,17 @@ void initialise(const ModelSpec& spec, Aligned<float>& params, uint64_t seed) {
 
 bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>& params, std::string& error) {
   std::map<std::string, LoadedTensor> tensors;
-  if (!readSafetensors(path, tensors, error)) return false;
+  std::map<std::string, std::string> metadata;
+  if (!readSafetensors(path, tensors, error, &metadata)) return false;
+  // cnnc's checkpoints name their model; PyTorch's files need not.
+  const std::string other = metadata.count("model") && metadata["model"] != spec.name
+                                ? "; the file says it holds model '" + metadata["model"] + "'"
+                                : "";
   for (const ParamSpec& p : spec.params) {
     auto it = tensors.find(p.name);
     if (it == tensors.end()) {
-      error = path + ": missing tensor '" + p.name + "' (is it a checkpoint of model '" + spec.name + "'?)";
+      error = path + ": missing tensor '" + p.name + "' (is it a checkpoint of model '" + spec.name + "'?" + other +
+              ")";
       return false;
     }
     if (it->second.shape != p.shape) {
@@ -166,8 +174,10 @@ bool saveWeights(const ModelSpec& spec, const std::string& path, const Aligned<f
 bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split) {
   std::string error;
   if (!loadSplit(dir, prefix, split, error)) {
-    std::fprintf(stderr, "error: %s\nhint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n",
-                 error.c_str());
+    // The hint is for a dataset not there yet, not for a broken one.
+    const bool missing = error.find(std::strerror(ENOENT)) != std::string::npos;
+    std::fprintf(stderr, "error: %s\n%s", error.c_str(),
+                 missing ? "hint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n" : "");
     return false;
   }
   int64_t features = split.images.rows * split.images.cols;
@@ -274,6 +284,23 @@ void progress(int64_t epoch, int64_t epochs, int64_t done, int64_t count, double
       (long long)done, (long long)count, loss, rate, rate > 0 ? (count - done) / rate : 0.0);
 }
 
+// Whether `path` can be created or replaced: its folder exists and takes
+// files. Checked before training, so a typo costs a second, not an epoch.
+bool canWrite(const std::string& path, std::string& error) {
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st;
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    error = path + ": cannot write: the folder '" + folder + "' does not exist";
+  else if (::access(folder.c_str(), W_OK) != 0)
+    error = path + ": cannot write: the folder '" + folder + "' is not writable";
+  else if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    error = path + ": cannot write: it is a folder";
+  else
+    return true;
+  return false;
+}
+
 int train(const ModelSpec& spec, const Options& opt) {
   Kernels k;
   if (!chooseDevice(spec, opt.device, k)) return 1;
@@ -305,6 +332,10 @@ int train(const ModelSpec& spec, const Options& opt) {
     initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
   }
   if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
+  if (!opt.save.empty() && !canWrite(opt.save, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return 1;
+  }
   std::FILE* log = nullptr;
   if (!opt.log.empty() && !(log = std::fopen(opt.log.c_str(), opt.resume.empty() ? "w" : "a"))) {
     std::fprintf(stderr, "error: %s: cannot write: %s\n", opt.log.c_str(), std::strerror(errno));

@@ -17,6 +17,8 @@ namespace {
 // Halide indexes buffers with 32-bit integers: no tensor of a step, batch
 // included, may hold more elements than this.
 constexpr int64_t kMaxElements = std::numeric_limits<int32_t>::max();
+// Layers in one model (a ResNet-152 has about 500).
+constexpr size_t kMaxLayers = 1000;
 
 // Product of `dims`, or -1 if it exceeds kMaxElements.
 int64_t boundedProduct(const Shape& dims, int64_t factor = 1) {
@@ -306,8 +308,16 @@ class Checker {
     std::vector<Placed> layers;
     for (size_t si = 0; si < m.stages.size(); ++si)
       for (size_t li = 0; li < m.stages[si].layers.size(); ++li) layers.push_back({&m.stages[si], si, li});
+    // Each layer becomes several Halide stages; past this, compiling would
+    // take hours, so say so now.
+    const bool tooMany = layers.size() > kMaxLayers;
+    if (tooMany) {
+      const Placed& first = layers[kMaxLayers];
+      error(first.stage->layers[first.layerIndex].loc,
+            fmt::format("model '{}' has {} layers; the limit is {}", m.name, layers.size(), kMaxLayers));
+    }
 
-    bool known = !sample.empty() && syntaxOk_;  // shapes stop being tracked after an error
+    bool known = !sample.empty() && syntaxOk_ && !tooMany;  // shapes stop being tracked after an error
     int current = -1;
     if (known) {
       g.sampleShape = sample;

@@ -188,6 +188,16 @@ std::string glueSource(const Graph& g, bool cuda) {
 bool buildTrainer(const Graph& g, const EmitOptions& options) {
   std::error_code ec;
   fs::path outPath = fs::absolute(options.output, ec);
+  // Said before compiling, not after: the folder must exist and take files.
+  fs::path folder = outPath.parent_path();
+  std::string unwritable = !fs::is_directory(folder, ec)        ? "the folder '" + folder.string() + "' does not exist"
+                           : ::access(folder.c_str(), W_OK) != 0 ? "the folder '" + folder.string() + "' is not writable"
+                           : fs::is_directory(outPath, ec)       ? std::string("it is a folder")
+                                                                 : std::string();
+  if (!unwritable.empty()) {
+    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", options.output, unwritable);
+    return false;
+  }
   fs::path work = fs::temp_directory_path() / fmt::format("cnnc-{}-{}", g.model, getpid());
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
@@ -260,8 +270,9 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
                                        fs::perms::others_read | fs::perms::others_exec, ec);
   if (!ec) fs::rename(staged, outPath, ec);
   if (ec) {
+    const std::string why = ec.message();
     fs::remove(staged, ec);
-    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", options.output, ec.message());
+    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", options.output, why);
     return false;
   }
   return true;

@@ -63,7 +63,20 @@ std::string SourceFile::render(Loc loc, int kind, const std::string& message) {
   std::string text;
   llvm::raw_string_ostream os(text);
   auto smKind = static_cast<llvm::SourceMgr::DiagKind>(kind);
-  if (loc.valid()) {
+  // A line too long to read (a file of one huge line) is shown as a window
+  // around the column, marked with "...".
+  const char* lineStart = loc.valid() ? begin() + loc.offset - (loc.col - 1) : nullptr;
+  const char* lineEnd = lineStart ? std::find(lineStart, end(), '\n') : nullptr;
+  constexpr long kShown = 160;
+  if (loc.valid() && lineEnd - lineStart > kShown) {
+    long from = std::max<long>(0, long(loc.col) - 1 - kShown / 2);
+    long to = std::min<long>(lineEnd - lineStart, from + kShown);
+    std::string shown = (from > 0 ? "..." : "") + std::string(lineStart + from, lineStart + to) +
+                        (lineStart + to < lineEnd ? "..." : "");
+    long caret = long(loc.col) - 1 - from + (from > 0 ? 3 : 0);
+    os << fmt::format("{}:{}:{}: {}: {}\n{}\n{}^\n", name_, loc.line, loc.col,
+                      kind == llvm::SourceMgr::DK_Note ? "note" : "error", message, shown, std::string(caret, ' '));
+  } else if (loc.valid()) {
     mgr_->PrintMessage(os, llvm::SMLoc::getFromPointer(begin() + loc.offset), smKind, message);
   } else {
     os << name_ << ": " << (kind == llvm::SourceMgr::DK_Note ? "note: " : "error: ") << message << "\n";

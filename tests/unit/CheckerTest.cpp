@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "Helpers.h"
 #include "check/Summary.h"
@@ -174,4 +175,30 @@ TEST_CASE("every layer in the op table has a signature", "[check]") {
     CHECK(signature(info->name, info->args).rfind(name + "(", 0) == 0);
   }
   CHECK(signature("conv2d", findLayer("conv2d")->args) == "conv2d(out, kernel, stride=1, padding=0, bias=true)");
+}
+
+TEST_CASE("a long source line is shown as a window with the caret under the column", "[check]") {
+  // The unknown layer sits at column 1,000 of a 2,000-column line.
+  std::string line = "  a: conv2d(4, kernel=3)";
+  while (line.size() < 991) line += " -> relu";
+  line += " -> bogus";
+  const size_t column = line.size() - 4;  // 1-based column of 'bogus'
+  while (line.size() < 2000) line += " -> relu";
+  auto c = compile("model m {\n  input 1x28x28\n" + line + "\n  flatten\n  out: linear(10)\n}\n");
+  INFO(c.messages);
+  REQUIRE(c.errors == 1);
+  CHECK(c.messages.find(fmt::format("test.cnn:3:{}: error: unknown layer 'bogus'", column)) == 0);
+  std::vector<std::string> lines;
+  for (size_t at = 0, next; at < c.messages.size(); at = next + 1) {
+    next = c.messages.find('\n', at);
+    lines.push_back(c.messages.substr(at, next - at));
+  }
+  REQUIRE(lines.size() == 3);
+  const std::string& shown = lines[1];
+  const std::string& caret = lines[2];
+  CHECK(shown.size() <= 170);
+  CHECK(shown.substr(0, 3) == "...");
+  CHECK(shown.substr(shown.size() - 3) == "...");
+  REQUIRE(caret.find('^') == caret.size() - 1);
+  CHECK(shown.compare(caret.size() - 1, 5, "bogus") == 0);
 }
