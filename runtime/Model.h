@@ -67,7 +67,8 @@ struct ModelSpec {
   std::string loss;
   int64_t epochs = 1, seed = 0;
   bool shuffle = true;
-  int64_t macsPerSample = 0;
+  int64_t macsPerSample = 0;       // forward
+  int64_t trainMacsPerSample = 0;  // forward, weight and data gradients
   bool outputIsProbability = false;  // the model ends in softmax
   std::string summary;  // cnnc --summary of the model
   std::string builtBy;  // cnnc and Halide versions, target

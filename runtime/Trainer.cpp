@@ -18,10 +18,12 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include "Idx.h"
 #include "Image.h"
 #include "Model.h"
+#include "Profile.h"
 #include "Resume.h"
 #include "Safetensors.h"
 #include "Session.h"
@@ -52,6 +54,7 @@ struct Options {
   int threads = 0;
   int64_t limit = 0;
   bool noShuffle = false;
+  bool profile = false;
   std::string log, save, init, weights;
   int64_t logEvery = 0;
   std::string device = "auto";
@@ -211,6 +214,17 @@ int deviceFailed(const char* what) {
   return 1;
 }
 
+// `train --profile`: time per kernel, and the scratch allocations made
+// after each kernel's first call (the pool makes them zero).
+Profile gProfile{false};
+// The pool grows while the kernels meet each scratch size (and each
+// thread's share) for the first time; the call that last grew it says when
+// the steady state began.
+struct PoolGrowth {
+  int64_t trainCalls = 0, evalCalls = 0;
+  int64_t lastTrain = 0, lastEval = 0;  // 1-based call numbers; 0 = never
+} gGrowth;
+
 struct EvalResult {
   double loss = 0, accuracy = 0;
 };
@@ -226,7 +240,12 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
   int64_t correct = 0;
   for (int64_t first = 0; first < count; first += B) {
     int64_t n = std::min(B, count - first);
-    if (!check(k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), "evaluation")) return false;
+    const uint64_t before = scratchStats().systemAllocs;
+    const int status = timed(gProfile, gProfile.kernel("eval", 2.0 * s.spec_.macsPerSample), double(n),
+                             [&] { return k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)); });
+    ++gGrowth.evalCalls;
+    if (scratchStats().systemAllocs != before) gGrowth.lastEval = gGrowth.evalCalls;
+    if (!check(status, "evaluation")) return false;
     if (!s.download(s.b.loss) || !s.download(s.b.correct)) return deviceFailed("reading the results from the GPU") == 0;
     if ((confusion || scores) && !s.download(s.b.output)) return deviceFailed("reading the outputs from the GPU") == 0;
     const int64_t K = s.spec_.classes;
@@ -368,6 +387,9 @@ int train(const ModelSpec& spec, const Options& opt) {
   std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
   if (!train || !test) return deviceFailed("copying the dataset to the GPU");
   Aligned<int32_t>& order = train->order;
+  // Per sample: 2 FLOPs a multiply-add. The update: about 10 per parameter.
+  const int stepKernel = gProfile.kernel("train_step", 2.0 * spec.trainMacsPerSample);
+  const int updateKernel = gProfile.kernel("update", 10.0 * spec.totalParams);
   int64_t step = at.step;
   say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(), (long long)count,
       (long long)at.epochs, (long long)B, lr, at.shuffle ? "shuffled each epoch" : "in file order");
@@ -385,7 +407,11 @@ int train(const ModelSpec& spec, const Options& opt) {
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
-      if (!check(k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), "training step")) return 1;
+      const uint64_t before = scratchStats().systemAllocs;
+      if (!check(timed(gProfile, stepKernel, double(n),
+                       [&] { return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)); }),
+                 "training step"))
+        return 1;
       ++step;
       // The loss is the one value a step brings back from a GPU.
       if (!s.download(s.b.loss)) return deviceFailed("reading the loss from the GPU");
@@ -401,7 +427,10 @@ int train(const ModelSpec& spec, const Options& opt) {
         return 3;
       }
       const std::array<float, 8> scalars = updateScalars(spec.optimizer, lr, step);
-      if (!check(k.update(s.b, scalars.data()), "optimizer")) return 1;
+      if (!check(timed(gProfile, updateKernel, 1.0, [&] { return k.update(s.b, scalars.data()); }), "optimizer"))
+        return 1;
+      ++gGrowth.trainCalls;
+      if (scratchStats().systemAllocs != before) gGrowth.lastTrain = gGrowth.trainCalls;
       lossSum += double(s.loss) * n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
@@ -562,6 +591,17 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
   return 0;
 }
 
+void printProfile(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  gProfile.print(measurePeakGflops(threads), threads);
+  const ScratchStats scratch = scratchStats();
+  std::printf("kernel scratch memory: %.1f MiB in %llu blocks, reused from call to call; the last new block: "
+              "training step %lld of %lld, evaluation batch %lld of %lld\n",
+              scratch.bytesHeld / double(1 << 20), (unsigned long long)scratch.systemAllocs,
+              (long long)gGrowth.lastTrain, (long long)gGrowth.trainCalls, (long long)gGrowth.lastEval,
+              (long long)gGrowth.evalCalls);
+}
+
 int infoCommand(const ModelSpec& spec) {
   std::printf("%s", spec.summary.c_str());
   std::printf("\nbuilt by:        %s\n", spec.builtBy.c_str());
@@ -572,8 +612,12 @@ int infoCommand(const ModelSpec& spec) {
   const int64_t arena = spec.totalParams * 4;
   std::printf("memory:          parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB\n", arena * mb,
               arena * mb, spec.stateCount * arena * mb);
-  std::printf("training step:   %.1f MFLOP per sample (forward %lld multiply-adds, backward about twice that)\n",
-              6.0 * spec.macsPerSample / 1e6, (long long)spec.macsPerSample);
+  std::printf("training step:   %.1f MFLOP per sample (%lld multiply-adds forward, %lld with the gradients)\n",
+              2.0 * spec.trainMacsPerSample / 1e6, (long long)spec.macsPerSample,
+              (long long)spec.trainMacsPerSample);
+  std::printf("FMA peak:        %.0f GFLOP/s on %u threads (measured now)\n",
+              measurePeakGflops(static_cast<int>(std::thread::hardware_concurrency())),
+              std::thread::hardware_concurrency());
   std::printf("defaults:        %s, %s lr %g, %lld epochs, seed %lld, %s\n", spec.loss.c_str(),
               spec.optimizer.kind == OptimizerKind::Adam ? "adam" : "sgd", spec.optimizer.lr, (long long)spec.epochs,
               (long long)spec.seed, spec.shuffle ? "shuffled" : "in file order");
@@ -587,6 +631,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   halide_set_error_handler(onHalideError);
+  installScratchPool();
 
   CLI::App app{"Trainer for model '" + spec.name + "' (compiled by cnnc from " + spec.source + ")"};
   app.require_subcommand(1);
@@ -602,6 +647,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   trainCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
   trainCmd->add_option("--limit", opt.limit, "train on the first N training images only")->check(CLI::PositiveNumber);
   trainCmd->add_flag("--no-shuffle", opt.noShuffle, "keep the file order (as the tutorial's DataLoader did)");
+  trainCmd->add_flag("--profile", opt.profile, "time every kernel (calls, ms, GFLOP/s, % of the FMA peak) and count its allocations");
   trainCmd->add_option("--log", opt.log, "write JSON lines: one per epoch, and per step with --log-every");
   trainCmd->add_option("--log-every", opt.logEvery, "log the loss every K steps")->check(CLI::PositiveNumber);
   trainCmd->add_option("--save", opt.save, "write the weights (safetensors) after every epoch");
@@ -655,7 +701,12 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   if (reportCmd->parsed()) return reportCommand(opt.log2, opt.output);
   if (predictCmd->parsed()) return predictCommand(spec, opt);
   if (opt.threads > 0) halide_set_num_threads(opt.threads);
-  if (trainCmd->parsed()) return train(spec, opt);
+  if (trainCmd->parsed()) {
+    gProfile = Profile(opt.profile);
+    const int status = train(spec, opt);
+    if (opt.profile) printProfile(opt.threads);
+    return status;
+  }
   return evalCommand(spec, opt);
 }
 

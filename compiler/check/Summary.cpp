@@ -56,8 +56,10 @@ ModelTotals modelTotals(const Graph& g) {
   ModelTotals t;
   for (const Op& op : g.ops) {
     if (!isLayer(op)) continue;
-    t.params += layerParams(g, op);
-    t.macsPerSample += layerMacs(g, op);
+    const int64_t params = layerParams(g, op), macs = layerMacs(g, op);
+    t.params += params;
+    t.macsPerSample += macs;
+    t.trainMacsPerSample += macs * (1 + (params > 0) + (op.operands[0] != g.input));
   }
   return t;
 }

@@ -10,6 +10,9 @@ namespace cnnc {
 struct ModelTotals {
   int64_t params = 0;
   int64_t macsPerSample = 0;
+  // A training step: the forward pass, each weight gradient, and each data
+  // gradient but the input's (convolutions and linear layers).
+  int64_t trainMacsPerSample = 0;
 };
 
 // Parameters and multiply-adds per sample of the forward pass.

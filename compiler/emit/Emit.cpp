@@ -170,6 +170,7 @@ std::string glueSource(const Graph& g, bool cuda) {
                    g.train.shuffle ? "true" : "false");
   ModelTotals totals = modelTotals(g);
   s += fmt::format("  spec.macsPerSample = {};\n", totals.macsPerSample);
+  s += fmt::format("  spec.trainMacsPerSample = {};\n", totals.trainMacsPerSample);
   s += fmt::format("  spec.outputIsProbability = {};\n", g.output != g.logits ? "true" : "false");
   s += fmt::format("  spec.builtBy = \"cnnc {} (Halide {}, target {}{})\";\n", kVersion, CNNC_HALIDE_VERSION,
                    hostTarget().to_string(), cuda ? " + CUDA" : "");

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 203264;
+  spec.trainMacsPerSample = 609792;
   spec.outputIsProbability = false;
   spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41)";
   spec.summary = R"SUMMARY(model mlp (models/mlp.cnn): input 1x28x28, 10 classes

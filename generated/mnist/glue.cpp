@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 5362560;
+  spec.trainMacsPerSample = 15774080;
   spec.outputIsProbability = false;
   spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41)";
   spec.summary = R"SUMMARY(model mnist (models/mnist.cnn): input 1x28x28, 10 classes

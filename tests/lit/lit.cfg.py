@@ -16,9 +16,15 @@ config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "mode
 config.substitutions.append(("%mnist_net", config.trainer))
 config.substitutions.append(("%lenet5_net", config.lenet5_trainer))
 config.substitutions.append(("%kill_at", config.kill_at))
+config.substitutions.append(("%count_malloc", config.count_malloc))
 config.substitutions.append(("%mnist_net_cuda", config.cuda_trainer))
 config.substitutions.append(("%reference", os.path.join(config.cnnc_src_root, "tests", "reference")))
 config.substitutions.append(("%data", os.path.join(config.cnnc_src_root, "data", "mnist")))
 config.suffixes = [".cnn", ".test"]
 config.environment["PATH"] = os.pathsep.join(
     [config.cnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "/usr/bin:/bin")])
+
+# The checked build (ASan + UBSan) brings its own allocator: tests that
+# interpose malloc do not apply there.
+if config.sanitized:
+    config.available_features.add("asan")

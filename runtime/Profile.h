@@ -1,0 +1,60 @@
+// What `train --profile` reports, and the memory Halide's kernels use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc_rt {
+
+// Halide's scratch buffers (the intermediates a pipeline allocates on each
+// call) come from a pool: a freed block goes back to a free list for its
+// size and the next request of that size takes it. The first step
+// allocates; later steps reuse, so a training step in steady state asks the
+// system allocator for nothing (tested: tests/lit/trainer/profile.test).
+void installScratchPool();
+struct ScratchStats {
+  uint64_t requests = 0;       // halide_malloc calls
+  uint64_t systemAllocs = 0;   // of which went to the system allocator
+  uint64_t bytesHeld = 0;      // pool size: blocks in use or free
+};
+ScratchStats scratchStats();
+
+// The FMA peak of this machine's cores, single precision, GFLOP/s: a
+// register-resident multiply-add loop on every core (about 0.2 s).
+double measurePeakGflops(int threads);
+
+// Time and work per kernel over a run.
+class Profile {
+ public:
+  explicit Profile(bool on) : on_(on) {}
+  bool on() const { return on_; }
+  // Index of a kernel row (in first-seen order).
+  int kernel(const std::string& name, double flopsPerCall);
+  void add(int kernel, double seconds, double flopsScale = 1);
+  // The table: calls, total and per-call ms, GFLOP/s and % of `peak`.
+  void print(double peakGflops, int threads) const;
+
+ private:
+  struct Row {
+    std::string name;
+    double flopsPerCall = 0;
+    int64_t calls = 0;
+    double seconds = 0, flops = 0;
+  };
+  bool on_;
+  std::vector<Row> rows_;
+};
+
+// Times a call into `profile` when profiling is on.
+template <typename F>
+auto timed(Profile& profile, int kernel, double flopsScale, F&& call) {
+  if (!profile.on()) return call();
+  auto start = std::chrono::steady_clock::now();
+  auto result = call();
+  profile.add(kernel, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), flopsScale);
+  return result;
+}
+
+}  // namespace cnnc_rt
