@@ -234,7 +234,7 @@ struct EvalResult {
 // sample's output (classes per sample).
 bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& result,
               std::vector<int64_t>* confusion = nullptr, std::vector<float>* scores = nullptr) {
-  const int64_t count = static_cast<int64_t>(test.labels.size()), B = s.spec_.batch;
+  const int64_t count = test.count, B = s.spec_.batch;
   s.use(test);
   double lossSum = 0;
   int64_t correct = 0;
@@ -509,9 +509,11 @@ int evalCommand(const ModelSpec& spec, const Options& opt) {
   std::string error;
   EvalResult test;
   std::vector<int64_t> confusion(spec.classes * spec.classes, 0);
+  auto start = std::chrono::steady_clock::now();
   if (!evaluate(s, k, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
-  say("test accuracy %.2f%%  test loss %.4f  (%lld images)\n", 100.0 * test.accuracy, test.loss,
-              (long long)testSet.images.count);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  say("test accuracy %.2f%%  test loss %.4f  (%lld images in %.2f s)\n", 100.0 * test.accuracy, test.loss,
+      (long long)testSet.images.count, seconds);
   if (!opt.confusion.empty()) {
     say("\nconfusion matrix (rows: label, columns: prediction)\n      ");
     for (int64_t p = 0; p < spec.classes; ++p) say("%6lld", (long long)p);

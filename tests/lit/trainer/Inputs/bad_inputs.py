@@ -74,3 +74,6 @@ variant("outside", edited(lambda h: h[first].__setitem__("data_offsets", [len(da
 variant("dtype", edited(lambda h: h[first].__setitem__("dtype", "F64")))
 variant("shape", edited(lambda h: h[first].__setitem__("shape", [8, 2, 5, 5])))
 variant("missing", edited(lambda h: h.pop(first)))
+extra = edited(lambda h: h.__setitem__("x", {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}))
+text = json.dumps(extra).encode()
+variant("extra", raw=struct.pack("<Q", len(text)) + text + data + bytes(4))

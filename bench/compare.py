@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""cnnc against PyTorch on this machine, side by side (issue 7's benchmark).
+
+Alternates, in one go, N rounds of: cnnc's trainer, PyTorch 1.13 (Debian),
+PyTorch 2.x eager and PyTorch 2.x with torch.compile (a virtualenv; rows
+whose interpreter is missing are skipped and said so). Each run trains the
+tutorial network one epoch (Adam, lr 0.001, batch 64, data preloaded, 2
+threads), then evaluates the 10,000 test images. Prints every run, then the
+medians, the ratios to the fastest PyTorch, peak RSS, and cnnc's compile
+time (median of N compiles).
+
+    bench/compare.py [--rounds 3] [--torch2 .venv-torch/bin/python]
+
+Shared machines are noisy: compare within one run, read the medians.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, env=None):
+    """Runs `cmd`; returns (stdout, wall seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{out}")
+    return out, seconds, usage.ru_maxrss / 1024
+
+
+def number(pattern, text, what):
+    m = re.search(pattern, text)
+    if not m:
+        sys.exit(f"bench: no {what} in:\n{text}")
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--data", default="data/mnist")
+    ap.add_argument("--cnnc", default="build/cnnc")
+    ap.add_argument("--torch1", default="/usr/bin/python3", help="python with PyTorch 1.13 (Debian)")
+    ap.add_argument("--torch2", default=".venv-torch/bin/python", help="python with PyTorch 2.x (PyPI)")
+    ap.add_argument("--epochs", type=int, default=1)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="cnnc-bench-")
+    trainer = os.path.join(work, "mnist_net")
+    ck = os.path.join(work, "w.safetensors")
+    common = ["--epochs", str(args.epochs), "--lr", "0.001", "--threads", "2"]
+
+    rows = {}  # name -> {"train": [], "eval": [], "rss": [], "acc": []}
+
+    def record(name, train, evaluate, rss, acc):
+        r = rows.setdefault(name, {"train": [], "eval": [], "rss": [], "acc": []})
+        r["train"].append(train)
+        r["eval"].append(evaluate)
+        r["rss"].append(rss)
+        r["acc"].append(acc)
+        print(f"  {name:28s} train {train:6.2f} s  eval {evaluate:5.2f} s  peak RSS {rss:6.0f} MiB  "
+              f"test accuracy {acc:.2f}%", flush=True)
+
+    pythons = []
+    for name, python, extra in (("PyTorch 1.13 eager", args.torch1, []), ("PyTorch 2.x eager", args.torch2, []),
+                                ("PyTorch 2.x torch.compile", args.torch2, ["--compile"])):
+        path = python if os.path.isabs(python) else os.path.join(ROOT, python)
+        if not os.path.exists(path):
+            print(f"bench: {name}: no interpreter at {python}; skipped")
+            continue
+        version = subprocess.run([path, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                                 text=True)
+        if version.returncode != 0:
+            print(f"bench: {name}: {python} has no torch; skipped")
+            continue
+        pythons.append((name.replace("2.x", version.stdout.strip().split("+")[0]), path, extra))
+
+    compiles = []
+    for i in range(1, args.rounds + 1):
+        print(f"round {i}/{args.rounds}", flush=True)
+        _, seconds, _ = run([args.cnnc, "models/mnist.cnn", "-o", trainer])
+        compiles.append(seconds)
+        print(f"  {'cnnc compile':28s} {seconds:.1f} s", flush=True)
+        # cnnc first in odd rounds, last in even ones.
+        order = ["cnnc"] + pythons if i % 2 else pythons + ["cnnc"]
+        for entry in order:
+            if entry == "cnnc":
+                out, _, rss = run([trainer, "train", "--data", args.data, "--save", ck, *common])
+                train = number(r"epoch \d+/\d+ .* ([0-9.]+) s ", out.splitlines()[-1], "epoch time")
+                out2, _, rss2 = run([trainer, "eval", "--weights", ck, "--data", args.data, "--threads", "2"])
+                evaluate = number(r"images in ([0-9.]+) s", out2, "evaluation time")
+                acc = number(r"test accuracy ([0-9.]+)%", out2, "accuracy")
+                record("cnnc", train, evaluate, max(rss, rss2), acc)
+            else:
+                name, python, extra = entry
+                out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", args.data, *common, *extra])
+                last = [l for l in out.splitlines() if l.startswith("epoch")][-1]
+                record(name, number(r" ([0-9.]+) s ", last, "epoch time"), number(r"eval ([0-9.]+) s", last, "eval"),
+                       rss, number(r"test accuracy ([0-9.]+)%", last, "accuracy"))
+    shutil.rmtree(work, ignore_errors=True)
+
+    med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in rows.items()}
+    torch_names = [n for n in med if n != "cnnc"]
+    print(f"\nmedians of {args.rounds} rounds (machine: {os.cpu_count()} cores; "
+          f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()})")
+    print(f"| {'':28s} | train epoch | eval 10,000 | peak RSS | test accuracy |")
+    print(f"|{'-' * 30}|-------------|-------------|----------|---------------|")
+    for name, m in med.items():
+        print(f"| {name:28s} | {m['train']:9.2f} s | {m['eval']:9.2f} s | {m['rss']:4.0f} MiB | {m['acc']:12.2f}% |")
+    print(f"cnnc compile (models/mnist.cnn): median {statistics.median(compiles):.1f} s")
+    if torch_names and "cnnc" in med:
+        fastest_train = min(torch_names, key=lambda n: med[n]["train"])
+        fastest_eval = min(torch_names, key=lambda n: med[n]["eval"])
+        print(f"ratio cnnc / fastest PyTorch: training {med['cnnc']['train'] / med[fastest_train]['train']:.2f} "
+              f"(vs {fastest_train}), evaluation {med['cnnc']['eval'] / med[fastest_eval]['eval']:.2f} "
+              f"(vs {fastest_eval})")
+
+
+if __name__ == "__main__":
+    main()
