@@ -67,9 +67,12 @@ void poolFree(void*, void* ptr) {
 // time, so the runtime library itself needs no -march.
 __attribute__((target("avx512f"))) double fma512(int64_t iterations) {
   __m512 acc[12], a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+#pragma GCC unroll 12
   for (int c = 0; c < 12; ++c) acc[c] = _mm512_set1_ps(float(c));
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int c = 0; c < 12; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+    for (int c = 0; c < 12; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);  // unrolled: all in registers
+  }
   float lanes[16], sum = 0;
   for (int c = 0; c < 12; ++c) {
     _mm512_storeu_ps(lanes, acc[c]);
@@ -80,9 +83,12 @@ __attribute__((target("avx512f"))) double fma512(int64_t iterations) {
 
 __attribute__((target("avx2,fma"))) double fma256(int64_t iterations) {
   __m256 acc[12], a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+#pragma GCC unroll 12
   for (int c = 0; c < 12; ++c) acc[c] = _mm256_set1_ps(float(c));
-  for (int64_t it = 0; it < iterations; ++it)
+  for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
     for (int c = 0; c < 12; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
   float lanes[8], sum = 0;
   for (int c = 0; c < 12; ++c) {
     _mm256_storeu_ps(lanes, acc[c]);

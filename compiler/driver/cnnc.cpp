@@ -15,6 +15,7 @@
 #include "grad/Grad.h"
 #include "ir/Dot.h"
 #include "ir/IR.h"
+#include "fuse/Fuse.h"
 #include "lex/Lexer.h"
 #include "parse/Parser.h"
 #include "support/Version.h"
@@ -34,7 +35,7 @@ struct StageName {
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
     {"dot", Emit::Dot, true},
-    {"grad", Emit::Grad, true},    {"fused", Emit::Fused, false}, {"plan", Emit::Plan, false},
+    {"grad", Emit::Grad, true},    {"fused", Emit::Fused, true}, {"plan", Emit::Plan, false},
     {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},   {"glue", Emit::Glue, true},
 };
 
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
   cnnc::differentiate(*graph);
   if (emit == Emit::Dot) return deliver(cnnc::printDot(*graph), output);
   if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
+  if (emit == Emit::Fused) return deliver(cnnc::printFused(*graph, cnnc::fuse(*graph)), output);
   if (emit == Emit::Halide) {
     std::string text = cnnc::printHalide(*graph);
     return text.empty() ? 1 : deliver(text, output);

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <functional>
 
+#include "fuse/Fuse.h"
 #include "ir/Ops.h"
 
 namespace cnnc {
@@ -129,7 +130,7 @@ class Lowering {
 
   LoweredOp& add(const Op& op, Func out) {
     T(op.result) = out;
-    L_.ops.push_back({&op, out, Func(), RDom(), Func(), {}});
+    L_.ops.push_back({&op, false, out, Func(), RDom(), Func(), {}});
     return L_.ops.back();
   }
 
@@ -190,7 +191,10 @@ class Lowering {
         Dims dy = dimsOf(tensor(op.operands[0]));
         Dims d = dimsOf(tensor(op.operands[1]));
         Func in = padded(T(op.operands[1]), d, 0.0f, name + "_padded");
-        Func dyF = T(op.operands[0]);
+        // dy one sample at a time: what fuse inlined into it (an
+        // activation's gradient) is computed once per element, not per tap.
+        Func dyF(name + "_dy");
+        dyF(co, x, y, n) = T(op.operands[0])(co, x, y, n);
         RDom r(0, dy.W, 0, dy.H, name + "_r");
         Func partAcc(name + "_per_sample_acc");  // (co, kx, ky, ci, n): channels-innermost
         partAcc(co, kx, ky, ci, n) = 0.0f;
@@ -205,7 +209,7 @@ class Lowering {
         LoweredOp& l = add(op, out);
         l.acc = acc;
         l.r = r;
-        l.helpers = {part, partAcc, in};
+        l.helpers = {part, partAcc, in, dyF};
         return;
       }
       case OpKind::BiasBwd: {
@@ -424,11 +428,11 @@ class Lowering {
       lse(n) = m(n) + log(sum(exp(in(k, n) - m(n))));
       perSample(n) = lse(n) - in(label, n);
       lse_ = lse;
-      L_.ops.push_back({&op, perSample, Func(), RDom(), Func(), {lse}});
+      L_.ops.push_back({&op, false, perSample, Func(), RDom(), Func(), {lse}});
     } else {
       Expr diff = in(k, n) - select(k == label, 1.0f, 0.0f);
       perSample(n) = sum(diff * diff) / float(K);
-      L_.ops.push_back({&op, perSample, Func(), RDom(), Func(), {}});
+      L_.ops.push_back({&op, false, perSample, Func(), RDom(), Func(), {}});
     }
     Func loss("loss");
     loss() = sum(perSample(b)) / cast<float>(L_.valid);
@@ -451,7 +455,12 @@ class Lowering {
 
 }  // namespace
 
-Lowered lowerGraph(const Graph& graph) { return Lowering(graph).run(); }
+Lowered lowerGraph(const Graph& graph) {
+  Lowered L = Lowering(graph).run();
+  const Fusion fusion = fuse(graph);
+  for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
+  return L;
+}
 
 LoweredUpdate lowerUpdate(const Graph& g) {
   LoweredUpdate u;

@@ -22,6 +22,7 @@ namespace cnnc {
 // One op as Halide Funcs, with what its schedule needs to know.
 struct LoweredOp {
   const Op* op = nullptr;
+  bool inlined = false;   // computed inside its consumers (fuse): no schedule of its own
   Halide::Func out;       // the op's result (a pipeline output or an intermediate)
   Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
   Halide::RDom r;         // acc's reduction domain

@@ -87,6 +87,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
   const int natural = target.natural_vector_size<float>();
   const bool avx512 = target.has_feature(Target::AVX512);
   for (LoweredOp& l : L.ops) {
+    if (l.inlined) continue;  // computed inside the kernels that read it
     const Op& op = *l.op;
     const int inner = extentOf(op, g, 0);
     std::vector<Var> a = l.out.args();
@@ -125,6 +126,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
             .unroll(q[0])
             .unroll(q[1]);
         input.compute_at(part, p[4]);  // one padded sample at a time
+        Func dy = l.helpers[3];
+        dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
         Var t("t");

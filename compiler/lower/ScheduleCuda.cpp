@@ -45,6 +45,7 @@ void onGpu(Func f) {
 
 void scheduleCuda(Lowered& L, const Target&) {
   for (LoweredOp& l : L.ops) {
+    if (l.inlined) continue;  // computed inside the kernels that read it
     onGpu(l.out);
     onGpu(l.acc);
     onGpu(l.weightT);

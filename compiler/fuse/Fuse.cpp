@@ -1,0 +1,94 @@
+#include "fuse/Fuse.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+namespace {
+
+bool elementwise(OpKind kind) {
+  switch (kind) {
+    case OpKind::Relu:
+    case OpKind::Sigmoid:
+    case OpKind::Tanh:
+    case OpKind::ReluBwd:
+    case OpKind::SigmoidBwd:
+    case OpKind::TanhBwd:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Fusion fuse(const Graph& g) {
+  Fusion f;
+  f.inlined.assign(g.ops.size(), false);
+  std::vector<int> producer(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].result >= 0) producer[g.ops[i].result] = static_cast<int>(i);
+  // What a pipeline returns must be written: the outputs, the loss, the
+  // gradients the optimizer reads.
+  std::vector<bool> returned(g.tensors.size(), false);
+  for (int t : {g.output, g.logits, g.loss})
+    if (t >= 0) returned[t] = true;
+  for (int t : g.paramGrads) returned[t] = true;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const Op& op = g.ops[i];
+    f.inlined[i] = elementwise(op.kind) && op.result >= 0 && !returned[op.result];
+  }
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    if (f.inlined[i]) continue;
+    Kernel k;
+    k.root = static_cast<int>(i);
+    std::function<void(int)> visit = [&](int opIndex) {
+      for (int t : g.ops[opIndex].operands) {
+        const int p = producer[t];
+        if (p >= 0 && f.inlined[p]) {
+          if (std::find(k.fused.begin(), k.fused.end(), p) != k.fused.end()) continue;
+          visit(p);
+          k.fused.push_back(p);
+        } else if (std::find(k.reads.begin(), k.reads.end(), t) == k.reads.end()) {
+          k.reads.push_back(t);
+        }
+      }
+    };
+    visit(k.root);
+    f.kernels.push_back(std::move(k));
+  }
+  return f;
+}
+
+std::string printFused(const Graph& g, const Fusion& f) {
+  auto ref = [&](int t) { return "%" + g.tensors[t].name; };
+  std::string out = fmt::format("// {} kernels for {} ops: elementwise ops are computed inside the kernels that read them\n",
+                                f.kernels.size(), g.ops.size());
+  const char* phases[] = {"forward", "backward", "update"};
+  int inlined = 0;
+  for (bool b : f.inlined) inlined += b;
+  out += fmt::format("// {} of {} ops inlined\n", inlined, g.ops.size());
+  auto list = [&](const std::vector<int>& tensors) {
+    std::string s;
+    for (int t : tensors) s += (s.empty() ? "" : ", ") + ref(t);
+    return s;
+  };
+  for (size_t i = 0; i < f.kernels.size(); ++i) {
+    const Kernel& k = f.kernels[i];
+    const Op& root = g.ops[k.root];
+    out += fmt::format("kernel {} {} {} -> {}\n", i, phases[static_cast<int>(root.phase)], opInfo(root.kind).name,
+                       root.result >= 0 ? ref(root.result) : "its operands, in place");
+    out += fmt::format("    reads {}\n", list(k.reads));
+    for (int p : k.fused)
+      out += fmt::format("    fused {} = {}({})\n", ref(g.ops[p].result), opInfo(g.ops[p].kind).name,
+                         list(g.ops[p].operands));
+  }
+  return out;
+}
+
+}  // namespace cnnc

@@ -1,0 +1,37 @@
+// fuse: which ops run together as one kernel.
+//
+// A kernel is one loop nest that writes its result to memory (in Halide: a
+// stage computed at root). The elementwise activations and their gradients
+// (relu, sigmoid, tanh and their backward ops) write nothing: every kernel
+// that reads one computes it on the fly from what the activation itself
+// reads, so a convolution's bias and activation land in the kernels that
+// consume its output, and an activation's gradient in the convolution
+// backward kernels that consume it. Convolutions, pooling, flatten (a
+// layout change), linear layers, losses and their backward ops are
+// kernels; the optimizer is one kernel over the flat parameter arena.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/IR.h"
+
+namespace cnnc {
+
+struct Kernel {
+  int root = -1;            // the op whose result the kernel writes (an index into graph.ops)
+  std::vector<int> fused;   // elementwise ops computed inside it, producers first
+  std::vector<int> reads;   // tensors it reads from memory
+};
+
+struct Fusion {
+  std::vector<Kernel> kernels;  // in execution order (one per op that is not inlined)
+  std::vector<bool> inlined;    // by op index: computed inside its consumers
+};
+
+Fusion fuse(const Graph& graph);
+
+// --emit=fused: one line per kernel, with what it computes and reads.
+std::string printFused(const Graph& graph, const Fusion& fusion);
+
+}  // namespace cnnc
