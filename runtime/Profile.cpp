@@ -10,7 +10,12 @@
 #include <thread>
 #include <unordered_map>
 
+// Defined only by a preloaded counting allocator (weak: null without one).
+extern "C" long cnnc_heap_allocations() __attribute__((weak));
+
 namespace cnnc_rt {
+
+int64_t heapAllocations() { return cnnc_heap_allocations ? cnnc_heap_allocations() : -1; }
 
 namespace {
 
@@ -40,13 +45,30 @@ void* poolMalloc(void*, size_t size) {
       it->second.pop_back();
       return static_cast<char*>(block) + kAlign;
     }
+  }
+  // A small block is most likely a per-task buffer inside a parallel loop,
+  // which every thread (and the caller) may need at once: its first request
+  // allocates one for each, so that how the threads happened to overlap in
+  // the first calls cannot make a later call allocate.
+  static const unsigned kCopies = std::thread::hardware_concurrency() + 1;
+  const unsigned copies = size < (size_t(1) << 20) ? kCopies : 1;
+  void* first = nullptr;
+  for (unsigned i = 0; i < copies; ++i) {
+    void* block = std::aligned_alloc(kAlign, size + kAlign);
+    if (!block) break;
+    *static_cast<size_t*>(block) = size;
+    std::lock_guard<std::mutex> lock(p.mutex);
     ++p.stats.systemAllocs;
     p.stats.bytesHeld += size + kAlign;
+    if (!first) {
+      first = block;
+    } else {
+      std::vector<void*>& list = p.free[size];
+      if (list.capacity() < 64) list.reserve(64);
+      list.push_back(block);
+    }
   }
-  void* block = std::aligned_alloc(kAlign, size + kAlign);
-  if (!block) return nullptr;
-  *static_cast<size_t*>(block) = size;
-  return static_cast<char*>(block) + kAlign;
+  return first ? static_cast<char*>(first) + kAlign : nullptr;
 }
 
 void poolFree(void*, void* ptr) {

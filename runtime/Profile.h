@@ -21,6 +21,10 @@ struct ScratchStats {
 };
 ScratchStats scratchStats();
 
+// Calls to the C allocator so far, when a counting allocator is preloaded
+// (tests/fault/count_malloc.c defines cnnc_heap_allocations); -1 otherwise.
+int64_t heapAllocations();
+
 // The FMA peak of this machine's cores, single precision, GFLOP/s: a
 // register-resident multiply-add loop on every core (about 0.2 s).
 double measurePeakGflops(int threads);

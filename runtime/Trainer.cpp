@@ -223,7 +223,11 @@ Profile gProfile{false};
 struct PoolGrowth {
   int64_t trainCalls = 0, evalCalls = 0;
   int64_t lastTrain = 0, lastEval = 0;  // 1-based call numbers; 0 = never
+  // With a counting allocator preloaded: calls to it inside training
+  // steps after the first kWarmSteps of the run.
+  int64_t heapInSteps = 0;
 } gGrowth;
+constexpr int64_t kWarmSteps = 10;
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
@@ -408,6 +412,7 @@ int train(const ModelSpec& spec, const Options& opt) {
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
       const uint64_t before = scratchStats().systemAllocs;
+      const int64_t heapBefore = gProfile.on() ? heapAllocations() : -1;
       if (!check(timed(gProfile, stepKernel, double(n),
                        [&] { return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)); }),
                  "training step"))
@@ -431,6 +436,7 @@ int train(const ModelSpec& spec, const Options& opt) {
         return 1;
       ++gGrowth.trainCalls;
       if (scratchStats().systemAllocs != before) gGrowth.lastTrain = gGrowth.trainCalls;
+      if (heapBefore >= 0 && gGrowth.trainCalls > kWarmSteps) gGrowth.heapInSteps += heapAllocations() - heapBefore;
       lossSum += double(s.loss) * n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
@@ -602,6 +608,9 @@ void printProfile(int threads) {
               scratch.bytesHeld / double(1 << 20), (unsigned long long)scratch.systemAllocs,
               (long long)gGrowth.lastTrain, (long long)gGrowth.trainCalls, (long long)gGrowth.lastEval,
               (long long)gGrowth.evalCalls);
+  if (heapAllocations() >= 0 && gGrowth.trainCalls > kWarmSteps)
+    std::printf("heap allocations inside training steps %lld-%lld (counted by the preloaded allocator): %lld\n",
+                (long long)kWarmSteps + 1, (long long)gGrowth.trainCalls, (long long)gGrowth.heapInSteps);
 }
 
 int infoCommand(const ModelSpec& spec) {

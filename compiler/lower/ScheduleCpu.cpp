@@ -97,11 +97,11 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
         break;
       case OpKind::Conv2dBwdWeight: {
-        // Per sample (parallel over the batch), tiles of (vectors of
-        // output channels) x (the kernel's columns) accumulate in
-        // registers over the output positions, reading a zero-padded copy
-        // of the sample's input. Then the batch sum. Neither order depends
-        // on the number of threads.
+        // Per chunk of samples (parallel over the chunks), tiles of
+        // (vectors of output channels) x (the kernel's columns) accumulate
+        // in registers over the output positions of each sample in turn,
+        // reading zero-padded copies of the chunk's inputs. Then the sum of
+        // the chunks. Neither order depends on the number of threads.
         const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
         const int v = vectorFor(CO, natural);
         const int maxTile = avx512 ? 4 : 2;
@@ -121,11 +121,11 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         RDom r = l.r;
         partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
         partAcc.update()
-            .reorder(q[0], q[1], r.x, r.y, q[2], q[3], q[4])
+            .reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4])
             .vectorize(q[0], v)
             .unroll(q[0])
             .unroll(q[1]);
-        input.compute_at(part, p[4]);  // one padded sample at a time
+        input.compute_at(part, p[4]);  // one chunk's padded inputs at a time
         Func dy = l.helpers[3];
         dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
