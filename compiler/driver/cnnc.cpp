@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
   bool halideProfile = false, withGrad = false;
   app.add_flag("--grad", withGrad, "with --emit=dot: draw the backward pass and the optimizer too");
+  std::string autoscheduler;
+  app.add_option("--autoschedule", autoscheduler,
+                 "schedule the training and evaluation pipelines with one of Halide's autoschedulers instead of "
+                 "cnnc's CPU schedules (to compare with)")
+      ->check(CLI::IsMember({"Mullapudi2016", "Li2018", "Adams2019"}));
   app.add_flag("--halide-profile", halideProfile,
                "build the trainer with Halide's profiler: time per Func, printed when the trainer exits");
   app.add_option("--target", targets, "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs)")
@@ -182,5 +187,6 @@ int main(int argc, char** argv) {
   options.verbose = verbose;
   options.cuda = cuda;
   options.profile = halideProfile;
+  options.autoscheduler = autoscheduler;
   return cnnc::buildTrainer(*graph, options) ? 0 : 1;
 }

@@ -4,9 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -30,20 +32,50 @@ namespace {
 // The three pipelines of a trainer, built and scheduled for `target`.
 struct Pipelines {
   Lowered step;
+  Lowered evalStep;  // a second lowering when an autoscheduler schedules evaluation on its own
   LoweredUpdate update;
   Pipeline train, eval, optimizer;
   std::vector<Argument> trainArgs, evalArgs, updateArgs;
 };
 
-Pipelines buildPipelines(const Graph& g, const Target& target) {
+std::string lowercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Estimates for an autoscheduler: every input and output's extent (they
+// are all known but the dataset's size, guessed as MNIST's).
+// Halide's (innermost-first) region of an IR shape.
+Region regionOf(const Shape& s) {
+  Region r;
+  for (size_t d = s.size(); d-- > 0;) r.push_back({0, static_cast<int>(s[d])});
+  return r;
+}
+
+void setEstimates(Lowered& L, const Graph& g, const std::vector<Func>& outputs, const std::vector<Shape>& shapes) {
+  L.images.set_estimates({{0, static_cast<int>(numElements(g.sampleShape))}, {0, 60000}});
+  L.labels.set_estimates({{0, 60000}});
+  L.order.set_estimates({{0, 60000}});
+  L.first.set_estimate(0);
+  L.valid.set_estimate(static_cast<int>(g.train.batch));
+  for (size_t i = 0; i < g.params.size(); ++i) L.params[i].set_estimates(regionOf(g.tensors[g.params[i]].shape));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Func f = outputs[i];
+    f.set_estimates(regionOf(shapes[i]));
+  }
+}
+
+Pipelines buildPipelines(const Graph& g, const Target& target, const std::string& autoscheduler = "") {
   Pipelines p;
   p.step = lowerGraph(g);
   p.update = lowerUpdate(g);
   if (target.has_gpu_feature()) {
     scheduleCuda(p.step, target);
     scheduleUpdateCuda(p.update, target);
-  } else {
+  } else if (autoscheduler.empty()) {
     scheduleCpu(p.step, g, target);
+    scheduleUpdateCpu(p.update, target);
+  } else {
     scheduleUpdateCpu(p.update, target);
   }
 
@@ -55,6 +87,23 @@ Pipelines buildPipelines(const Graph& g, const Target& target) {
   p.trainArgs = common;
   p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
   p.evalArgs = common;
+  if (!autoscheduler.empty() && !target.has_gpu_feature()) {
+    // The training and evaluation pipelines share Funcs: schedule two
+    // lowerings, one per pipeline.
+    load_plugin(std::string(CNNC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" + lowercase(autoscheduler) + ".so");
+    const MachineParams machine(static_cast<int>(std::thread::hardware_concurrency()), 32 << 20, 40);
+    std::vector<Shape> trainShapes = {{}, {}};
+    for (int t : g.paramGrads) trainShapes.push_back(g.tensors[t].shape);
+    setEstimates(p.step, g, trainOutputs, trainShapes);
+    p.train.auto_schedule(autoscheduler, target, machine);
+    p.evalStep = lowerGraph(g);
+    std::vector<Func> evalOutputs = {p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
+    setEstimates(p.evalStep, g, evalOutputs, {{g.train.batch, g.classes}, {}, {}});
+    p.eval = Pipeline(evalOutputs);
+    p.eval.auto_schedule(autoscheduler, target, machine);
+    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
+    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
+  }
   p.optimizer = Pipeline(p.update.out);
   p.updateArgs = {p.update.params, p.update.grads};
   for (ImageParam& s : p.update.state) p.updateArgs.push_back(s);
@@ -222,7 +271,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
   auto compileAll = [&](const Target& base, const std::string& suffix) {
     Target target = base.with_feature(Target::NoRuntime);
     if (options.profile) target = target.with_feature(Target::Profile);
-    Pipelines p = buildPipelines(g, target);
+    Pipelines p = buildPipelines(g, target, options.autoscheduler);
     auto compile = [&](Pipeline& pipeline, const std::vector<Argument>& args, const std::string& name) {
       pipeline.compile_to({{OutputFileType::object, object(name)}, {OutputFileType::c_header, header(name)}}, args, name, target);
       objects.push_back(object(name));

@@ -14,6 +14,10 @@ struct EmitOptions {
   bool verbose = false;       // print each command
   bool cuda = false;          // --target=host,cuda: CUDA versions of every pipeline too
   bool profile = false;       // --halide-profile: Halide's profiler in every pipeline
+  // --autoschedule=NAME: the training and evaluation pipelines scheduled by
+  // one of Halide's autoschedulers (Mullapudi2016, Li2018, Adams2019)
+  // instead of ScheduleCpu, to compare with; CPU only.
+  std::string autoscheduler;
 };
 
 // Builds the trainer for a differentiated graph. Everything is written in
