@@ -41,11 +41,21 @@ struct Buffers {
   halide_buffer_t* flatParams = nullptr;  // float (P)
   halide_buffer_t* flatGrads = nullptr;   // float (P)
   std::vector<halide_buffer_t*> state;    // optimizer state, float (P) each
+  // The training step's kernel results, views into the activation arena.
+  std::vector<halide_buffer_t*> activations;
+  halide_buffer_t* flatActivations = nullptr;  // float (A): the whole arena
 };
 
 // A trainer built with --target=host,cuda also holds CUDA versions of the
 // pipelines and the functions to place buffers on the GPU; in a CPU-only
 // trainer every pointer here is null.
+// One tensor of the activation arena, placed by cnnc (--emit=plan).
+struct ActivationSpec {
+  std::string name;
+  std::vector<int64_t> extents;  // the pipeline's dims, innermost first
+  int64_t offset;                // floats from the arena's start
+};
+
 struct CudaSpec {
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
@@ -62,6 +72,8 @@ struct ModelSpec {
   int64_t batch = 0;  // compiled into the pipelines
   std::vector<ParamSpec> params;
   int64_t totalParams = 0;
+  std::vector<ActivationSpec> activations;
+  int64_t activationFloats = 0;
   OptimizerSpec optimizer{};
   int stateCount = 0;
   std::string loss;

@@ -71,6 +71,7 @@ class Session {
         params(spec.totalParams),
         grads(spec.totalParams),
         state(),
+        activations(spec.activationFloats),
         output(spec.classes * spec.batch) {
     for (int i = 0; i < spec.stateCount; ++i) state.emplace_back(spec.totalParams);
     auto view = [&](void* host, halide_type_t type, std::vector<int64_t> extents) {
@@ -89,6 +90,9 @@ class Session {
     b.flatParams = view(params.data(), f32, {spec.totalParams});
     b.flatGrads = view(grads.data(), f32, {spec.totalParams});
     for (auto& s : state) b.state.push_back(view(s.data(), f32, {spec.totalParams}));
+    for (const ActivationSpec& a : spec.activations)
+      b.activations.push_back(view(activations.data() + a.offset, f32, a.extents));
+    b.flatActivations = view(activations.data(), f32, {spec.activationFloats});
   }
 
   int64_t features() const { return features_; }
@@ -125,17 +129,23 @@ class Session {
   // arenas' device memory, as they alias their host memory.
   bool toDevice(const halide_device_interface_t* gpu) {
     gpu_ = gpu;
-    auto place = [&](halide_buffer_t* flat, const std::vector<halide_buffer_t*>& views) {
+    auto place = [&](halide_buffer_t* flat, const std::vector<halide_buffer_t*>& views,
+                     const std::vector<int64_t>& offsets) {
       flat->flags |= halide_buffer_flag_host_dirty;
       if (halide_copy_to_device(nullptr, flat, gpu) != 0) return false;
       uintptr_t base = spec_.cuda.getDevicePtr(nullptr, flat);
       for (size_t i = 0; i < views.size(); ++i)
-        if (spec_.cuda.wrapDevicePtr(nullptr, views[i], base + 4 * spec_.params[i].offset) != 0) return false;
+        if (spec_.cuda.wrapDevicePtr(nullptr, views[i], base + 4 * offsets[i]) != 0) return false;
       return true;
     };
-    if (!place(b.flatParams, b.params) || !place(b.flatGrads, b.grads)) return false;
+    std::vector<int64_t> paramOffsets, activationOffsets;
+    for (const ParamSpec& p : spec_.params) paramOffsets.push_back(p.offset);
+    for (const ActivationSpec& a : spec_.activations) activationOffsets.push_back(a.offset);
+    if (!place(b.flatParams, b.params, paramOffsets) || !place(b.flatGrads, b.grads, paramOffsets) ||
+        !place(b.flatActivations, b.activations, activationOffsets))
+      return false;
     for (halide_buffer_t* st : b.state)
-      if (!place(st, {})) return false;
+      if (!place(st, {}, {})) return false;
     return true;
   }
 
@@ -160,6 +170,7 @@ class Session {
   const int64_t features_;
   Aligned<float> params, grads;
   std::vector<Aligned<float>> state;
+  Aligned<float> activations;  // the training step's kernel results (cnnc --emit=plan)
   Aligned<float> output;
   float loss = 0;
   int32_t correct = 0;

@@ -621,8 +621,9 @@ int infoCommand(const ModelSpec& spec) {
   std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
   const double mb = 1.0 / (1 << 20);
   const int64_t arena = spec.totalParams * 4;
-  std::printf("memory:          parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB\n", arena * mb,
-              arena * mb, spec.stateCount * arena * mb);
+  std::printf("memory:          parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB, "
+              "activations %.2f MiB (placed by cnnc: --emit=plan)\n",
+              arena * mb, arena * mb, spec.stateCount * arena * mb, spec.activationFloats * 4 * mb);
   std::printf("training step:   %.1f MFLOP per sample (%lld multiply-adds forward, %lld with the gradients)\n",
               2.0 * spec.trainMacsPerSample / 1e6, (long long)spec.macsPerSample,
               (long long)spec.trainMacsPerSample);

@@ -12,7 +12,7 @@ if [[ "${1:-}" == "--check" ]]; then check=1; shift; fi
 cnnc=${1:-build/cnnc}
 [[ -x "$cnnc" ]] || { echo "regen-generated: no cnnc at '$cnnc'; build first (cmake --build build)" >&2; exit 2; }
 
-stages=(ast ir dot grad fused halide glue summary)
+stages=(ast ir dot grad fused plan halide glue summary)
 drift=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

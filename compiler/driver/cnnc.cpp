@@ -17,6 +17,7 @@
 #include "ir/IR.h"
 #include "fuse/Fuse.h"
 #include "lex/Lexer.h"
+#include "plan/Plan.h"
 #include "parse/Parser.h"
 #include "support/Version.h"
 
@@ -35,7 +36,7 @@ struct StageName {
 const StageName kStages[] = {
     {"tokens", Emit::Tokens, true}, {"ast", Emit::Ast, true},       {"ir", Emit::Ir, true},
     {"dot", Emit::Dot, true},
-    {"grad", Emit::Grad, true},    {"fused", Emit::Fused, true}, {"plan", Emit::Plan, false},
+    {"grad", Emit::Grad, true},    {"fused", Emit::Fused, true}, {"plan", Emit::Plan, true},
     {"halide", Emit::Halide, true}, {"stmt", Emit::Stmt, true},   {"glue", Emit::Glue, true},
 };
 
@@ -169,6 +170,10 @@ int main(int argc, char** argv) {
   if (emit == Emit::Dot) return deliver(cnnc::printDot(*graph), output);
   if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
   if (emit == Emit::Fused) return deliver(cnnc::printFused(*graph, cnnc::fuse(*graph)), output);
+  if (emit == Emit::Plan) {
+    const cnnc::Fusion fusion = cnnc::fuse(*graph);
+    return deliver(cnnc::printPlan(*graph, fusion, cnnc::planMemory(*graph, fusion)), output);
+  }
   if (emit == Emit::Halide) {
     std::string text = cnnc::printHalide(*graph);
     return text.empty() ? 1 : deliver(text, output);

@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "check/Summary.h"
+#include "fuse/Fuse.h"
+#include "plan/Plan.h"
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleCuda.h"
@@ -83,6 +85,8 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
   for (ImageParam& param : p.step.params) common.push_back(param);
   std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
   trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
+  // The kernels' results land in the activation arena at the plan's offsets.
+  trainOutputs.insert(trainOutputs.end(), p.step.activations.begin(), p.step.activations.end());
   p.train = Pipeline(trainOutputs);
   p.trainArgs = common;
   p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
@@ -94,6 +98,10 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
     const MachineParams machine(static_cast<int>(std::thread::hardware_concurrency()), 32 << 20, 40);
     std::vector<Shape> trainShapes = {{}, {}};
     for (int t : g.paramGrads) trainShapes.push_back(g.tensors[t].shape);
+    for (const Slot& s : planMemory(g, fuse(g)).activations) {
+      const std::vector<int64_t> e = funcExtents(g.tensors[s.tensor].shape);
+      trainShapes.push_back(Shape(e.rbegin(), e.rend()));  // regionOf reverses it back
+    }
     setEstimates(p.step, g, trainOutputs, trainShapes);
     p.train.auto_schedule(autoscheduler, target, machine);
     p.evalStep = lowerGraph(g);
@@ -169,14 +177,18 @@ std::string glueSource(const Graph& g, bool cuda) {
   std::string state, scalars;
   for (int i = 0; i < stateCount; ++i) state += fmt::format(", b.state[{}]", i);
   for (int i = 0; i < scalarCount; ++i) scalars += fmt::format(", scalars[{}]", i);
+  const MemoryPlan plan = planMemory(g, fuse(g));
+  std::string activations;
+  for (size_t i = 0; i < plan.activations.size(); ++i) activations += fmt::format(",\n      b.activations[{}]", i);
   const std::vector<std::string> suffixes = cuda ? std::vector<std::string>{"", "_cuda"} : std::vector<std::string>{""};
   for (const std::string& suffix : suffixes) {
     const std::string kind = suffix.empty() ? "CPU" : "CUDA";
     s += fmt::format(
-        "// {2}: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients\n"
+        "// {2}: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,\n"
+        "// the kernels' results (views into the activation arena: cnnc --emit=plan)\n"
         "int trainStep{3}(cnnc_rt::Buffers& b, int first, int valid) {{\n"
-        "  return {0}_train_step{1}(b.images, b.labels, b.order, first, valid{4},\n      b.loss, b.correct{5});\n}}\n\n",
-        m, suffix, kind, suffix.empty() ? "" : "Cuda", params("params"), params("grads"));
+        "  return {0}_train_step{1}(b.images, b.labels, b.order, first, valid{4},\n      b.loss, b.correct{5}{6});\n}}\n\n",
+        m, suffix, kind, suffix.empty() ? "" : "Cuda", params("params"), params("grads"), activations);
     s += fmt::format(
         "// {2}: images, labels, order, first, valid, parameters -> output (K, B), loss, correct\n"
         "int evaluate{3}(cnnc_rt::Buffers& b, int first, int valid) {{\n"
@@ -190,16 +202,18 @@ std::string glueSource(const Graph& g, bool cuda) {
   }
   // The model's description for the runtime.
   s += "const cnnc_rt::ParamSpec kParams[] = {\n";
-  int64_t offset = 0;
-  for (int id : g.params) {
-    const Tensor& t = g.tensors[id];
-    int64_t count = numElements(t.shape);
-    int64_t fanIn = t.shape.size() > 1 ? count / t.shape[0] : 0;
-    s += fmt::format("    {{\"{}\", {{{}}}, {}, {}}},\n", t.name, fmt::join(t.shape, ", "), offset, fanIn);
-    // Each tensor starts on a 128-byte boundary: the pipelines' vector
-    // loads and stores assume aligned buffers.
-    offset += (count + 31) / 32 * 32;
+  for (const Slot& slot : plan.params) {
+    const Tensor& t = g.tensors[slot.tensor];
+    int64_t fanIn = t.shape.size() > 1 ? slot.count / t.shape[0] : 0;
+    s += fmt::format("    {{\"{}\", {{{}}}, {}, {}}},\n", t.name, fmt::join(t.shape, ", "), slot.offset, fanIn);
   }
+  s += "};\n\n";
+  // The activation arena (cnnc --emit=plan): name, the Func's extents
+  // (innermost first), offset in floats.
+  s += "const cnnc_rt::ActivationSpec kActivations[] = {\n";
+  for (const Slot& slot : plan.activations)
+    s += fmt::format("    {{\"{}\", {{{}}}, {}}},\n", g.tensors[slot.tensor].name,
+                     fmt::join(funcExtents(g.tensors[slot.tensor].shape), ", "), slot.offset);
   s += "};\n\n";
   // A bias takes its bound from its layer's weight (PyTorch's default init).
   s += "}  // namespace\n\n";
@@ -210,7 +224,9 @@ std::string glueSource(const Graph& g, bool cuda) {
   s += fmt::format("  spec.sampleShape = {{{}}};\n", fmt::join(g.sampleShape, ", "));
   s += fmt::format("  spec.classes = {};\n  spec.batch = {};\n", g.classes, g.train.batch);
   s += "  spec.params.assign(std::begin(kParams), std::end(kParams));\n";
-  s += fmt::format("  spec.totalParams = {};\n", offset);
+  s += fmt::format("  spec.totalParams = {};\n", plan.paramFloats);
+  s += "  spec.activations.assign(std::begin(kActivations), std::end(kActivations));\n";
+  s += fmt::format("  spec.activationFloats = {};\n", plan.activationFloats);
   s += fmt::format("  spec.optimizer = {{cnnc_rt::OptimizerKind::{}, {}, {}, {}, {}, {}, {}}};\n",
                    adam ? "Adam" : "Sgd", o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay);
   s += fmt::format("  spec.stateCount = {};\n", stateCount);

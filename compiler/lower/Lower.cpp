@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "fuse/Fuse.h"
+#include "plan/Plan.h"
 #include "ir/Ops.h"
 
 namespace cnnc {
@@ -469,10 +470,24 @@ class Lowering {
 
 }  // namespace
 
+std::vector<int64_t> funcExtents(const Shape& s) {
+  if (s.size() == 4) return {s[1], s[3], s[2], s[0]};
+  return std::vector<int64_t>(s.rbegin(), s.rend());
+}
+
 Lowered lowerGraph(const Graph& graph) {
   Lowered L = Lowering(graph).run();
   const Fusion fusion = fuse(graph);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
+  if (graph.hasGrad) {
+    for (const Slot& s : planMemory(graph, fusion).activations) {
+      Func f = L.tensors[s.tensor];
+      const std::vector<int64_t> extents = funcExtents(graph.tensors[s.tensor].shape);
+      for (size_t d = 0; d < extents.size(); ++d)
+        f.output_buffer().dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(extents[d]));
+      L.activations.push_back(f);
+    }
+  }
   return L;
 }
 

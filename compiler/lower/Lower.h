@@ -46,6 +46,9 @@ struct Lowered {
   Halide::Func loss;                       // mean loss over the valid samples
   Halide::Func correct;                    // valid samples whose argmax is the label
   std::vector<Halide::Func> grads;         // in graph.params order (after grad)
+  // The kernels' results the memory plan places in the activation arena
+  // (plan/Plan.h), in its order: outputs of the training pipeline.
+  std::vector<Halide::Func> activations;
 };
 
 // Lowers the forward ops and, when the graph has them, the backward ops.
@@ -61,6 +64,10 @@ struct LoweredUpdate {
   Halide::Func out;                        // Tuple: new params, then new state
 };
 LoweredUpdate lowerUpdate(const Graph& graph);
+
+// The extents of an activation's Func, innermost first: (C, W, H, N) for
+// an IR [N, C, H, W], (F, N) for [N, F].
+std::vector<int64_t> funcExtents(const Shape& irShape);
 
 // A Func name for an IR tensor: `conv1.0` -> `conv1_0`.
 std::string funcName(const std::string& tensorName);

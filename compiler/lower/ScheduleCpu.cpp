@@ -131,7 +131,14 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
         Var t("t");
-        l.acc.update().reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3]).vectorize(b[0], v).fuse(b[2], b[3], t).parallel(t);
+        // Guarded: rounding the channels up would ask the kernels before it
+        // for channels that do not exist (their results are arena views
+        // of the exact size, cnnc --emit=plan).
+        l.acc.update()
+            .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
+            .vectorize(b[0], v, TailStrategy::GuardWithIf)
+            .fuse(b[2], b[3], t)
+            .parallel(t);
         l.out.compute_root();
         break;
       }
@@ -156,7 +163,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         for (Func& h : l.helpers) {  // per-sample sums, parallel over the batch
           std::vector<Var> p = h.args();
           h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
-          h.update().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
+          h.update().vectorize(p[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(p[1]);
         }
         break;
       case OpKind::CrossEntropy:

@@ -7,7 +7,8 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
+// the kernels' results (views into the activation arena: cnnc --emit=plan)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -30,7 +31,23 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.grads[6],
       b.grads[7],
       b.grads[8],
-      b.grads[9]);
+      b.grads[9],
+      b.activations[0],
+      b.activations[1],
+      b.activations[2],
+      b.activations[3],
+      b.activations[4],
+      b.activations[5],
+      b.activations[6],
+      b.activations[7],
+      b.activations[8],
+      b.activations[9],
+      b.activations[10],
+      b.activations[11],
+      b.activations[12],
+      b.activations[13],
+      b.activations[14],
+      b.activations[15]);
 }
 
 // CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -68,6 +85,25 @@ const cnnc_rt::ParamSpec kParams[] = {
     {"out.bias", {10}, 61792, 0},
 };
 
+const cnnc_rt::ActivationSpec kActivations[] = {
+    {"c1.0", {6, 28, 28, 64}, 0},
+    {"c1.2", {6, 14, 14, 64}, 301056},
+    {"c3.0", {16, 10, 10, 64}, 376320},
+    {"c3.2", {16, 5, 5, 64}, 478720},
+    {"layer2.0", {400, 64}, 504320},
+    {"f5.0", {120, 64}, 529920},
+    {"f6.0", {84, 64}, 537600},
+    {"out.0", {10, 64}, 542976},
+    {"grad.out.0", {10, 64}, 543616},
+    {"grad.f6.1", {84, 64}, 544256},
+    {"grad.f5.1", {120, 64}, 549632},
+    {"grad.layer2.0", {400, 64}, 557312},
+    {"grad.c3.2", {16, 5, 5, 64}, 582912},
+    {"grad.c3.1", {16, 10, 10, 64}, 608512},
+    {"grad.c1.2", {6, 14, 14, 64}, 710912},
+    {"grad.c1.1", {6, 28, 28, 64}, 786176},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +115,8 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 61824;
+  spec.activations.assign(std::begin(kActivations), std::end(kActivations));
+  spec.activationFloats = 1087232;
   spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 1;
   spec.loss = "cross_entropy";

@@ -7,7 +7,8 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
+// the kernels' results (views into the activation arena: cnnc --emit=plan)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -18,7 +19,13 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.grads[0],
       b.grads[1],
       b.grads[2],
-      b.grads[3]);
+      b.grads[3],
+      b.activations[0],
+      b.activations[1],
+      b.activations[2],
+      b.activations[3],
+      b.activations[4],
+      b.activations[5]);
 }
 
 // CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -44,6 +51,15 @@ const cnnc_rt::ParamSpec kParams[] = {
     {"out.bias", {10}, 203520, 0},
 };
 
+const cnnc_rt::ActivationSpec kActivations[] = {
+    {"layer0.0", {784, 64}, 0},
+    {"hidden.0", {256, 64}, 50176},
+    {"out.0", {10, 64}, 66560},
+    {"grad.out.0", {10, 64}, 67200},
+    {"grad.hidden.1", {256, 64}, 67840},
+    {"grad.layer0.0", {784, 64}, 84224},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +71,8 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 203552;
+  spec.activations.assign(std::begin(kActivations), std::end(kActivations));
+  spec.activationFloats = 134400;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 2;
   spec.loss = "cross_entropy";

@@ -7,7 +7,8 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
+// the kernels' results (views into the activation arena: cnnc --emit=plan)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -26,7 +27,21 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.grads[4],
       b.grads[5],
       b.grads[6],
-      b.grads[7]);
+      b.grads[7],
+      b.activations[0],
+      b.activations[1],
+      b.activations[2],
+      b.activations[3],
+      b.activations[4],
+      b.activations[5],
+      b.activations[6],
+      b.activations[7],
+      b.activations[8],
+      b.activations[9],
+      b.activations[10],
+      b.activations[11],
+      b.activations[12],
+      b.activations[13]);
 }
 
 // CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -60,6 +75,23 @@ const cnnc_rt::ParamSpec kParams[] = {
     {"out.bias", {10}, 95904, 0},
 };
 
+const cnnc_rt::ActivationSpec kActivations[] = {
+    {"conv1.0", {16, 28, 28, 64}, 0},
+    {"conv1.2", {16, 14, 14, 64}, 802816},
+    {"conv2.0", {32, 14, 14, 64}, 1003520},
+    {"conv2.3", {32, 7, 7, 64}, 1404928},
+    {"conv3.0", {64, 7, 7, 64}, 1505280},
+    {"layer3.0", {3136, 64}, 1705984},
+    {"out.0", {10, 64}, 1906688},
+    {"grad.out.0", {10, 64}, 1907328},
+    {"grad.layer3.0", {3136, 64}, 1907968},
+    {"grad.conv3.1", {64, 7, 7, 64}, 2108672},
+    {"grad.conv2.3", {32, 7, 7, 64}, 2309376},
+    {"grad.conv2.2", {32, 14, 14, 64}, 2409728},
+    {"grad.conv1.2", {16, 14, 14, 64}, 2811136},
+    {"grad.conv1.1", {16, 28, 28, 64}, 3011840},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,6 +103,8 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 95936;
+  spec.activations.assign(std::begin(kActivations), std::end(kActivations));
+  spec.activationFloats = 3814656;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.01, 0, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 2;
   spec.loss = "cross_entropy";

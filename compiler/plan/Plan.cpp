@@ -1,0 +1,68 @@
+#include "plan/Plan.h"
+
+#include <fmt/format.h>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+MemoryPlan planMemory(const Graph& g, const Fusion& f) {
+  MemoryPlan p;
+  for (int id : g.params) {
+    Slot s;
+    s.tensor = id;
+    s.offset = p.paramFloats;
+    s.count = numElements(g.tensors[id].shape);
+    p.paramFloats += alignedFloats(s.count);
+    p.params.push_back(s);
+  }
+  const Optimizer& o = g.train.optimizer;
+  p.stateArenas = o.kind == Optimizer::Kind::Adam ? 2 : (o.momentum != 0 ? 1 : 0);
+  // Kernel results other than the loss and the parameter gradients (which
+  // have arenas of their own).
+  std::vector<bool> elsewhere(g.tensors.size(), false);
+  if (g.loss >= 0) elsewhere[g.loss] = true;
+  for (int t : g.paramGrads) elsewhere[t] = true;
+  std::vector<int> slotOf(g.tensors.size(), -1);
+  for (size_t k = 0; k < f.kernels.size(); ++k) {
+    const Op& op = g.ops[f.kernels[k].root];
+    if (op.phase == Phase::Update || op.result < 0 || elsewhere[op.result]) continue;
+    Slot s;
+    s.tensor = op.result;
+    s.offset = p.activationFloats;
+    s.count = numElements(g.tensors[op.result].shape);
+    s.writer = static_cast<int>(k);
+    p.activationFloats += alignedFloats(s.count);
+    slotOf[op.result] = static_cast<int>(p.activations.size());
+    p.activations.push_back(s);
+  }
+  for (size_t k = 0; k < f.kernels.size(); ++k)
+    for (int t : f.kernels[k].reads)
+      if (slotOf[t] >= 0) p.activations[slotOf[t]].lastReader = static_cast<int>(k);
+  return p;
+}
+
+std::string printPlan(const Graph& g, const Fusion& f, const MemoryPlan& p) {
+  auto mib = [](int64_t floats) { return fmt::format("{:.2f} MiB", floats * 4.0 / (1 << 20)); };
+  std::string out = fmt::format("// memory of one training step of '{}' at batch {}, placed at compile time\n",
+                                g.model, g.train.batch);
+  out += fmt::format("arena params: {} floats ({})\n", p.paramFloats, mib(p.paramFloats));
+  for (const Slot& s : p.params)
+    out += fmt::format("  [{}, {}) %{}\n", s.offset, s.offset + s.count, g.tensors[s.tensor].name);
+  out += fmt::format("arena grads: {} floats ({}), the same offsets\n", p.paramFloats, mib(p.paramFloats));
+  for (int i = 0; i < p.stateArenas; ++i)
+    out += fmt::format("arena state.{}: {} floats ({}), the same offsets\n", i, p.paramFloats, mib(p.paramFloats));
+  out += fmt::format("arena activations: {} floats ({})\n", p.activationFloats, mib(p.activationFloats));
+  for (const Slot& s : p.activations) {
+    std::string readers = s.lastReader < 0 ? "read by the caller" : fmt::format("last read by kernel {}", s.lastReader);
+    out += fmt::format("  [{}, {}) %{}  written by kernel {} ({}), {}\n", s.offset, s.offset + s.count,
+                       g.tensors[s.tensor].name, s.writer, opInfo(g.ops[f.kernels[s.writer].root].kind).name,
+                       readers);
+  }
+  const int64_t total = p.paramFloats * (2 + p.stateArenas) + p.activationFloats;
+  out += fmt::format("peak: {} bytes ({}) in {} arenas, allocated once by the trainer\n", total * 4, mib(total),
+                     3 + p.stateArenas);
+  return out;
+}
+
+}  // namespace cnnc

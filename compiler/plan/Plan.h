@@ -1,0 +1,47 @@
+// plan: where every tensor of a training step lives, decided at compile
+// time. Parameters, gradients and each optimizer state are flat arenas
+// (one tensor after another, each 128-byte aligned, PyTorch's order); the
+// tensors the step's kernels write (fuse) go into one activation arena at
+// fixed offsets. The runtime allocates the arenas once; the pipeline writes
+// its kernels' results into them (Halide allocates only its own scratch,
+// from a pool that stops growing after the first step).
+//
+// Each activation gets its own range: the step is one Halide pipeline,
+// whose stage order Halide chooses, so two tensors sharing a range could
+// not be proven never to be alive together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fuse/Fuse.h"
+#include "ir/IR.h"
+
+namespace cnnc {
+
+struct Slot {
+  int tensor = -1;
+  int64_t offset = 0;  // in floats from the arena's start
+  int64_t count = 0;   // floats
+  int writer = -1;     // the kernel that writes it (index into Fusion::kernels)
+  int lastReader = -1; // the last kernel that reads it (-1: only the pipeline's caller)
+};
+
+struct MemoryPlan {
+  std::vector<Slot> params;       // offsets into the parameter arena (and the gradient arena, the same)
+  int64_t paramFloats = 0;        // arena size, alignment included
+  int stateArenas = 0;            // optimizer state arenas, each paramFloats
+  std::vector<Slot> activations;  // the kernels' results in the activation arena
+  int64_t activationFloats = 0;
+};
+
+MemoryPlan planMemory(const Graph& graph, const Fusion& fusion);
+
+// Floats from one tensor's start to the next's: 128-byte alignment.
+inline int64_t alignedFloats(int64_t count) { return (count + 31) / 32 * 32; }
+
+// --emit=plan: every arena, every tensor's range, and the peak bytes.
+std::string printPlan(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan);
+
+}  // namespace cnnc
