@@ -214,8 +214,8 @@ int deviceFailed(const char* what) {
   return 1;
 }
 
-// `train --profile`: time per kernel, and the scratch allocations made
-// after each kernel's first call (the pool makes them zero).
+// `train --profile`: time per kernel, and when the scratch pool stopped
+// growing. Nothing is counted or timed without it.
 Profile gProfile{false};
 // The pool grows while the kernels meet each scratch size (and each
 // thread's share) for the first time; the call that last grew it says when
@@ -244,11 +244,11 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
   int64_t correct = 0;
   for (int64_t first = 0; first < count; first += B) {
     int64_t n = std::min(B, count - first);
-    const uint64_t before = scratchStats().systemAllocs;
+    const uint64_t before = gProfile.on() ? scratchStats().systemAllocs : 0;
     const int status = timed(gProfile, gProfile.kernel("eval", 2.0 * s.spec_.macsPerSample), double(n),
                              [&] { return k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)); });
     ++gGrowth.evalCalls;
-    if (scratchStats().systemAllocs != before) gGrowth.lastEval = gGrowth.evalCalls;
+    if (gProfile.on() && scratchStats().systemAllocs != before) gGrowth.lastEval = gGrowth.evalCalls;
     if (!check(status, "evaluation")) return false;
     if (!s.download(s.b.loss) || !s.download(s.b.correct)) return deviceFailed("reading the results from the GPU") == 0;
     if ((confusion || scores) && !s.download(s.b.output)) return deviceFailed("reading the outputs from the GPU") == 0;
@@ -411,7 +411,7 @@ int train(const ModelSpec& spec, const Options& opt) {
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       int64_t n = std::min(B, count - first);
-      const uint64_t before = scratchStats().systemAllocs;
+      const uint64_t before = gProfile.on() ? scratchStats().systemAllocs : 0;
       const int64_t heapBefore = gProfile.on() ? heapAllocations() : -1;
       if (!check(timed(gProfile, stepKernel, double(n),
                        [&] { return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)); }),
@@ -435,7 +435,7 @@ int train(const ModelSpec& spec, const Options& opt) {
       if (!check(timed(gProfile, updateKernel, 1.0, [&] { return k.update(s.b, scalars.data()); }), "optimizer"))
         return 1;
       ++gGrowth.trainCalls;
-      if (scratchStats().systemAllocs != before) gGrowth.lastTrain = gGrowth.trainCalls;
+      if (gProfile.on() && scratchStats().systemAllocs != before) gGrowth.lastTrain = gGrowth.trainCalls;
       if (heapBefore >= 0 && gGrowth.trainCalls > kWarmSteps) gGrowth.heapInSteps += heapAllocations() - heapBefore;
       lossSum += double(s.loss) * n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
