@@ -56,6 +56,15 @@ struct ActivationSpec {
   int64_t offset;                // floats from the arena's start
 };
 
+// One kernel of a pipeline (cnnc --emit=fused), for `train --profile`:
+// its floating-point operations per call, and the Halide Funcs whose
+// production (trace events) is its work.
+struct KernelSpec {
+  std::string name;  // "14 conv2d_bwd_weight -> grad.conv3.0.weight"
+  double flopsPerCall;
+  std::vector<std::string> funcs;
+};
+
 struct CudaSpec {
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
@@ -82,6 +91,7 @@ struct ModelSpec {
   int64_t macsPerSample = 0;       // forward
   int64_t trainMacsPerSample = 0;  // forward, weight and data gradients
   bool outputIsProbability = false;  // the model ends in softmax
+  std::vector<KernelSpec> trainKernels, evalKernels;  // in execution order
   std::string summary;  // cnnc --summary of the model
   std::string builtBy;  // cnnc and Halide versions, target
   // The pipelines; each returns Halide's error code (0 on success).

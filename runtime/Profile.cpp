@@ -164,6 +164,131 @@ void Profile::add(int kernel, double seconds, double flopsScale) {
   r.flops += r.flopsPerCall * flopsScale;
 }
 
+double Profile::seconds(const std::string& name) const {
+  for (const Row& r : rows_)
+    if (r.name == name) return r.seconds;
+  return 0;
+}
+
+namespace {
+
+// The kernel rows of one pipeline, and which Func belongs to which.
+struct KernelRows {
+  struct Row {
+    const KernelSpec* spec;
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::vector<Row> rows;
+  struct Owner {
+    int row = -1;        // -1: a Func of no kernel
+    bool first = false;  // the kernel's first Func: its end is one call of the kernel
+  };
+  std::unordered_map<std::string, Owner> byFunc;  // Func name, "$N" cut
+  std::unordered_map<const char*, Owner> byName;  // the events' name pointers (stable strings), cached
+
+  void set(const std::vector<KernelSpec>& specs) {
+    rows.clear();
+    for (const KernelSpec& k : specs) {
+      const int row = static_cast<int>(rows.size());
+      rows.push_back({&k});
+      for (const std::string& f : k.funcs) byFunc[f] = {row, &f == &k.funcs.front()};
+    }
+  }
+  Owner ownerOf(const char* func) {
+    auto cached = byName.find(func);
+    if (cached != byName.end()) return cached->second;
+    std::string name(func);
+    auto it = byFunc.find(name.substr(0, name.find('$')));
+    const Owner owner = it == byFunc.end() ? Owner{} : it->second;
+    byName[func] = owner;
+    return owner;
+  }
+};
+
+struct KernelTrace {
+  bool on = false;
+  Traced current = Traced::None;
+  KernelRows training, evaluation;
+  // Productions in progress (they nest when Funcs share a loop: compute_with).
+  struct Frame {
+    int row;
+    bool first;
+    std::chrono::steady_clock::time_point start;
+    double inner = 0;  // seconds of the productions nested in it
+  };
+  std::vector<Frame> stack;
+};
+KernelTrace& kernelTrace() {
+  static KernelTrace* t = new KernelTrace;
+  return *t;
+}
+
+// Root Funcs are produced by the thread that called the pipeline, so the
+// events of one call come in order from one thread.
+int32_t onTraceEvent(void*, const halide_trace_event_t* e) {
+  KernelTrace& t = kernelTrace();
+  if (!t.on || t.current == Traced::None) return 0;
+  KernelRows& rows = t.current == Traced::Training ? t.training : t.evaluation;
+  if (e->event == halide_trace_produce) {
+    const KernelRows::Owner owner = rows.ownerOf(e->func);
+    t.stack.push_back({owner.row, owner.first, std::chrono::steady_clock::now()});
+  } else if (e->event == halide_trace_end_produce && !t.stack.empty()) {
+    const KernelTrace::Frame f = t.stack.back();
+    t.stack.pop_back();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
+    if (f.row >= 0) {
+      rows.rows[f.row].seconds += elapsed - f.inner;
+      if (f.first) ++rows.rows[f.row].calls;
+    }
+    if (!t.stack.empty()) t.stack.back().inner += elapsed;
+  }
+  return 0;
+}
+
+void printRows(const char* title, const KernelRows& rows, double peak, double pipelineSeconds) {
+  double traced = 0;
+  for (const KernelRows::Row& r : rows.rows) traced += r.seconds;
+  if (traced == 0) return;  // not run, or a pipeline without trace events (CUDA, an autoscheduler's)
+  std::printf("%s, per kernel (cnnc --emit=fused):\n", title);
+  std::printf("  %-46s %7s %9s %8s %8s %7s %7s\n", "kernel", "calls", "total ms", "ms/call", "GFLOP/s", "% peak",
+              "% time");
+  for (const KernelRows::Row& r : rows.rows) {
+    if (r.calls == 0) continue;
+    const double gflops = r.seconds > 0 ? r.spec->flopsPerCall * r.calls / r.seconds / 1e9 : 0;
+    const double share = pipelineSeconds > 0 ? 100 * r.seconds / pipelineSeconds : 0;
+    if (r.spec->flopsPerCall > 0)
+      std::printf("  %-46s %7lld %9.1f %8.3f %8.1f %6.1f%% %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
+                  r.seconds * 1e3, r.seconds * 1e3 / r.calls, gflops, peak > 0 ? 100 * gflops / peak : 0, share);
+    else
+      std::printf("  %-46s %7lld %9.1f %8.3f %8s %7s %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
+                  r.seconds * 1e3, r.seconds * 1e3 / r.calls, "-", "-", share);
+  }
+  if (pipelineSeconds > traced)
+    std::printf("  %-46s %7s %9.1f %8s %8s %7s %6.1f%%\n", "(outside the kernels: calls, checks, waits)", "",
+                (pipelineSeconds - traced) * 1e3, "", "", "", 100 * (pipelineSeconds - traced) / pipelineSeconds);
+}
+
+}  // namespace
+
+void installKernelTrace() { halide_set_custom_trace(onTraceEvent); }
+
+void startKernelProfile(const std::vector<KernelSpec>& training, const std::vector<KernelSpec>& evaluation) {
+  KernelTrace& t = kernelTrace();
+  t.training.set(training);
+  t.evaluation.set(evaluation);
+  t.stack.reserve(64);  // no allocation inside a step
+  t.on = true;
+}
+
+void traceInto(Traced pipeline) { kernelTrace().current = pipeline; }
+
+void printKernelProfile(double peak, double trainSeconds, double evalSeconds) {
+  KernelTrace& t = kernelTrace();
+  printRows("training step", t.training, peak, trainSeconds);
+  printRows("evaluation", t.evaluation, peak, evalSeconds);
+}
+
 void Profile::print(double peak, int threads) const {
   std::printf("profile (%d threads; FMA peak %.0f GFLOP/s, measured after the run):\n", threads, peak);
   std::printf("  %-12s %8s %10s %10s %9s %8s\n", "kernel", "calls", "total ms", "ms/call", "GFLOP/s", "% peak");

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "Model.h"
+
 namespace cnnc_rt {
 
 // Halide's scratch buffers (the intermediates a pipeline allocates on each
@@ -39,6 +41,7 @@ class Profile {
   void add(int kernel, double seconds, double flopsScale = 1);
   // The table: calls, total and per-call ms, GFLOP/s and % of `peak`.
   void print(double peakGflops, int threads) const;
+  double seconds(const std::string& name) const;
 
  private:
   struct Row {
@@ -50,6 +53,20 @@ class Profile {
   bool on_;
   std::vector<Row> rows_;
 };
+
+// Time per kernel inside the pipelines (cnnc --emit=fused), from Halide's
+// trace events: cnnc marks the Funcs each kernel computes at root, and
+// Halide reports entering and leaving the production of each. The handler
+// is installed for every command (else Halide would print the events) and
+// returns at once unless `start` was called.
+enum class Traced { None, Training, Evaluation };
+void installKernelTrace();
+void startKernelProfile(const std::vector<KernelSpec>& training, const std::vector<KernelSpec>& evaluation);
+// Which pipeline the next calls run (their kernels' rows).
+void traceInto(Traced pipeline);
+// Per kernel of each pipeline that ran: calls, ms, GFLOP/s, % of `peak`,
+// and the share of the pipeline's own time (`trainSeconds`, `evalSeconds`).
+void printKernelProfile(double peakGflops, double trainSeconds, double evalSeconds);
 
 // Times a call into `profile` when profiling is on.
 template <typename F>

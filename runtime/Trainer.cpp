@@ -246,7 +246,10 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
     int64_t n = std::min(B, count - first);
     const uint64_t before = gProfile.on() ? scratchStats().systemAllocs : 0;
     const int status = timed(gProfile, gProfile.kernel("eval", 2.0 * s.spec_.macsPerSample), double(n),
-                             [&] { return k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)); });
+                             [&] {
+                               traceInto(Traced::Evaluation);
+                               return k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n));
+                             });
     ++gGrowth.evalCalls;
     if (gProfile.on() && scratchStats().systemAllocs != before) gGrowth.lastEval = gGrowth.evalCalls;
     if (!check(status, "evaluation")) return false;
@@ -414,7 +417,10 @@ int train(const ModelSpec& spec, const Options& opt) {
       const uint64_t before = gProfile.on() ? scratchStats().systemAllocs : 0;
       const int64_t heapBefore = gProfile.on() ? heapAllocations() : -1;
       if (!check(timed(gProfile, stepKernel, double(n),
-                       [&] { return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)); }),
+                       [&] {
+                         traceInto(Traced::Training);
+                         return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n));
+                       }),
                  "training step"))
         return 1;
       ++step;
@@ -601,7 +607,9 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
 
 void printProfile(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-  gProfile.print(measurePeakGflops(threads), threads);
+  const double peak = measurePeakGflops(threads);
+  gProfile.print(peak, threads);
+  printKernelProfile(peak, gProfile.seconds("train_step"), gProfile.seconds("eval"));
   const ScratchStats scratch = scratchStats();
   std::printf("kernel scratch memory: %.1f MiB in %llu blocks, reused from call to call; the last new block: "
               "training step %lld of %lld, evaluation batch %lld of %lld\n",
@@ -708,6 +716,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   // A file-size limit (ulimit -f) or a full disk fails the write with a
   // message, instead of killing the trainer with SIGXFSZ mid-save.
   std::signal(SIGXFSZ, SIG_IGN);
+  installKernelTrace();
   if (infoCmd->parsed()) return infoCommand(spec);
   if (samplesCmd->parsed()) return samplesCommand(opt.data, opt.index, opt.count, opt.output);
   if (reportCmd->parsed()) return reportCommand(opt.log2, opt.output);
@@ -715,6 +724,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   if (opt.threads > 0) halide_set_num_threads(opt.threads);
   if (trainCmd->parsed()) {
     gProfile = Profile(opt.profile);
+    if (opt.profile) startKernelProfile(spec.trainKernels, spec.evalKernels);
     const int status = train(spec, opt);
     if (opt.profile) printProfile(opt.threads);
     return status;

@@ -52,6 +52,25 @@ std::string layerText(const Op& op) {
 
 }  // namespace
 
+int64_t opMacsPerSample(const Graph& g, const Op& op) {
+  auto shapeOf = [&](int t) { return sampleOf(g.tensors[t].shape); };
+  switch (op.kind) {
+    case OpKind::Conv2d:
+    case OpKind::Linear:
+      return layerMacs(g, op);
+    case OpKind::Conv2dBwdData:  // dy, weight -> dx
+      return opInfo(OpKind::Conv2d).macs(op.attrs, shapeOf(op.result), shapeOf(op.operands[0]));
+    case OpKind::LinearBwdData:  // dy (O), weight -> dx (F)
+      return numElements(shapeOf(op.result)) * numElements(shapeOf(op.operands[0]));
+    case OpKind::Conv2dBwdWeight:  // dy, x -> dw
+      return opInfo(OpKind::Conv2d).macs(op.attrs, shapeOf(op.operands[1]), shapeOf(op.operands[0]));
+    case OpKind::LinearBwdWeight:  // dy (O), x (F) -> dw
+      return numElements(shapeOf(op.operands[1])) * numElements(shapeOf(op.operands[0]));
+    default:
+      return 0;
+  }
+}
+
 ModelTotals modelTotals(const Graph& g) {
   ModelTotals t;
   for (const Op& op : g.ops) {

@@ -20,4 +20,8 @@ ModelTotals modelTotals(const Graph& graph);
 
 std::string printSummary(const Graph& graph);
 
+// Multiply-adds per sample of one op: a convolution or linear layer and
+// each of its gradients (the same count); 0 for the rest.
+int64_t opMacsPerSample(const Graph& graph, const Op& op);
+
 }  // namespace cnnc

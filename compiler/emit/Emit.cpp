@@ -14,6 +14,7 @@
 
 #include "check/Summary.h"
 #include "fuse/Fuse.h"
+#include "ir/Ops.h"
 #include "plan/Plan.h"
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
@@ -75,7 +76,7 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
     scheduleCuda(p.step, target);
     scheduleUpdateCuda(p.update, target);
   } else if (autoscheduler.empty()) {
-    scheduleCpu(p.step, g, target);
+    scheduleCpu(p.step, g, target, PipelineKind::Training);
     scheduleUpdateCpu(p.update, target);
   } else {
     scheduleUpdateCpu(p.update, target);
@@ -91,6 +92,26 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
   p.trainArgs = common;
   p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
   p.evalArgs = common;
+  auto ownLowering = [&]() {
+    p.evalStep = lowerGraph(g);
+    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
+    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
+    return std::vector<Func>{p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
+  };
+  if (autoscheduler.empty() && !target.has_gpu_feature()) {
+    // The training pipeline computes the loss with its gradient, which
+    // evaluation does not have: evaluation gets a lowering of its own.
+    std::vector<Func> evalOutputs = ownLowering();
+    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
+    p.eval = Pipeline(evalOutputs);
+    // `train --profile` times each kernel from the trace events around
+    // its loop nests (a few calls per kernel and step; the trainer's
+    // handler returns at once when not profiling).
+    const Fusion fusion = fuse(g);
+    for (Lowered* L : {&p.step, &p.evalStep})
+      for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
+        for (Func& f : funcs) f.trace_realizations();
+  }
   if (!autoscheduler.empty() && !target.has_gpu_feature()) {
     // The training and evaluation pipelines share Funcs: schedule two
     // lowerings, one per pipeline.
@@ -104,13 +125,10 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
     }
     setEstimates(p.step, g, trainOutputs, trainShapes);
     p.train.auto_schedule(autoscheduler, target, machine);
-    p.evalStep = lowerGraph(g);
-    std::vector<Func> evalOutputs = {p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
+    std::vector<Func> evalOutputs = ownLowering();
     setEstimates(p.evalStep, g, evalOutputs, {{g.train.batch, g.classes}, {}, {}});
     p.eval = Pipeline(evalOutputs);
     p.eval.auto_schedule(autoscheduler, target, machine);
-    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
-    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
   }
   p.optimizer = Pipeline(p.update.out);
   p.updateArgs = {p.update.params, p.update.grads};
@@ -150,6 +168,45 @@ Target hostTarget() { return get_host_target(); }
 // The GPU target: PTX for compute capability 6.1, which the driver
 // compiles for any newer GPU (H100: 9.0) when the trainer starts.
 Target cudaTarget() { return hostTarget().with_feature(Target::CUDA).with_feature(Target::CUDACapability61); }
+
+// The kernels of the training and evaluation pipelines (cnnc
+// --emit=fused) for `train --profile`: what each computes, its
+// floating-point operations per call (2 per multiply-add, the whole
+// batch), and the Funcs it computes at root with cnnc's CPU schedules
+// (their trace events time it).
+std::string kernelTables(const Graph& g) {
+  const Fusion fusion = fuse(g);
+  const Target host = hostTarget();
+  std::string out;
+  for (PipelineKind kind : {PipelineKind::Training, PipelineKind::Evaluation}) {
+    Lowered L = lowerGraph(g);
+    scheduleCpu(L, g, host, kind);
+    const std::vector<std::vector<Func>> funcs = rootFuncsByKernel(L, g, fusion);
+    const bool training = kind == PipelineKind::Training;
+    out += fmt::format("const cnnc_rt::KernelSpec k{}Kernels[] = {{\n", training ? "Train" : "Eval");
+    for (size_t k = 0; k < fusion.kernels.size(); ++k) {
+      const Kernel& kernel = fusion.kernels[k];
+      const Op& root = g.ops[kernel.root];
+      if (root.phase == Phase::Update || (!training && root.phase != Phase::Forward)) continue;
+      std::string what = fmt::format("{} {}", k, opInfo(root.kind).name);
+      const std::string result = root.result >= 0 ? g.tensors[root.result].name : "";
+      int64_t macs = opMacsPerSample(g, root);
+      if (training)
+        for (int a : kernel.also) {
+          what += std::string(" + ") + opInfo(g.ops[a].kind).name;
+          macs += opMacsPerSample(g, g.ops[a]);
+        }
+      what += " -> " + result;
+      std::vector<std::string> names;
+      // Halide makes a repeated Func name unique with "$N"; one pipeline
+      // has each name once, so the trainer matches names without it.
+      for (const Func& f : funcs[k]) names.push_back("\"" + f.name().substr(0, f.name().find('$')) + "\"");
+      out += fmt::format("    {{\"{}\", {}, {{{}}}}},\n", what, 2 * macs * g.train.batch, fmt::join(names, ", "));
+    }
+    out += "};\n\n";
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -215,7 +272,7 @@ std::string glueSource(const Graph& g, bool cuda) {
     s += fmt::format("    {{\"{}\", {{{}}}, {}}},\n", g.tensors[slot.tensor].name,
                      fmt::join(funcExtents(g.tensors[slot.tensor].shape), ", "), slot.offset);
   s += "};\n\n";
-  // A bias takes its bound from its layer's weight (PyTorch's default init).
+  s += kernelTables(g);
   s += "}  // namespace\n\n";
   const Optimizer& o = g.train.optimizer;
   s += "int main(int argc, char** argv) {\n";
@@ -240,6 +297,8 @@ std::string glueSource(const Graph& g, bool cuda) {
   s += fmt::format("  spec.builtBy = \"cnnc {} (Halide {}, target {}{})\";\n", kVersion, CNNC_HALIDE_VERSION,
                    hostTarget().to_string(), cuda ? " + CUDA" : "");
   s += fmt::format("  spec.summary = R\"SUMMARY({})SUMMARY\";\n", printSummary(g));
+  s += "  spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));\n";
+  s += "  spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));\n";
   s += "  spec.trainStep = trainStep;\n  spec.evaluate = evaluate;\n  spec.update = update;\n";
   if (cuda) {
     s += "  spec.cuda.trainStep = trainStepCuda;\n  spec.cuda.evaluate = evaluateCuda;\n  spec.cuda.update = updateCuda;\n";

@@ -47,10 +47,26 @@ Fusion fuse(const Graph& g) {
     const Op& op = g.ops[i];
     f.inlined[i] = elementwise(op.kind) && op.result >= 0 && !returned[op.result];
   }
+  f.kernelOf.assign(g.ops.size(), -1);
+  // The loss's gradient is computed in the loss's kernel: both read the
+  // logits (or outputs) and the labels, once per sample.
+  int lossOp = -1;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].kind == OpKind::CrossEntropy || g.ops[i].kind == OpKind::Mse) lossOp = static_cast<int>(i);
   for (size_t i = 0; i < g.ops.size(); ++i) {
     if (f.inlined[i]) continue;
+    const OpKind kind = g.ops[i].kind;
+    if (lossOp >= 0 && (kind == OpKind::CrossEntropyBwd || kind == OpKind::MseBwd)) {
+      Kernel& lk = f.kernels[f.kernelOf[lossOp]];
+      lk.also.push_back(static_cast<int>(i));
+      for (int t : g.ops[i].operands)
+        if (std::find(lk.reads.begin(), lk.reads.end(), t) == lk.reads.end()) lk.reads.push_back(t);
+      f.kernelOf[i] = f.kernelOf[lossOp];
+      continue;
+    }
     Kernel k;
     k.root = static_cast<int>(i);
+    f.kernelOf[i] = static_cast<int>(f.kernels.size());
     std::function<void(int)> visit = [&](int opIndex) {
       for (int t : g.ops[opIndex].operands) {
         const int p = producer[t];
@@ -85,8 +101,14 @@ std::string printFused(const Graph& g, const Fusion& f) {
   for (size_t i = 0; i < f.kernels.size(); ++i) {
     const Kernel& k = f.kernels[i];
     const Op& root = g.ops[k.root];
-    out += fmt::format("kernel {} {} {} -> {}\n", i, phases[static_cast<int>(root.phase)], opInfo(root.kind).name,
-                       root.result >= 0 ? ref(root.result) : "its operands, in place");
+    std::string phase = phases[static_cast<int>(root.phase)], what = opInfo(root.kind).name;
+    std::string results = root.result >= 0 ? ref(root.result) : "its operands, in place";
+    for (int a : k.also) {
+      phase += std::string("+") + phases[static_cast<int>(g.ops[a].phase)];
+      what += std::string(" + ") + opInfo(g.ops[a].kind).name;
+      results += ", " + ref(g.ops[a].result);
+    }
+    out += fmt::format("kernel {} {} {} -> {}\n", i, phase, what, results);
     out += fmt::format("    reads {}\n", list(k.reads));
     for (int p : k.fused)
       out += fmt::format("    fused {} = {}({})\n", ref(g.ops[p].result), opInfo(g.ops[p].kind).name,

@@ -8,7 +8,10 @@
 // consume its output, and an activation's gradient in the convolution
 // backward kernels that consume it. Convolutions, pooling, flatten (a
 // layout change), linear layers, losses and their backward ops are
-// kernels; the optimizer is one kernel over the flat parameter arena.
+// kernels; the loss and its gradient are one kernel (one loop over the
+// samples: the log-sum-exp, the loss, the prediction and the gradient of
+// each sample together); the optimizer is one kernel over the flat
+// parameter arena.
 #pragma once
 
 #include <string>
@@ -22,11 +25,13 @@ struct Kernel {
   int root = -1;            // the op whose result the kernel writes (an index into graph.ops)
   std::vector<int> fused;   // elementwise ops computed inside it, producers first
   std::vector<int> reads;   // tensors it reads from memory
+  std::vector<int> also;    // ops whose results it writes too (a loss's gradient)
 };
 
 struct Fusion {
-  std::vector<Kernel> kernels;  // in execution order (one per op that is not inlined)
+  std::vector<Kernel> kernels;  // in execution order (one per op that is neither inlined nor joined)
   std::vector<bool> inlined;    // by op index: computed inside its consumers
+  std::vector<int> kernelOf;    // by op index: the kernel that computes it (-1: inlined)
 };
 
 Fusion fuse(const Graph& graph);

@@ -385,7 +385,7 @@ class Lowering {
         return;
       case OpKind::CrossEntropyBwd: {
         // (softmax(logits) - onehot) / valid for real samples, 0 for padding
-        Func lse = lse_;
+        Func lse = L_.lse;
         Expr label = label_(n);
         Expr p = exp(T(op.operands[0])(o, n) - lse(n));
         out(o, n) = select(n < L_.valid, (p - select(o == label, 1.0f, 0.0f)) / cast<float>(L_.valid), 0.0f);
@@ -442,7 +442,7 @@ class Lowering {
       m(n) = maxOf(K, [&](Expr t) { return in(t, n); }, name + "_m");
       lse(n) = m(n) + log(sum(exp(in(k, n) - m(n))));
       perSample(n) = lse(n) - in(label, n);
-      lse_ = lse;
+      L_.lse = lse;
       L_.ops.push_back({&op, false, perSample, Func(), RDom(), Func(), {lse}});
     } else {
       Expr diff = in(k, n) - select(k == label, 1.0f, 0.0f);
@@ -465,7 +465,6 @@ class Lowering {
   const Graph& g_;
   Lowered L_;
   Func sample_{"sample"}, label_{"label"};  // the batch's sample indices and labels
-  Func lse_;  // log-sum-exp per sample, shared by the cross-entropy backward
 };
 
 }  // namespace

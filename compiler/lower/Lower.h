@@ -45,6 +45,7 @@ struct Lowered {
   std::vector<LoweredOp> ops;              // forward and backward ops, in order
   Halide::Func loss;                       // mean loss over the valid samples
   Halide::Func correct;                    // valid samples whose argmax is the label
+  Halide::Func lse;                        // cross-entropy: log-sum-exp per sample (else undefined)
   std::vector<Halide::Func> grads;         // in graph.params order (after grad)
   // The kernels' results the memory plan places in the activation arena
   // (plan/Plan.h), in its order: outputs of the training pipeline.

@@ -81,9 +81,30 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   if (!l.helpers.empty()) l.helpers[0].compute_at(l.out, n);
 }
 
+// The loss and its gradient as one kernel (fuse): one loop over the
+// samples computes each sample's log-sum-exp (cross-entropy), its loss,
+// its predicted class and its row of the gradient; then the loss and the
+// count of correct predictions are sums of 64 numbers. Serial: at 10 x 64
+// elements a parallel loop costs more than it saves.
+void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int natural) {
+  Func g = gradient.out;
+  std::vector<Var> a = g.args();  // o, n
+  g.compute_root().vectorize(a[0], vectorFor(classes, natural));
+  for (LoweredOp& loss : L.ops) {
+    if (loss.op->kind != OpKind::CrossEntropy && loss.op->kind != OpKind::Mse) continue;
+    loss.out.compute_root().compute_with(g, a[1]);  // the per-sample loss
+    for (Func& h : loss.helpers) {
+      if (L.lse.defined() && h.name() == L.lse.name())
+        h.compute_at(g, a[1]);  // once per sample, read by the loss and the gradient
+      else
+        h.compute_root().compute_with(g, a[1]);  // the predicted class
+    }
+  }
+}
+
 }  // namespace
 
-void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
+void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind pipeline) {
   const int natural = target.natural_vector_size<float>();
   const bool avx512 = target.has_feature(Target::AVX512);
   for (LoweredOp& l : L.ops) {
@@ -171,6 +192,10 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target) {
         l.out.compute_root();
         for (Func& h : l.helpers) h.compute_root();
         break;
+      case OpKind::CrossEntropyBwd:
+      case OpKind::MseBwd:
+        if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, natural);
+        break;
       default:
         // Elementwise ops, pooling and its backward, flatten, softmax.
         rowMajor(l.out, inner, natural);
@@ -188,6 +213,34 @@ void scheduleUpdateCpu(LoweredUpdate& u, const Target& target) {
   Var io("io"), ii("ii");
   u.out.compute_root().split(i, io, ii, natural * 64, TailStrategy::GuardWithIf).parallel(io).vectorize(ii, natural,
                                                                                                        TailStrategy::GuardWithIf);
+}
+
+std::vector<std::vector<Func>> rootFuncsByKernel(const Lowered& L, const Graph& g, const Fusion& fusion) {
+  std::vector<std::vector<Func>> byKernel(fusion.kernels.size());
+  auto isRoot = [](const Func& f) {
+    if (!f.defined()) return false;
+    LoopLevel level = LoopLevel::inlined();  // a copy to lock and inspect; the Func's stays open
+    level.set(f.function().schedule().compute_level());
+    return level.lock().is_root();
+  };
+  for (const LoweredOp& l : L.ops) {
+    const int k = fusion.kernelOf[l.op - g.ops.data()];
+    if (k < 0) continue;  // inlined
+    std::vector<Func>& funcs = byKernel[k];
+    auto take = [&](const Func& f) {
+      for (const Func& seen : funcs)
+        if (seen.name() == f.name()) return;
+      if (isRoot(f)) funcs.push_back(f);
+    };
+    take(l.out);
+    take(l.acc);
+    take(l.weightT);
+    for (const Func& h : l.helpers) take(h);
+    // The loss and the count of correct predictions: outputs, so computed at root.
+    if (l.op->kind == OpKind::CrossEntropy || l.op->kind == OpKind::Mse)
+      for (const Func& f : {L.loss, L.correct}) funcs.push_back(f);
+  }
+  return byKernel;
 }
 
 }  // namespace cnnc

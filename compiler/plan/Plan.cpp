@@ -25,16 +25,20 @@ MemoryPlan planMemory(const Graph& g, const Fusion& f) {
   for (int t : g.paramGrads) elsewhere[t] = true;
   std::vector<int> slotOf(g.tensors.size(), -1);
   for (size_t k = 0; k < f.kernels.size(); ++k) {
-    const Op& op = g.ops[f.kernels[k].root];
-    if (op.phase == Phase::Update || op.result < 0 || elsewhere[op.result]) continue;
-    Slot s;
-    s.tensor = op.result;
-    s.offset = p.activationFloats;
-    s.count = numElements(g.tensors[op.result].shape);
-    s.writer = static_cast<int>(k);
-    p.activationFloats += alignedFloats(s.count);
-    slotOf[op.result] = static_cast<int>(p.activations.size());
-    p.activations.push_back(s);
+    std::vector<int> written = {f.kernels[k].root};
+    written.insert(written.end(), f.kernels[k].also.begin(), f.kernels[k].also.end());
+    for (int w : written) {
+      const Op& op = g.ops[w];
+      if (op.phase == Phase::Update || op.result < 0 || elsewhere[op.result]) continue;
+      Slot s;
+      s.tensor = op.result;
+      s.offset = p.activationFloats;
+      s.count = numElements(g.tensors[op.result].shape);
+      s.writer = static_cast<int>(k);
+      p.activationFloats += alignedFloats(s.count);
+      slotOf[op.result] = static_cast<int>(p.activations.size());
+      p.activations.push_back(s);
+    }
   }
   for (size_t k = 0; k < f.kernels.size(); ++k)
     for (int t : f.kernels[k].reads)
@@ -42,7 +46,12 @@ MemoryPlan planMemory(const Graph& g, const Fusion& f) {
   return p;
 }
 
-std::string printPlan(const Graph& g, const Fusion& f, const MemoryPlan& p) {
+std::string printPlan(const Graph& g, const Fusion&, const MemoryPlan& p) {
+  auto producerOf = [&](int tensor) {
+    for (size_t i = 0; i < g.ops.size(); ++i)
+      if (g.ops[i].result == tensor) return static_cast<int>(i);
+    return 0;
+  };
   auto mib = [](int64_t floats) { return fmt::format("{:.2f} MiB", floats * 4.0 / (1 << 20)); };
   std::string out = fmt::format("// memory of one training step of '{}' at batch {}, placed at compile time\n",
                                 g.model, g.train.batch);
@@ -56,7 +65,7 @@ std::string printPlan(const Graph& g, const Fusion& f, const MemoryPlan& p) {
   for (const Slot& s : p.activations) {
     std::string readers = s.lastReader < 0 ? "read by the caller" : fmt::format("last read by kernel {}", s.lastReader);
     out += fmt::format("  [{}, {}) %{}  written by kernel {} ({}), {}\n", s.offset, s.offset + s.count,
-                       g.tensors[s.tensor].name, s.writer, opInfo(g.ops[f.kernels[s.writer].root].kind).name,
+                       g.tensors[s.tensor].name, s.writer, opInfo(g.ops[producerOf(s.tensor)].kind).name,
                        readers);
   }
   const int64_t total = p.paramFloats * (2 + p.stateArenas) + p.activationFloats;

@@ -104,6 +104,47 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"grad.c1.1", {6, 28, 28, 64}, 786176},
 };
 
+const cnnc_rt::KernelSpec kTrainKernels[] = {
+    {"0 conv2d -> c1.0", 15052800, {"c1_0_conv2d", "c1_0_conv2d_weight_t"}},
+    {"1 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
+    {"2 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
+    {"3 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
+    {"4 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
+    {"5 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"6 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"7 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
+    {"8 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"9 linear_bwd_data -> grad.f6.1", 107520, {"grad_f6_1_linear_bwd_data"}},
+    {"10 linear_bwd_weight -> grad.out.weight", 107520, {"grad_out_weight_linear_bwd_weight"}},
+    {"11 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"12 linear_bwd_data -> grad.f5.1", 1290240, {"grad_f5_1_linear_bwd_data"}},
+    {"13 linear_bwd_weight -> grad.f6.0.weight", 1290240, {"grad_f6_0_weight_linear_bwd_weight"}},
+    {"14 bias_bwd -> grad.f6.0.bias", 0, {"grad_f6_0_bias_bias_bwd"}},
+    {"15 linear_bwd_data -> grad.layer2.0", 6144000, {"grad_layer2_0_linear_bwd_data"}},
+    {"16 linear_bwd_weight -> grad.f5.0.weight", 6144000, {"grad_f5_0_weight_linear_bwd_weight"}},
+    {"17 bias_bwd -> grad.f5.0.bias", 0, {"grad_f5_0_bias_bias_bwd"}},
+    {"18 flatten_bwd -> grad.c3.2", 0, {"grad_c3_2_flatten_bwd"}},
+    {"19 avgpool_bwd -> grad.c3.1", 0, {"grad_c3_1_avgpool_bwd"}},
+    {"20 conv2d_bwd_data -> grad.c1.2", 30720000, {"grad_c1_2_conv2d_bwd_data", "grad_c1_2_conv2d_bwd_data_weight_t"}},
+    {"21 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_acc", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"22 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
+    {"23 avgpool_bwd -> grad.c1.1", 0, {"grad_c1_1_avgpool_bwd"}},
+    {"24 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_acc", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"25 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
+};
+
+const cnnc_rt::KernelSpec kEvalKernels[] = {
+    {"0 conv2d -> c1.0", 15052800, {"c1_0_conv2d", "c1_0_conv2d_weight_t"}},
+    {"1 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
+    {"2 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
+    {"3 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
+    {"4 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
+    {"5 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"6 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"7 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
+    {"8 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,6 +189,8 @@ out     linear(10)                      10               850        840
 total parameters:                  61,706  (246,824 bytes as f32)
 multiply-adds per sample:         416,520  (forward pass)
 )SUMMARY";
+  spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));
+  spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;

@@ -60,6 +60,26 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"grad.layer0.0", {784, 64}, 84224},
 };
 
+const cnnc_rt::KernelSpec kTrainKernels[] = {
+    {"0 flatten -> layer0.0", 0, {"layer0_0_flatten"}},
+    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "hidden_0_linear_acc"}},
+    {"2 linear -> out.0", 327680, {"out_0_linear", "out_0_linear_acc"}},
+    {"3 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"4 linear_bwd_data -> grad.hidden.1", 327680, {"grad_hidden_1_linear_bwd_data"}},
+    {"5 linear_bwd_weight -> grad.out.weight", 327680, {"grad_out_weight_linear_bwd_weight"}},
+    {"6 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"7 linear_bwd_data -> grad.layer0.0", 25690112, {"grad_layer0_0_linear_bwd_data"}},
+    {"8 linear_bwd_weight -> grad.hidden.0.weight", 25690112, {"grad_hidden_0_weight_linear_bwd_weight"}},
+    {"9 bias_bwd -> grad.hidden.0.bias", 0, {"grad_hidden_0_bias_bias_bwd"}},
+};
+
+const cnnc_rt::KernelSpec kEvalKernels[] = {
+    {"0 flatten -> layer0.0", 0, {"layer0_0_flatten"}},
+    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "hidden_0_linear_acc"}},
+    {"2 linear -> out.0", 327680, {"out_0_linear", "out_0_linear_acc"}},
+    {"3 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +116,8 @@ out     linear(10)   10              2,570      2,560
 total parameters:                 203,530  (814,120 bytes as f32)
 multiply-adds per sample:         203,264  (forward pass)
 )SUMMARY";
+  spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));
+  spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;

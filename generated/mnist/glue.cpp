@@ -92,6 +92,42 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"grad.conv1.1", {16, 28, 28, 64}, 3011840},
 };
 
+const cnnc_rt::KernelSpec kTrainKernels[] = {
+    {"0 conv2d -> conv1.0", 40140800, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
+    {"1 maxpool -> conv1.2", 0, {"conv1_2_maxpool"}},
+    {"2 conv2d -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_weight_t"}},
+    {"3 maxpool -> conv2.3", 0, {"conv2_3_maxpool"}},
+    {"4 conv2d -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_weight_t"}},
+    {"5 flatten -> layer3.0", 0, {"layer3_0_flatten"}},
+    {"6 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
+    {"7 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"8 linear_bwd_data -> grad.layer3.0", 4014080, {"grad_layer3_0_linear_bwd_data"}},
+    {"9 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
+    {"10 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"11 flatten_bwd -> grad.conv3.1", 0, {"grad_conv3_1_flatten_bwd"}},
+    {"12 conv2d_bwd_data -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_weight_t"}},
+    {"13 conv2d_bwd_weight -> grad.conv3.0.weight", 321126400, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_acc", "grad_conv3_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"14 bias_bwd -> grad.conv3.0.bias", 0, {"grad_conv3_0_bias_bias_bwd", "grad_conv3_0_bias_bias_bwd_per_sample"}},
+    {"15 maxpool_bwd -> grad.conv2.2", 0, {"grad_conv2_2_maxpool_bwd", "grad_conv2_2_maxpool_bwd_argmax"}},
+    {"16 conv2d_bwd_data -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_weight_t"}},
+    {"17 conv2d_bwd_weight -> grad.conv2.0.weight", 321126400, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_acc", "grad_conv2_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"18 bias_bwd -> grad.conv2.0.bias", 0, {"grad_conv2_0_bias_bias_bwd", "grad_conv2_0_bias_bias_bwd_per_sample"}},
+    {"19 maxpool_bwd -> grad.conv1.1", 0, {"grad_conv1_1_maxpool_bwd", "grad_conv1_1_maxpool_bwd_argmax"}},
+    {"20 conv2d_bwd_weight -> grad.conv1.0.weight", 40140800, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_acc", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"21 bias_bwd -> grad.conv1.0.bias", 0, {"grad_conv1_0_bias_bias_bwd", "grad_conv1_0_bias_bias_bwd_per_sample"}},
+};
+
+const cnnc_rt::KernelSpec kEvalKernels[] = {
+    {"0 conv2d -> conv1.0", 40140800, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
+    {"1 maxpool -> conv1.2", 0, {"conv1_2_maxpool"}},
+    {"2 conv2d -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_weight_t"}},
+    {"3 maxpool -> conv2.3", 0, {"conv2_3_maxpool"}},
+    {"4 conv2d -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_weight_t"}},
+    {"5 flatten -> layer3.0", 0, {"layer3_0_flatten"}},
+    {"6 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
+    {"7 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,6 +171,8 @@ out     linear(10)                       10            31,370     31,360
 total parameters:                  95,882  (383,528 bytes as f32)
 multiply-adds per sample:       5,362,560  (forward pass)
 )SUMMARY";
+  spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));
+  spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;

@@ -107,8 +107,11 @@ void checkModel(const std::string& model) {
   Graph g = *c.graph;
   differentiate(g);
   const Halide::Target host = Halide::get_host_target();
-  Lowered L = lowerGraph(g);
-  scheduleCpu(L, g, host);
+  // As the trainer: one lowering per pipeline (training computes the loss
+  // together with its gradient; evaluation has no gradient).
+  Lowered L = lowerGraph(g), E = lowerGraph(g);
+  scheduleCpu(L, g, host, PipelineKind::Training);
+  scheduleCpu(E, g, host, PipelineKind::Evaluation);
   LoweredUpdate U = lowerUpdate(g);
   scheduleUpdateCpu(U, host);
   std::printf("%s vs PyTorch:\n", model.c_str());
@@ -129,6 +132,11 @@ void checkModel(const std::string& model) {
   L.order.set(order);
   L.first.set(0);
   L.valid.set(N);
+  E.images.set(images);
+  E.labels.set(labels);
+  E.order.set(order);
+  E.first.set(0);
+  E.valid.set(N);
   int64_t total = 0;
   std::vector<int64_t> offsets;
   for (int p : g.params) {
@@ -146,12 +154,13 @@ void checkModel(const std::string& model) {
     params.emplace_back(flat.data() + offsets[i], dims);
     grads.emplace_back(flatGrads.data() + offsets[i], dims);
     L.params[i].set(params.back());
+    E.params[i].set(params.back());
   }
 
   // Forward: logits and loss.
   Buffer<float> logits(static_cast<int>(g.classes), N), loss = Buffer<float>::make_scalar();
   Buffer<int32_t> correct = Buffer<int32_t>::make_scalar();
-  Halide::Pipeline eval({L.tensors[g.output], L.loss, L.correct});
+  Halide::Pipeline eval({E.tensors[g.output], E.loss, E.correct});
   eval.realize(Halide::Realization({logits, loss, correct}));
   compare("logits", logits.data(), ref.at("logits"), 1e-5);
   compare("loss", loss.data(), ref.at("loss"), 1e-5);

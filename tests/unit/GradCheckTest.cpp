@@ -29,7 +29,9 @@ class Harness {
     g_ = *c.graph;
     differentiate(g_);
     L_ = lowerGraph(g_);
-    scheduleCpu(L_, g_, Halide::get_host_target());
+    // The loss alone is one of the pipelines here, without its gradient:
+    // the evaluation schedule (FidelityTest runs the training one).
+    scheduleCpu(L_, g_, Halide::get_host_target(), PipelineKind::Evaluation);
     std::mt19937 rng(seed);
     const int N = static_cast<int>(g_.train.batch);
     const int F = static_cast<int>(numElements(g_.sampleShape));
