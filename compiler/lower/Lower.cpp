@@ -76,6 +76,24 @@ Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& 
   return m;
 }
 
+// The index of the first maximum of terms(0) .. terms(count - 1) (row-major
+// order of a window: PyTorch's choice among equal values). Small windows
+// become a chain of selects with no loop; large ones a reduction.
+Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
+  if (count > 64) {
+    RDom r(0, count, name);
+    return argmax(term(r))[0];
+  }
+  Expr best = term(0), index = 0;
+  for (int k = 1; k < count; ++k) {
+    Expr v = term(k);
+    Expr better = v > best;
+    index = select(better, k, index);
+    best = select(better, v, best);
+  }
+  return index;
+}
+
 class Lowering {
  public:
   explicit Lowering(const Graph& g) : g_(g) {
@@ -290,11 +308,20 @@ class Lowering {
           // The first maximum of each window in row-major order (PyTorch's).
           Dims d = dimsOf(tensor(op.operands[1]));
           Func in = padded(T(op.operands[1]), d, Expr(-INFINITY), name + "_padded");
-          RDom r(0, KW, 0, KH, name + "_r");
-          Tuple am = argmax(r, in(c, x * SX + r.x - PX, y * SY + r.y - PY, n));
-          win(c, x, y, n) = am[1] * KW + am[0];
-          covers = covers && win(c, ox, oy, n) == k.y * KW + k.x;
-          out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
+          win(c, x, y, n) = argmaxOf(
+              KW * KH, [&](Expr t) { return in(c, x * SX + t % KW - PX, y * SY + t / KW - PY, n); }, name + "_r");
+          if (SX == KW && SY == KH) {
+            // Windows that do not overlap (the usual pooling): each input is
+            // in at most one window, so it reads one gradient, not KW x KH.
+            Expr px = x + PX, py = y + PY;  // >= 0: x, y >= 0
+            Expr inside = px / SX < dy.W && py / SY < dy.H;
+            Expr wx = min(px / SX, dy.W - 1), wy = min(py / SY, dy.H - 1);
+            out(c, x, y, n) =
+                select(inside && win(c, wx, wy, n) == (py % SY) * KW + px % SX, dyF(c, wx, wy, n), 0.0f);
+          } else {
+            covers = covers && win(c, ox, oy, n) == k.y * KW + k.x;
+            out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
+          }
         } else {
           out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f)) / float(KW * KH);
         }

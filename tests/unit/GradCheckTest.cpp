@@ -226,6 +226,12 @@ TEST_CASE("overlapping maxpool windows route gradients to each maximum", "[grad]
       "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
 }
 
+TEST_CASE("non-overlapping maxpool with padding and a 3x2 window: one gradient per input", "[grad]") {
+  checkGradients(
+      "model m {\n  input 2x7x8\n  c: conv2d(3, kernel=3) -> maxpool(3x2, padding=1)\n  flatten\n"
+      "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
 TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
   const std::string text =
       "model m {\n  input 5\n  a: linear(4) -> relu\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
