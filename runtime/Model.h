@@ -72,6 +72,8 @@ struct CudaSpec {
   const halide_device_interface_t* interface = nullptr;
   int (*wrapDevicePtr)(void* user_context, halide_buffer_t* buf, uint64_t device_ptr) = nullptr;
   uintptr_t (*getDevicePtr)(void* user_context, halide_buffer_t* buf) = nullptr;
+  // GPU kernels each call launches (one per stage computed at root).
+  int launchesPerStep = 0, launchesPerEval = 0, launchesPerUpdate = 0;
 };
 
 struct ModelSpec {

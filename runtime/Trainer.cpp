@@ -74,6 +74,8 @@ struct Kernels {
   const halide_device_interface_t* gpu;
 };
 
+bool gOnGpu = false;  // the run's pipelines are the CUDA ones
+
 // --device cpu|cuda|auto. Prints the choice; false (after a message) when
 // CUDA was asked for and cannot be had.
 bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) {
@@ -110,6 +112,11 @@ bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) 
   }
   halide_device_free(nullptr, &buf);
   k = {spec.cuda.trainStep, spec.cuda.evaluate, spec.cuda.update, spec.cuda.interface};
+  // The pipelines' scratch on the GPU (padded copies, partial sums) is
+  // freed after each call: keep those blocks for the next call instead of
+  // asking the driver (cudaMalloc synchronises) every step.
+  halide_reuse_device_allocations(nullptr, true);
+  gOnGpu = true;
   say("device: cuda\n");
   return true;
 }
@@ -605,11 +612,16 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
   return 0;
 }
 
-void printProfile(int threads) {
+void printProfile(int threads, const ModelSpec& spec) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   const double peak = measurePeakGflops(threads);
   gProfile.print(peak, threads);
   printKernelProfile(peak, gProfile.seconds("train_step"), gProfile.seconds("eval"));
+  if (gOnGpu)
+    std::printf("GPU kernel launches (one per stage at root): %d per training step (%lld in all), %d per "
+                "evaluation batch, %d per update; the GFLOP/s above are the GPU's, the %% peak the CPU's\n",
+                spec.cuda.launchesPerStep, (long long)(spec.cuda.launchesPerStep * gGrowth.trainCalls),
+                spec.cuda.launchesPerEval, spec.cuda.launchesPerUpdate);
   const ScratchStats scratch = scratchStats();
   std::printf("kernel scratch memory: %.1f MiB in %llu blocks, reused from call to call; the last new block: "
               "training step %lld of %lld, evaluation batch %lld of %lld\n",
@@ -726,7 +738,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
     gProfile = Profile(opt.profile);
     if (opt.profile) startKernelProfile(spec.trainKernels, spec.evalKernels);
     const int status = train(spec, opt);
-    if (opt.profile) printProfile(opt.threads);
+    if (opt.profile) printProfile(opt.threads, spec);
     return status;
   }
   return evalCommand(spec, opt);

@@ -73,7 +73,7 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
   p.step = lowerGraph(g);
   p.update = lowerUpdate(g);
   if (target.has_gpu_feature()) {
-    scheduleCuda(p.step, target);
+    scheduleCuda(p.step, g, target);
     scheduleUpdateCuda(p.update, target);
   } else if (autoscheduler.empty()) {
     scheduleCpu(p.step, g, target, PipelineKind::Training);
@@ -208,6 +208,31 @@ std::string kernelTables(const Graph& g) {
   return out;
 }
 
+// GPU kernels launched per call of each CUDA pipeline: every stage that
+// the CUDA schedule computes at root is one kernel (what is computed inside
+// it, shared-memory tiles included, is not).
+struct GpuLaunches {
+  int step = 0, eval = 0, update = 0;
+};
+GpuLaunches gpuLaunches(const Graph& g) {
+  Lowered L = lowerGraph(g);
+  scheduleCuda(L, g, cudaTarget());
+  const Fusion fusion = fuse(g);
+  const std::vector<std::vector<Func>> roots = rootFuncsByKernel(L, g, fusion);
+  GpuLaunches n;
+  for (size_t k = 0; k < fusion.kernels.size(); ++k) {
+    const Phase phase = g.ops[fusion.kernels[k].root].phase;
+    for (const Func& f : roots[k]) {
+      const int stages = 1 + f.num_update_definitions();
+      if (phase != Phase::Update) n.step += stages;
+      if (phase == Phase::Forward) n.eval += stages;
+    }
+  }
+  LoweredUpdate u = lowerUpdate(g);
+  n.update = 1 + u.out.num_update_definitions();
+  return n;
+}
+
 }  // namespace
 
 std::string glueSource(const Graph& g, bool cuda) {
@@ -302,6 +327,9 @@ std::string glueSource(const Graph& g, bool cuda) {
   s += "  spec.trainStep = trainStep;\n  spec.evaluate = evaluate;\n  spec.update = update;\n";
   if (cuda) {
     s += "  spec.cuda.trainStep = trainStepCuda;\n  spec.cuda.evaluate = evaluateCuda;\n  spec.cuda.update = updateCuda;\n";
+    const GpuLaunches launches = gpuLaunches(g);
+    s += fmt::format("  spec.cuda.launchesPerStep = {};\n  spec.cuda.launchesPerEval = {};\n  spec.cuda.launchesPerUpdate = {};\n",
+                     launches.step, launches.eval, launches.update);
     s += "  spec.cuda.interface = halide_cuda_device_interface();\n";
     s += "  spec.cuda.wrapDevicePtr = halide_cuda_wrap_device_ptr;\n";
     s += "  spec.cuda.getDevicePtr = halide_cuda_get_device_ptr;\n";

@@ -1,5 +1,9 @@
 #include "lower/ScheduleCuda.h"
 
+#include <algorithm>
+
+#include "ir/Ops.h"
+
 namespace cnnc {
 
 using namespace Halide;
@@ -12,12 +16,13 @@ constexpr int kThreads = 128;
 // One stage (the pure definition, or update `u`) as a GPU kernel: its
 // reduction loops innermost in each thread, its pure loops fused and
 // tiled over blocks; a stage with no pure loop runs on one GPU thread.
-void tile(Func f, int u) {
+// Returns the loop of one thread (where what only it reads may be computed).
+LoopLevel tile(Func f, int u) {
   Stage stage = u < 0 ? Stage(f) : f.update(u);
   std::vector<Var> pure = f.args();
   if (pure.empty()) {
     stage.gpu_single_thread();
-    return;
+    return LoopLevel(f, Var::outermost());
   }
   std::vector<VarOrRVar> order;
   if (u >= 0)
@@ -32,27 +37,132 @@ void tile(Func f, int u) {
   }
   Var block(f.name() + "_b" + std::to_string(u + 1)), thread(f.name() + "_t" + std::to_string(u + 1));
   stage.gpu_tile(fused, block, thread, kThreads, TailStrategy::GuardWithIf);
+  return LoopLevel(f, thread);
 }
 
-void onGpu(Func f) {
-  if (!f.defined()) return;
+// Every stage of `f` a kernel; returns the thread loop of its pure stage.
+LoopLevel onGpu(Func f) {
+  if (!f.defined()) return LoopLevel::root();
   f.compute_root();
-  tile(f, -1);
+  LoopLevel thread = tile(f, -1);
   for (int u = 0; u < f.num_update_definitions(); ++u) tile(f, u);
+  return thread;
+}
+
+// `producer`, read only by the stage owning `thread`, computed by each of
+// its threads for what that thread reads (serial loops, registers): no
+// kernel of its own. For reductions written out by a single consumer (a
+// layer's accumulator), and small per-sample values.
+void inThread(Func producer, const LoopLevel& thread) {
+  if (producer.defined()) producer.compute_at(thread);
+}
+
+// The largest of `candidates` that divides `extent` (no partial tiles),
+// else the smallest that is at least `extent`, else the last.
+int tileFor(int extent, std::initializer_list<int> candidates) {
+  for (int t : candidates)
+    if (t <= extent && extent % t == 0) return t;
+  return std::min(extent, *(candidates.end() - 1));
+}
+
+// A convolution (forward, or the data gradient) written as
+// acc(c, x, y, n) += w(c, ...) * in(...), as on the CPU: one block per tile
+// of (up to 32 output channels) x (a few output rows) x (a run of output
+// columns) of one sample. Its threads are channels x rows; each keeps the
+// run of columns in registers. The block first stages the (padded) input
+// window its tile reads, every input channel, in shared memory, so each
+// input value is read from global memory once per block instead of once per
+// output channel and tap; weights are read channels-innermost (coalesced).
+void convolutionOnGpu(LoweredOp& l, int channels, int width, int height) {
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  Var c = a[0], x = a[1], y = a[2], n = a[3];
+  const int cv = std::min(channels, 32);
+  const int tx = tileFor(width, {7, 6, 5, 4});
+  const int ty = std::min(height, 8);
+  Var cO("cO"), cI("cI"), xO("xO"), xI("xI"), yO("yO"), yI("yI"), b("b");
+  l.out.compute_root()
+      .split(c, cO, cI, cv, TailStrategy::GuardWithIf)
+      .split(x, xO, xI, tx, TailStrategy::GuardWithIf)
+      .split(y, yO, yI, ty, TailStrategy::GuardWithIf)
+      .reorder(xI, cI, yI, xO, yO, cO, n)
+      .unroll(xI)
+      .fuse(cO, n, b)
+      .gpu_blocks(xO, yO, b)
+      .gpu_threads(cI, yI);
+  // Per thread: its run of columns, accumulated in registers in the CPU's
+  // order of the reduction (kernel columns, rows, input channels).
+  std::vector<Var> p = l.acc.args();
+  l.acc.compute_at(l.out, cI).unroll(p[1]);
+  l.acc.update().reorder(p[1], l.r.x, l.r.y, l.r.z).unroll(p[1]);
+  // The block's input window in shared memory, loaded by its threads:
+  // input channels across, rows split over the block's rows.
+  Func in = l.helpers[0];
+  std::vector<Var> q = in.args();  // c, x, y, n
+  Var rO("rO"), rI("rI");
+  in.compute_at(l.out, xO).split(q[2], rO, rI, ty, TailStrategy::GuardWithIf).reorder(q[1], q[0], rI, rO, q[3]).gpu_threads(q[0], rI);
+  onGpu(l.weightT);
 }
 
 }  // namespace
 
-void scheduleCuda(Lowered& L, const Target&) {
+void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
+  LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
     if (l.inlined) continue;  // computed inside the kernels that read it
-    onGpu(l.out);
-    onGpu(l.acc);
-    onGpu(l.weightT);
-    for (Func& h : l.helpers) onGpu(h);
+    switch (l.op->kind) {
+      case OpKind::Conv2d:
+      case OpKind::Conv2dBwdData: {
+        const Shape& s = g.tensors[l.op->result].shape;  // N, C, H, W
+        convolutionOnGpu(l, static_cast<int>(s[1]), static_cast<int>(s[3]), static_cast<int>(s[2]));
+        break;
+      }
+      case OpKind::Conv2dBwdWeight: {
+        // helpers: per-chunk partial sums, their accumulator, the padded
+        // input, dy. The sums are accumulated inside the threads that write them.
+        inThread(l.acc, onGpu(l.out));
+        inThread(l.helpers[1], onGpu(l.helpers[0]));
+        onGpu(l.helpers[2]);
+        onGpu(l.helpers[3]);
+        break;
+      }
+      case OpKind::Linear:
+        inThread(l.acc, onGpu(l.out));
+        break;
+      case OpKind::MaxPoolBwd: {
+        // The window's argmax, recomputed by each input's thread (4 values
+        // for a 2x2 window) rather than written out by a kernel of its own.
+        LoopLevel thread = onGpu(l.out);
+        for (Func& h : l.helpers) inThread(h, thread);
+        break;
+      }
+      case OpKind::CrossEntropy:
+      case OpKind::Mse:
+        loss = &l;
+        break;
+      case OpKind::CrossEntropyBwd:
+      case OpKind::MseBwd:
+        lossGradient = &l;
+        break;
+      default:
+        onGpu(l.out);
+        onGpu(l.acc);
+        onGpu(l.weightT);
+        for (Func& h : l.helpers) onGpu(h);
+    }
   }
-  onGpu(L.loss);
-  onGpu(L.correct);
+  // The loss kernel: the loss and the count of correct predictions each on
+  // one GPU thread over the batch's samples (per-sample values computed
+  // there), and the gradient's threads each computing their sample's
+  // log-sum-exp: three launches instead of six.
+  const LoopLevel lossThread = onGpu(L.loss), correctThread = onGpu(L.correct);
+  if (loss) {
+    inThread(loss->out, lossThread);  // per-sample losses
+    for (Func& h : loss->helpers) inThread(h, L.lse.defined() && h.name() == L.lse.name() ? lossThread : correctThread);
+  }
+  if (lossGradient) {
+    const LoopLevel thread = onGpu(lossGradient->out);
+    if (L.lse.defined()) inThread(L.lse.clone_in(lossGradient->out), thread);
+  }
 }
 
 void scheduleUpdateCuda(LoweredUpdate& u, const Target&) { onGpu(u.out); }

@@ -8,10 +8,10 @@ namespace cnnc {
 
 // Every stage that the CPU schedule computes on its own becomes a GPU
 // kernel: its pure dimensions fused and tiled over blocks of threads, each
-// thread running its reductions in a fixed order. First version: correct
-// and everything on the device; tuned tiles (shared memory for the
-// convolutions) come with issue 8's follow-up.
-void scheduleCuda(Lowered& lowered, const Halide::Target& target);
+// thread running its reductions in a fixed order. The convolutions (forward
+// and data gradient) are tiled: register runs of output columns per
+// thread, and the input window of each block staged in shared memory.
+void scheduleCuda(Lowered& lowered, const Graph& graph, const Halide::Target& target);
 void scheduleUpdateCuda(LoweredUpdate& update, const Halide::Target& target);
 
 }  // namespace cnnc
