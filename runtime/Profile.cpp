@@ -3,6 +3,7 @@
 #include <HalideRuntime.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -142,12 +143,18 @@ double measurePeakGflops(int threads) {
   std::atomic<double> sink{0};
   auto work = [&] { sink = sink + (avx512 ? fma512(iterations) : fma256(iterations)); };
   work();  // warm up (clock ramp, frequency licence)
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  for (std::thread& t : pool) t.join();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return 2.0 * 12 * width * double(iterations) * threads / seconds / 1e9;
+  // The best of three: on a shared machine another process can take a
+  // core for part of one measurement, never make one faster.
+  double best = 0;
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (std::thread& t : pool) t.join();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * 12 * width * double(iterations) * threads / seconds / 1e9);
+  }
+  return best;
 }
 
 int Profile::kernel(const std::string& name, double flopsPerCall) {

@@ -47,6 +47,33 @@ Fusion fuse(const Graph& g) {
     const Op& op = g.ops[i];
     f.inlined[i] = elementwise(op.kind) && op.result >= 0 && !returned[op.result];
   }
+  // A pooling or flatten gradient followed by activation gradients (its
+  // only reader): the chain is one kernel writing the last gradient, so
+  // the kernels after it read one tensor instead of recomputing the
+  // activation's gradient from two (each reads every element of it at
+  // least once; the convolution weight gradients used to copy it first).
+  std::vector<int> readers(g.tensors.size(), 0), reader(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    for (int t : g.ops[i].operands) {
+      ++readers[t];
+      reader[t] = static_cast<int>(i);
+    }
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const OpKind kind = g.ops[i].kind;
+    if (kind != OpKind::MaxPoolBwd && kind != OpKind::AvgPoolBwd && kind != OpKind::FlattenBwd) continue;
+    int cur = static_cast<int>(i);
+    for (;;) {
+      const int t = g.ops[cur].result;
+      if (t < 0 || returned[t] || readers[t] != 1) break;
+      const int next = reader[t];
+      const OpKind nk = g.ops[next].kind;
+      if ((nk != OpKind::ReluBwd && nk != OpKind::SigmoidBwd && nk != OpKind::TanhBwd) || g.ops[next].operands[0] != t)
+        break;
+      f.inlined[cur] = true;
+      f.inlined[next] = false;
+      cur = next;
+    }
+  }
   f.kernelOf.assign(g.ops.size(), -1);
   // The loss's gradient is computed in the loss's kernel: both read the
   // logits (or outputs) and the labels, once per sample.
@@ -87,7 +114,8 @@ Fusion fuse(const Graph& g) {
 
 std::string printFused(const Graph& g, const Fusion& f) {
   auto ref = [&](int t) { return "%" + g.tensors[t].name; };
-  std::string out = fmt::format("// {} kernels for {} ops: elementwise ops are computed inside the kernels that read them\n",
+  std::string out = fmt::format("// {} kernels for {} ops: elementwise ops are computed inside the kernels that read them, "
+                                "pooling and flatten gradients inside the activation gradient after them\n",
                                 f.kernels.size(), g.ops.size());
   const char* phases[] = {"forward", "backward", "update"};
   int inlined = 0;

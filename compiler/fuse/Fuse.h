@@ -6,12 +6,15 @@
 // that reads one computes it on the fly from what the activation itself
 // reads, so a convolution's bias and activation land in the kernels that
 // consume its output, and an activation's gradient in the convolution
-// backward kernels that consume it. Convolutions, pooling, flatten (a
-// layout change), linear layers, losses and their backward ops are
-// kernels; the loss and its gradient are one kernel (one loop over the
-// samples: the log-sum-exp, the loss, the prediction and the gradient of
-// each sample together); the optimizer is one kernel over the flat
-// parameter arena.
+// backward kernels that consume it. After a pooling or flatten gradient it
+// is the other way round: that gradient is computed inside the activation
+// gradient that follows it, and that kernel writes the gradient the
+// layer's backward kernels read (once each, instead of recomputing it from
+// two tensors). Convolutions, pooling, flatten (a layout change), linear
+// layers, losses and their backward ops are kernels; the loss and its
+// gradient are one kernel (one loop over the samples: the log-sum-exp, the
+// loss, the prediction and the gradient of each sample together); the
+// optimizer is one kernel over the flat parameter arena.
 #pragma once
 
 #include <string>

@@ -147,8 +147,14 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
             .unroll(q[0])
             .unroll(q[1]);
         input.compute_at(part, p[4]);  // one chunk's padded inputs at a time
+        // dy: a chunk's copy when it is computed on the fly (an inlined
+        // activation gradient: once per element, not per tap); read in
+        // place when a kernel wrote it.
         Func dy = l.helpers[3];
-        dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
+        bool written = false;
+        for (const LoweredOp& producer : L.ops)
+          if (producer.op->result == op.operands[0]) written = !producer.inlined;
+        if (!written) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
         Var t("t");

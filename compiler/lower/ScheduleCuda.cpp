@@ -122,7 +122,12 @@ void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
         inThread(l.acc, onGpu(l.out));
         inThread(l.helpers[1], onGpu(l.helpers[0]));
         onGpu(l.helpers[2]);
-        onGpu(l.helpers[3]);
+        // dy: its own kernel only when computed on the fly (an inlined
+        // activation gradient); read in place when a kernel wrote it.
+        bool written = false;
+        for (const LoweredOp& producer : L.ops)
+          if (producer.op->result == l.op->operands[0]) written = !producer.inlined;
+        if (!written) onGpu(l.helpers[3]);
         break;
       }
       case OpKind::Linear:

@@ -99,9 +99,9 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"grad.f5.1", {120, 64}, 549632},
     {"grad.layer2.0", {400, 64}, 557312},
     {"grad.c3.2", {16, 5, 5, 64}, 582912},
-    {"grad.c3.1", {16, 10, 10, 64}, 608512},
+    {"grad.c3.0", {16, 10, 10, 64}, 608512},
     {"grad.c1.2", {6, 14, 14, 64}, 710912},
-    {"grad.c1.1", {6, 28, 28, 64}, 786176},
+    {"grad.c1.0", {6, 28, 28, 64}, 786176},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -124,11 +124,11 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"16 linear_bwd_weight -> grad.f5.0.weight", 6144000, {"grad_f5_0_weight_linear_bwd_weight"}},
     {"17 bias_bwd -> grad.f5.0.bias", 0, {"grad_f5_0_bias_bias_bwd"}},
     {"18 flatten_bwd -> grad.c3.2", 0, {"grad_c3_2_flatten_bwd"}},
-    {"19 avgpool_bwd -> grad.c3.1", 0, {"grad_c3_1_avgpool_bwd"}},
+    {"19 tanh_bwd -> grad.c3.0", 0, {"grad_c3_0_tanh_bwd"}},
     {"20 conv2d_bwd_data -> grad.c1.2", 30720000, {"grad_c1_2_conv2d_bwd_data", "grad_c1_2_conv2d_bwd_data_weight_t"}},
     {"21 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_acc", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"22 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
-    {"23 avgpool_bwd -> grad.c1.1", 0, {"grad_c1_1_avgpool_bwd"}},
+    {"23 tanh_bwd -> grad.c1.0", 0, {"grad_c1_0_tanh_bwd"}},
     {"24 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_acc", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"25 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
 };

@@ -85,11 +85,11 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"out.0", {10, 64}, 1906688},
     {"grad.out.0", {10, 64}, 1907328},
     {"grad.layer3.0", {3136, 64}, 1907968},
-    {"grad.conv3.1", {64, 7, 7, 64}, 2108672},
+    {"grad.conv3.0", {64, 7, 7, 64}, 2108672},
     {"grad.conv2.3", {32, 7, 7, 64}, 2309376},
-    {"grad.conv2.2", {32, 14, 14, 64}, 2409728},
+    {"grad.conv2.0", {32, 14, 14, 64}, 2409728},
     {"grad.conv1.2", {16, 14, 14, 64}, 2811136},
-    {"grad.conv1.1", {16, 28, 28, 64}, 3011840},
+    {"grad.conv1.0", {16, 28, 28, 64}, 3011840},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -104,15 +104,15 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"8 linear_bwd_data -> grad.layer3.0", 4014080, {"grad_layer3_0_linear_bwd_data"}},
     {"9 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
     {"10 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"11 flatten_bwd -> grad.conv3.1", 0, {"grad_conv3_1_flatten_bwd"}},
+    {"11 relu_bwd -> grad.conv3.0", 0, {"grad_conv3_0_relu_bwd"}},
     {"12 conv2d_bwd_data -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_weight_t"}},
     {"13 conv2d_bwd_weight -> grad.conv3.0.weight", 321126400, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_acc", "grad_conv3_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"14 bias_bwd -> grad.conv3.0.bias", 0, {"grad_conv3_0_bias_bias_bwd", "grad_conv3_0_bias_bias_bwd_per_sample"}},
-    {"15 maxpool_bwd -> grad.conv2.2", 0, {"grad_conv2_2_maxpool_bwd", "grad_conv2_2_maxpool_bwd_argmax"}},
+    {"15 relu_bwd -> grad.conv2.0", 0, {"grad_conv2_0_relu_bwd"}},
     {"16 conv2d_bwd_data -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_weight_t"}},
     {"17 conv2d_bwd_weight -> grad.conv2.0.weight", 321126400, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_acc", "grad_conv2_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"18 bias_bwd -> grad.conv2.0.bias", 0, {"grad_conv2_0_bias_bias_bwd", "grad_conv2_0_bias_bias_bwd_per_sample"}},
-    {"19 maxpool_bwd -> grad.conv1.1", 0, {"grad_conv1_1_maxpool_bwd", "grad_conv1_1_maxpool_bwd_argmax"}},
+    {"19 relu_bwd -> grad.conv1.0", 0, {"grad_conv1_0_relu_bwd"}},
     {"20 conv2d_bwd_weight -> grad.conv1.0.weight", 40140800, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_acc", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"21 bias_bwd -> grad.conv1.0.bias", 0, {"grad_conv1_0_bias_bias_bwd", "grad_conv1_0_bias_bias_bwd_per_sample"}},
 };
