@@ -738,7 +738,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
     gProfile = Profile(opt.profile);
     if (opt.profile) startKernelProfile(spec.trainKernels, spec.evalKernels);
     const int status = train(spec, opt);
-    if (opt.profile) printProfile(opt.threads, spec);
+    if (opt.profile && gGrowth.trainCalls > 0) printProfile(opt.threads, spec);  // nothing to show when it never started
     return status;
   }
   return evalCommand(spec, opt);
