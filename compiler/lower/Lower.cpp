@@ -487,11 +487,6 @@ class Lowering {
     L_.loss = loss;
     L_.correct = correct;
     L_.ops.back().helpers.push_back(predicted);
-    // Per-sample values for the whole batch, padding samples too: their
-    // size, and so Halide's scratch for them, does not depend on `valid`
-    // (a last partial batch asks the allocator for nothing new).
-    perSample.bound(n, 0, N);
-    predicted.bound(n, 0, N);
   }
 
   const Graph& g_;

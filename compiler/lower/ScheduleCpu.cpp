@@ -86,12 +86,22 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
 // its predicted class and its row of the gradient; then the loss and the
 // count of correct predictions are sums of 64 numbers. Serial: at 10 x 64
 // elements a parallel loop costs more than it saves.
-void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int natural) {
+// The loss's per-sample values (the loss, the log-sum-exp, the predicted
+// class) computed for the whole batch, padding samples too: their size,
+// and so Halide's scratch for them, does not depend on `valid`, and a last
+// partial batch asks the allocator for nothing new.
+void wholeBatch(LoweredOp& loss, int batch) {
+  loss.out.bound(loss.out.args()[0], 0, batch);
+  for (Func& h : loss.helpers) h.bound(h.args()[0], 0, batch);
+}
+
+void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch, int natural) {
   Func g = gradient.out;
   std::vector<Var> a = g.args();  // o, n
   g.compute_root().vectorize(a[0], vectorFor(classes, natural));
   for (LoweredOp& loss : L.ops) {
     if (loss.op->kind != OpKind::CrossEntropy && loss.op->kind != OpKind::Mse) continue;
+    wholeBatch(loss, batch);
     loss.out.compute_root().compute_with(g, a[1]);  // the per-sample loss
     for (Func& h : loss.helpers) {
       if (L.lse.defined() && h.name() == L.lse.name())
@@ -195,12 +205,13 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         break;
       case OpKind::CrossEntropy:
       case OpKind::Mse:
+        wholeBatch(l, static_cast<int>(g.train.batch));
         l.out.compute_root();
         for (Func& h : l.helpers) h.compute_root();
         break;
       case OpKind::CrossEntropyBwd:
       case OpKind::MseBwd:
-        if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, natural);
+        if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, static_cast<int>(g.train.batch), natural);
         break;
       default:
         // Elementwise ops, pooling and its backward, flatten, softmax.
