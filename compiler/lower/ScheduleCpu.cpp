@@ -180,10 +180,20 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         break;
       }
       case OpKind::Linear: {
-        // acc (o, n): few outputs; parallel over the batch.
-        std::vector<Var> b = l.acc.args();
+        // acc (o, n) += in (r, n) * w (r, o): few outputs, long sums. Per
+        // sample (parallel over the batch), a vector of partial sums per
+        // output over r in steps of a vector, all outputs at once (10
+        // independent chains for mnist's classifier), then each vector
+        // summed. Was one scalar chain per output: 0.08 ms per step at
+        // 50 GFLOP/s (train --profile, 2-core AMD EPYC, 2026-11-28).
+        std::vector<Var> b = l.acc.args();  // o, n
+        RVar rO("rO"), rI("rI");
+        Var u("u");
         l.acc.compute_root().parallel(b[1]);
+        Func partial = l.acc.update().split(l.r.x, rO, rI, natural).rfactor(rI, u);
         l.acc.update().parallel(b[1]);
+        partial.compute_at(l.acc, b[1]).vectorize(u);  // partial (o, n, u)
+        partial.update().reorder(u, b[0], rO).vectorize(u).unroll(b[0]);
         l.out.compute_root();
         break;
       }
