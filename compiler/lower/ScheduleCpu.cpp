@@ -223,8 +223,29 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
       case OpKind::MseBwd:
         if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, static_cast<int>(g.train.batch), natural);
         break;
+      case OpKind::Flatten: {
+        const Shape& in = g.tensors[op.operands[0]].shape;  // N, C, H, W
+        if (in.size() != 4) {
+          rowMajor(l.out, inner, natural);
+          break;
+        }
+        // (c, x, y) -> f = (c * H + y) * W + x: a transpose. Loops over
+        // the output's order with f split into (c, y, x), so no lane
+        // computes a division; vectors of channels (contiguous reads,
+        // strided writes). Was vectors along f, each lane dividing: 0.18 ms
+        // per step for conv3's 64x7x7 (train --profile, 2-core AMD EPYC).
+        const int H = static_cast<int>(in[2]), W = static_cast<int>(in[3]), C = static_cast<int>(in[1]);
+        Var cc("cc"), p("p"), yy("yy"), xx("xx");
+        l.out.compute_root()
+            .split(a[0], cc, p, H * W)
+            .split(p, yy, xx, W)
+            .reorder(cc, xx, yy, a[1])
+            .vectorize(cc, vectorFor(C, natural))
+            .parallel(a[1]);
+        break;
+      }
       default:
-        // Elementwise ops, pooling and its backward, flatten, softmax.
+        // Elementwise ops, pooling and its backward, softmax.
         rowMajor(l.out, inner, natural);
         for (Func& h : l.helpers) rowMajor(h, inner, natural);
         break;
