@@ -90,9 +90,12 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
 // class) computed for the whole batch, padding samples too: their size,
 // and so Halide's scratch for them, does not depend on `valid`, and a last
 // partial batch asks the allocator for nothing new.
-void wholeBatch(LoweredOp& loss, int batch) {
+// (Only for what is computed at root: a Func computed per sample would be
+// computed for the whole batch per sample.)
+void wholeBatch(LoweredOp& loss, int batch, const Func& perSampleInLoop = Func()) {
   loss.out.bound(loss.out.args()[0], 0, batch);
-  for (Func& h : loss.helpers) h.bound(h.args()[0], 0, batch);
+  for (Func& h : loss.helpers)
+    if (!perSampleInLoop.defined() || h.name() != perSampleInLoop.name()) h.bound(h.args()[0], 0, batch);
 }
 
 void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch, int natural) {
@@ -101,7 +104,7 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
   g.compute_root().vectorize(a[0], vectorFor(classes, natural));
   for (LoweredOp& loss : L.ops) {
     if (loss.op->kind != OpKind::CrossEntropy && loss.op->kind != OpKind::Mse) continue;
-    wholeBatch(loss, batch);
+    wholeBatch(loss, batch, L.lse);
     loss.out.compute_root().compute_with(g, a[1]);  // the per-sample loss
     for (Func& h : loss.helpers) {
       if (L.lse.defined() && h.name() == L.lse.name())
@@ -215,7 +218,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         break;
       case OpKind::CrossEntropy:
       case OpKind::Mse:
-        wholeBatch(l, static_cast<int>(g.train.batch));
+        // (Training computes the log-sum-exp per sample: scheduleLossKernel.)
+        wholeBatch(l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training ? L.lse : Func());
         l.out.compute_root();
         for (Func& h : l.helpers) h.compute_root();
         break;
