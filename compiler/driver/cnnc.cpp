@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"Mullapudi2016", "Li2018", "Adams2019"}));
   app.add_flag("--halide-profile", halideProfile,
                "build the trainer with Halide's profiler: time per Func, printed when the trainer exits");
-  app.add_option("--target", targets, "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs)")
+  app.add_option("--target", targets,
+                 "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs); instead of host, a Halide CPU "
+                 "target (x86-64-linux-avx2-f16c-fma-sse41: AVX2 code on any machine that has AVX2)")
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
@@ -138,11 +140,24 @@ int main(int argc, char** argv) {
     }
     emit = stage->emit;
   }
+  // host | host,cuda | a Halide CPU target [,cuda]
   bool cuda = false;
-  if (targets == "host,cuda" || targets == "cuda,host") {
+  std::string cpu = targets;
+  const std::string withCuda = ",cuda";
+  if (cpu == "cuda,host") {
+    cpu = "host";
     cuda = true;
-  } else if (targets != "host") {
-    fmt::print(stderr, "cnnc: error: unknown --target '{}'; expected host or host,cuda\n", targets);
+  } else if (cpu.size() > withCuda.size() &&
+             cpu.compare(cpu.size() - withCuda.size(), withCuda.size(), withCuda) == 0) {
+    cpu.resize(cpu.size() - withCuda.size());
+    cuda = true;
+  }
+  std::string why;
+  if (!cnnc::setCpuTarget(cpu, why)) {
+    fmt::print(stderr,
+               "cnnc: error: unknown --target '{}' ({}); expected host, host,cuda, or a Halide CPU target such as "
+               "x86-64-linux-avx2-f16c-fma-sse41\n",
+               targets, why);
     return 2;
   }
   if (summary && !emitName.empty()) {

@@ -163,7 +163,11 @@ bool halideGuard(const char* what, Fn fn) {
   }
 }
 
-Target hostTarget() { return get_host_target(); }
+Target& cpuTarget() {
+  static Target target = get_host_target();
+  return target;
+}
+Target hostTarget() { return cpuTarget(); }
 
 // The GPU target: PTX for compute capability 6.1, which the driver
 // compiles for any newer GPU (H100: 9.0) when the trainer starts.
@@ -234,6 +238,24 @@ GpuLaunches gpuLaunches(const Graph& g) {
 }
 
 }  // namespace
+
+bool setCpuTarget(const std::string& text, std::string& why) {
+  if (text == "host") {
+    cpuTarget() = get_host_target();
+    return true;
+  }
+  if (!Target::validate_target_string(text)) {
+    why = "not a Halide target";
+    return false;
+  }
+  Target t(text);
+  if (t.has_gpu_feature() || (t.arch != Target::X86 && t.arch != Target::ARM) || t.os != Target::Linux) {
+    why = "not a Linux CPU target (CUDA is added with ,cuda)";
+    return false;
+  }
+  cpuTarget() = t;
+  return true;
+}
 
 std::string glueSource(const Graph& g, bool cuda) {
   const std::string m = g.model;

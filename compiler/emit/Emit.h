@@ -20,6 +20,12 @@ struct EmitOptions {
   std::string autoscheduler;
 };
 
+// The CPU the pipelines are compiled for: the host (the default), or a
+// Halide target string such as x86-64-linux-avx2-f16c-fma-sse41 (AVX2 code
+// built on an AVX-512 machine). Returns false, with `why`, for a string
+// that is not an x86/ARM CPU target Halide knows.
+bool setCpuTarget(const std::string& halideTarget, std::string& why);
+
 // Builds the trainer for a differentiated graph. Everything is written in
 // a temporary folder and the executable renamed into place at the end, so
 // on failure nothing is left at `options.output`. Returns false after

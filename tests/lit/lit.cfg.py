@@ -24,6 +24,15 @@ config.suffixes = [".cnn", ".test"]
 config.environment["PATH"] = os.pathsep.join(
     [config.cnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "/usr/bin:/bin")])
 
+# The CPU's vector extensions, for tests that run code built for them.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((l.split(":", 1)[1].split() for l in cpuinfo if l.startswith("flags")), [])
+except OSError:
+    flags = []
+if "avx2" in flags and "fma" in flags:
+    config.available_features.add("avx2")
+
 # The checked build (ASan + UBSan) brings its own allocator: tests that
 # interpose malloc do not apply there.
 if config.sanitized:
