@@ -334,6 +334,54 @@ bool canWrite(const std::string& path, std::string& error) {
   return false;
 }
 
+// Where a run starts, and its settings: from the options, with the weights
+// from --init or a seeded initialisation; or, with --resume, as the
+// interrupted run had them (weights and optimizer state included). False
+// after a message.
+bool startingPoint(const ModelSpec& spec, const Options& opt, int64_t trainCount, Session& s, ResumePoint& at) {
+  at.epochs = opt.epochs;
+  at.seed = opt.seed;
+  at.limit = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainCount) : trainCount;
+  at.lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
+  at.shuffle = spec.shuffle && !opt.noShuffle;
+  std::string error;
+  if (!opt.resume.empty()) {
+    if (!loadState(spec, opt.resume, s.params, s.state, at, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return false;
+    }
+    say("resuming at step %lld (epoch %lld, sample %lld) with the interrupted run's settings\n", (long long)at.step,
+        (long long)at.epoch, (long long)at.next);
+  } else if (!opt.init.empty()) {
+    if (!loadWeights(spec, opt.init, s.params, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return false;
+    }
+  } else {
+    initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
+  }
+  return true;
+}
+
+// Ctrl-C or --max-steps after the step `here` ends: saves where the run
+// stands (with --save) and returns the exit status (0 for --max-steps, 130
+// for Ctrl-C, 1 when saving failed).
+template <typename Save>
+int stopEarly(const Options& opt, const ResumePoint& here, bool maxSteps, Save& save) {
+  if (gProgress) say("\n");
+  say(maxSteps ? "stopped after step %lld (epoch %lld): --max-steps\n" : "interrupted at step %lld (epoch %lld)\n",
+      (long long)here.step, (long long)here.epoch);
+  const int status = maxSteps ? 0 : 130;
+  if (opt.save.empty()) {
+    say("no --save given: nothing saved\n");
+    return status;
+  }
+  if (!save(here)) return 1;
+  say("saved the weights after step %lld to %s (resume with --resume %s)\n", (long long)here.step, opt.save.c_str(),
+      statePath(opt.save).c_str());
+  return status;
+}
+
 int train(const ModelSpec& spec, const Options& opt) {
   Kernels k;
   if (!chooseDevice(spec, opt.device, k)) return 1;
@@ -341,29 +389,8 @@ int train(const ModelSpec& spec, const Options& opt) {
   if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
   std::string error;
-  // Where to start, and the run's settings: from the options, or, when
-  // resuming, as the interrupted run had them.
   ResumePoint at;
-  at.epochs = opt.epochs;
-  at.seed = opt.seed;
-  at.limit = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainSet.images.count) : trainSet.images.count;
-  at.lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
-  at.shuffle = spec.shuffle && !opt.noShuffle;
-  if (!opt.resume.empty()) {
-    if (!loadState(spec, opt.resume, s.params, s.state, at, error)) {
-      std::fprintf(stderr, "error: %s\n", error.c_str());
-      return 1;
-    }
-    say("resuming at step %lld (epoch %lld, sample %lld) with the interrupted run's settings\n", (long long)at.step,
-        (long long)at.epoch, (long long)at.next);
-  } else if (!opt.init.empty()) {
-    if (!loadWeights(spec, opt.init, s.params, error)) {
-      std::fprintf(stderr, "error: %s\n", error.c_str());
-      return 1;
-    }
-  } else {
-    initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
-  }
+  if (!startingPoint(spec, opt, trainSet.images.count, s, at)) return 1;
   if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
   if (!opt.save.empty() && !canWrite(opt.save, error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
@@ -455,22 +482,12 @@ int train(const ModelSpec& spec, const Options& opt) {
         std::fprintf(log, "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
       const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
       if (gInterrupted || stop) {
-        if (gProgress) say("\n");
-        say(stop ? "stopped after step %lld (epoch %lld): --max-steps\n" : "interrupted at step %lld (epoch %lld)\n",
-            (long long)step, (long long)epoch);
-        if (opt.save.empty()) {
-          say("no --save given: nothing saved\n");
-          return stop ? 0 : 130;
-        }
         ResumePoint here = at;
         here.epoch = epoch;
         here.next = first + n;
         here.step = step;
         here.lossSum = lossSum;
-        if (!save(here)) return 1;
-        say("saved the weights after step %lld to %s (resume with --resume %s)\n", (long long)step, opt.save.c_str(),
-            statePath(opt.save).c_str());
-        return stop ? 0 : 130;
+        return stopEarly(opt, here, stop, save);
       }
       if (gProgress) progress(epoch, at.epochs, first + n, count, lossSum / (first + n), start);
     }
