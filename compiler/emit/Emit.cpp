@@ -106,11 +106,13 @@ Pipelines buildPipelines(const Graph& g, const Target& target, const std::string
     p.eval = Pipeline(evalOutputs);
     // `train --profile` times each kernel from the trace events around
     // its loop nests (a few calls per kernel and step; the trainer's
-    // handler returns at once when not profiling).
+    // handler returns at once when not profiling). Not with Halide's own
+    // profiler (--halide-profile), which reports per Func itself.
     const Fusion fusion = fuse(g);
-    for (Lowered* L : {&p.step, &p.evalStep})
-      for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
-        for (Func& f : funcs) f.trace_realizations();
+    if (!target.has_feature(Target::Profile))
+      for (Lowered* L : {&p.step, &p.evalStep})
+        for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
+          for (Func& f : funcs) f.trace_realizations();
   }
   if (!autoscheduler.empty() && !target.has_gpu_feature()) {
     // The training and evaluation pipelines share Funcs: schedule two
