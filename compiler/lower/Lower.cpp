@@ -496,6 +496,12 @@ class Lowering {
 
 }  // namespace
 
+bool Lowered::written(int tensor) const {
+  for (const LoweredOp& l : ops)
+    if (l.op->result == tensor) return !l.inlined;
+  return false;
+}
+
 std::vector<int64_t> funcExtents(const Shape& s) {
   if (s.size() == 4) return {s[1], s[3], s[2], s[0]};
   return std::vector<int64_t>(s.rbegin(), s.rend());

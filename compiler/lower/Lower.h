@@ -50,6 +50,12 @@ struct Lowered {
   // The kernels' results the memory plan places in the activation arena
   // (plan/Plan.h), in its order: outputs of the training pipeline.
   std::vector<Halide::Func> activations;
+
+  // Whether a kernel writes `tensor` to memory; false when it is computed
+  // inside the kernels that read it (fuse), or is not an op's result.
+  bool written(int tensor) const;
+  // Whether `f` is the cross-entropy's per-sample log-sum-exp.
+  bool isLse(const Halide::Func& f) const { return lse.defined() && f.name() == lse.name(); }
 };
 
 // Lowers the forward ops and, when the graph has them, the backward ops.

@@ -107,33 +107,33 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   if (!l.helpers.empty()) l.helpers[0].compute_at(l.out, n);
 }
 
+// The loss's per-sample values (the loss, the log-sum-exp, the predicted
+// class) computed for the whole batch, padding samples too: their size,
+// and so Halide's scratch for them, does not depend on `valid`, and a last
+// partial batch asks the allocator for nothing new. Only for what is
+// computed at root: with `lseInLoop` (training) the log-sum-exp is computed
+// per sample, and bounding it would compute the whole batch's per sample.
+void wholeBatch(const Lowered& L, LoweredOp& loss, int batch, bool lseInLoop) {
+  loss.out.bound(loss.out.args()[0], 0, batch);
+  for (Func& h : loss.helpers)
+    if (!(lseInLoop && L.isLse(h))) h.bound(h.args()[0], 0, batch);
+}
+
 // The loss and its gradient as one kernel (fuse): one loop over the
 // samples computes each sample's log-sum-exp (cross-entropy), its loss,
 // its predicted class and its row of the gradient; then the loss and the
 // count of correct predictions are sums of 64 numbers. Serial: at 10 x 64
 // elements a parallel loop costs more than it saves.
-// The loss's per-sample values (the loss, the log-sum-exp, the predicted
-// class) computed for the whole batch, padding samples too: their size,
-// and so Halide's scratch for them, does not depend on `valid`, and a last
-// partial batch asks the allocator for nothing new.
-// (Only for what is computed at root: a Func computed per sample would be
-// computed for the whole batch per sample.)
-void wholeBatch(LoweredOp& loss, int batch, const Func& perSampleInLoop = Func()) {
-  loss.out.bound(loss.out.args()[0], 0, batch);
-  for (Func& h : loss.helpers)
-    if (!perSampleInLoop.defined() || h.name() != perSampleInLoop.name()) h.bound(h.args()[0], 0, batch);
-}
-
 void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch, int natural) {
   Func g = gradient.out;
   std::vector<Var> a = g.args();  // o, n
   g.compute_root().vectorize(a[0], vectorFor(classes, natural));
   for (LoweredOp& loss : L.ops) {
     if (loss.op->kind != OpKind::CrossEntropy && loss.op->kind != OpKind::Mse) continue;
-    wholeBatch(loss, batch, L.lse);
+    wholeBatch(L, loss, batch, true);
     loss.out.compute_root().compute_with(g, a[1]);  // the per-sample loss
     for (Func& h : loss.helpers) {
-      if (L.lse.defined() && h.name() == L.lse.name())
+      if (L.isLse(h))
         h.compute_at(g, a[1]);  // once per sample, read by the loss and the gradient
       else
         h.compute_root().compute_with(g, a[1]);  // the predicted class
@@ -190,10 +190,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         // activation gradient: once per element, not per tap); read in
         // place when a kernel wrote it.
         Func dy = l.helpers[3];
-        bool written = false;
-        for (const LoweredOp& producer : L.ops)
-          if (producer.op->result == op.operands[0]) written = !producer.inlined;
-        if (!written) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
+        if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
         Var t("t");
@@ -245,7 +242,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
       case OpKind::CrossEntropy:
       case OpKind::Mse:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)
-        wholeBatch(l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training ? L.lse : Func());
+        wholeBatch(L, l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training);
         l.out.compute_root();
         for (Func& h : l.helpers) h.compute_root();
         break;

@@ -124,10 +124,7 @@ void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
         onGpu(l.helpers[2]);
         // dy: its own kernel only when computed on the fly (an inlined
         // activation gradient); read in place when a kernel wrote it.
-        bool written = false;
-        for (const LoweredOp& producer : L.ops)
-          if (producer.op->result == l.op->operands[0]) written = !producer.inlined;
-        if (!written) onGpu(l.helpers[3]);
+        if (!L.written(l.op->operands[0])) onGpu(l.helpers[3]);
         break;
       }
       case OpKind::Linear:
@@ -162,7 +159,7 @@ void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
   const LoopLevel lossThread = onGpu(L.loss), correctThread = onGpu(L.correct);
   if (loss) {
     inThread(loss->out, lossThread);  // per-sample losses
-    for (Func& h : loss->helpers) inThread(h, L.lse.defined() && h.name() == L.lse.name() ? lossThread : correctThread);
+    for (Func& h : loss->helpers) inThread(h, L.isLse(h) ? lossThread : correctThread);
   }
   if (lossGradient) {
     const LoopLevel thread = onGpu(lossGradient->out);
