@@ -46,9 +46,6 @@ struct Buffers {
   halide_buffer_t* flatActivations = nullptr;  // float (A): the whole arena
 };
 
-// A trainer built with --target=host,cuda also holds CUDA versions of the
-// pipelines and the functions to place buffers on the GPU; in a CPU-only
-// trainer every pointer here is null.
 // One tensor of the activation arena, placed by cnnc (--emit=plan).
 struct ActivationSpec {
   std::string name;
@@ -65,15 +62,18 @@ struct KernelSpec {
   std::vector<std::string> funcs;
 };
 
-struct CudaSpec {
+// A GPU API's versions of the three pipelines (a trainer built with
+// --target=host,cuda and/or opencl holds one per API).
+struct GpuSpec {
+  std::string api;  // "cuda", "opencl": what --device names it
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
   int (*update)(Buffers&, const float* scalars) = nullptr;
   const halide_device_interface_t* interface = nullptr;
-  int (*wrapDevicePtr)(void* user_context, halide_buffer_t* buf, uint64_t device_ptr) = nullptr;
-  uintptr_t (*getDevicePtr)(void* user_context, halide_buffer_t* buf) = nullptr;
   // GPU kernels each call launches (one per stage computed at root).
   int launchesPerStep = 0, launchesPerEval = 0, launchesPerUpdate = 0;
+  // OpenCL: which kinds of device Halide looks for ("gpu acc", "cpu"); null for CUDA.
+  void (*setDeviceType)(const char* kinds) = nullptr;
 };
 
 struct ModelSpec {
@@ -103,7 +103,7 @@ struct ModelSpec {
   // scalars: adam: beta1, 1-beta1, beta2, 1-beta2, eps, weight_decay,
   // -step_size, sqrt(bias_correction2); sgd: -lr, momentum, weight_decay.
   int (*update)(Buffers&, const float* scalars) = nullptr;
-  CudaSpec cuda;
+  std::vector<GpuSpec> gpus;  // in the order --device auto tries them; empty for a CPU-only trainer
 };
 
 // The trainer's command line (train, eval); returns the exit status.

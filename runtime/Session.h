@@ -18,9 +18,12 @@
 namespace cnnc_rt {
 
 // A halide_buffer_t over memory owned elsewhere; dims innermost first.
+// On a GPU it is the buffer's device allocation, or a crop of another's
+// (freed, or released, with it).
 struct View {
   halide_buffer_t buf{};
   std::vector<halide_dimension_t> dims;
+  bool cropped = false;  // buf.device is a crop of another buffer's allocation
   View(void* host, halide_type_t type, const std::vector<int64_t>& extents) : dims(extents.size()) {
     int32_t stride = 1;
     for (size_t d = 0; d < extents.size(); ++d) {
@@ -31,6 +34,31 @@ struct View {
     buf.type = type;
     buf.dimensions = static_cast<int32_t>(dims.size());
     buf.dim = dims.empty() ? nullptr : dims.data();
+  }
+  View(const View&) = delete;
+  View& operator=(const View&) = delete;
+  ~View() {
+    if (buf.device) cropped ? halide_device_release_crop(nullptr, &buf) : halide_device_free(nullptr, &buf);
+  }
+
+  // On the device too, this view is floats [offset, offset + its size) of
+  // `flat` (a 1-D buffer already there): a crop of its allocation. CUDA
+  // makes it a pointer into it; OpenCL an offset, which each kernel launch
+  // turns into a sub-buffer, whose origin the device wants aligned
+  // (cnnc's memory plan aligns every offset to 512 bytes).
+  bool aliasOnDevice(const halide_buffer_t* flat, int64_t offset) {
+    int64_t count = 1;
+    for (const halide_dimension_t& d : dims) count *= d.extent;
+    halide_dimension_t range = {static_cast<int32_t>(offset), static_cast<int32_t>(count), 1, 0};
+    halide_buffer_t crop = *flat;
+    crop.device = 0;
+    crop.device_interface = nullptr;
+    crop.dim = &range;
+    if (halide_device_crop(nullptr, flat, &crop) != 0) return false;
+    buf.device = crop.device;
+    buf.device_interface = crop.device_interface;
+    cropped = true;
+    return true;
   }
 };
 
@@ -82,7 +110,9 @@ class Session {
     for (const ParamSpec& p : spec.params) {
       std::vector<int64_t> reversed(p.shape.rbegin(), p.shape.rend());
       b.params.push_back(view(params.data() + p.offset, f32, reversed));
+      paramViews_.push_back(views_.back().get());
       b.grads.push_back(view(grads.data() + p.offset, f32, reversed));
+      gradViews_.push_back(views_.back().get());
     }
     b.output = view(output.data(), f32, {spec.classes, spec.batch});
     b.loss = view(&loss, f32, {});
@@ -90,10 +120,19 @@ class Session {
     b.flatParams = view(params.data(), f32, {spec.totalParams});
     b.flatGrads = view(grads.data(), f32, {spec.totalParams});
     for (auto& s : state) b.state.push_back(view(s.data(), f32, {spec.totalParams}));
-    for (const ActivationSpec& a : spec.activations)
+    for (const ActivationSpec& a : spec.activations) {
       b.activations.push_back(view(activations.data() + a.offset, f32, a.extents));
+      activationViews_.push_back(views_.back().get());
+    }
     b.flatActivations = view(activations.data(), f32, {spec.activationFloats});
   }
+
+  // The device allocations go with it: the crops first, then what they crop.
+  ~Session() {
+    for (std::unique_ptr<View>& v : views_) v.reset();
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   int64_t features() const { return features_; }
 
@@ -129,20 +168,18 @@ class Session {
   // arenas' device memory, as they alias their host memory.
   bool toDevice(const halide_device_interface_t* gpu) {
     gpu_ = gpu;
-    auto place = [&](halide_buffer_t* flat, const std::vector<halide_buffer_t*>& views,
-                     const std::vector<int64_t>& offsets) {
+    auto place = [&](halide_buffer_t* flat, std::vector<View*> views, const std::vector<int64_t>& offsets) {
       flat->flags |= halide_buffer_flag_host_dirty;
       if (halide_copy_to_device(nullptr, flat, gpu) != 0) return false;
-      uintptr_t base = spec_.cuda.getDevicePtr(nullptr, flat);
       for (size_t i = 0; i < views.size(); ++i)
-        if (spec_.cuda.wrapDevicePtr(nullptr, views[i], base + 4 * offsets[i]) != 0) return false;
+        if (!views[i]->aliasOnDevice(flat, offsets[i])) return false;
       return true;
     };
     std::vector<int64_t> paramOffsets, activationOffsets;
     for (const ParamSpec& p : spec_.params) paramOffsets.push_back(p.offset);
     for (const ActivationSpec& a : spec_.activations) activationOffsets.push_back(a.offset);
-    if (!place(b.flatParams, b.params, paramOffsets) || !place(b.flatGrads, b.grads, paramOffsets) ||
-        !place(b.flatActivations, b.activations, activationOffsets))
+    if (!place(b.flatParams, paramViews_, paramOffsets) || !place(b.flatGrads, gradViews_, paramOffsets) ||
+        !place(b.flatActivations, activationViews_, activationOffsets))
       return false;
     for (halide_buffer_t* st : b.state)
       if (!place(st, {}, {})) return false;
@@ -177,7 +214,10 @@ class Session {
   Buffers b;
 
  private:
+  // Every buffer over the session's memory; the crops (views) come before
+  // the flat arenas they crop, so they are released first.
   std::vector<std::unique_ptr<View>> views_;
+  std::vector<View*> paramViews_, gradViews_, activationViews_;
   const halide_device_interface_t* gpu_ = nullptr;
 };
 

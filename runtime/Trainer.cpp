@@ -20,6 +20,7 @@
 #include <random>
 #include <thread>
 
+#include "DeviceCopies.h"
 #include "Idx.h"
 #include "Image.h"
 #include "Model.h"
@@ -74,50 +75,74 @@ struct Kernels {
   const halide_device_interface_t* gpu;
 };
 
-bool gOnGpu = false;  // the run's pipelines are the CUDA ones
+const GpuSpec* gGpu = nullptr;  // the GPU API whose pipelines the run calls (null: the CPU's)
 
-// --device cpu|cuda|auto. Prints the choice; false (after a message) when
-// CUDA was asked for and cannot be had.
-bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) {
-  k = {spec.trainStep, spec.evaluate, spec.update, nullptr};
-  if (device == "cpu") return true;
-  const bool asked = device == "cuda";
-  if (!spec.cuda.trainStep) {
-    if (asked) {
-      std::fprintf(stderr, "error: --device cuda: this trainer was built for the CPU only; rebuild it with "
-                           "cnnc --target=host,cuda\n");
-      return false;
-    }
-    return true;  // nothing to choose
-  }
-  // Probe: a one-float allocation on the GPU.
-  float probe = 0;
+// How a GPU API's devices are named in messages.
+std::string deviceNoun(const std::string& api) { return api == "cuda" ? "CUDA GPU" : "OpenCL device"; }
+
+// Whether `gpu` has a device: a one-float allocation there. False with `why`.
+bool probe(const GpuSpec& gpu, std::string& why) {
+  float value = 0;
   halide_dimension_t dim = {0, 1, 1, 0};
   halide_buffer_t buf{};
-  buf.host = reinterpret_cast<uint8_t*>(&probe);
+  buf.host = reinterpret_cast<uint8_t*>(&value);
   buf.type = {halide_type_float, 32, 1};
   buf.dimensions = 1;
   buf.dim = &dim;
   gHalideError.clear();
-  int status = halide_device_malloc(nullptr, &buf, spec.cuda.interface);
-  if (status != 0) {
-    std::string why = gHalideError.empty() ? "error " + std::to_string(status) : gHalideError;
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    if (asked) {
-      std::fprintf(stderr, "error: --device cuda: no usable CUDA GPU (%s)\n", why.c_str());
-      return false;
-    }
-    say("device: cpu (no usable CUDA GPU: %s)\n", why.c_str());
+  const int status = halide_device_malloc(nullptr, &buf, gpu.interface);
+  if (status == 0) {
+    halide_device_free(nullptr, &buf);
     return true;
   }
-  halide_device_free(nullptr, &buf);
-  k = {spec.cuda.trainStep, spec.cuda.evaluate, spec.cuda.update, spec.cuda.interface};
-  // The pipelines' scratch on the GPU (padded copies, partial sums) is
-  // freed after each call: keep those blocks for the next call instead of
-  // asking the driver (cudaMalloc synchronises) every step.
-  halide_reuse_device_allocations(nullptr, true);
-  gOnGpu = true;
-  say("device: cuda\n");
+  why = gHalideError.empty() ? "error " + std::to_string(status) : gHalideError;
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  return false;
+}
+
+// --device cpu|cuda|opencl|auto. auto takes the first of the trainer's GPU
+// APIs (CUDA, then OpenCL) that has a GPU, else the CPU; on OpenCL it
+// looks at GPUs and accelerators only (HL_OCL_DEVICE_TYPE overrides it),
+// since an OpenCL CPU device such as pocl runs far slower than the CPU
+// pipelines; `--device opencl` takes any OpenCL device. Prints the
+// choice, and why not the others; false (after a message) when the
+// device asked for cannot be had.
+bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) {
+  k = {spec.trainStep, spec.evaluate, spec.update, nullptr};
+  if (device == "cpu") return true;
+  const bool asked = device != "auto";
+  std::string notes;
+  for (const GpuSpec& gpu : spec.gpus) {
+    if (asked && gpu.api != device) continue;
+    const bool gpusOnly = !asked && gpu.setDeviceType && !std::getenv("HL_OCL_DEVICE_TYPE");
+    if (gpusOnly) gpu.setDeviceType("gpu acc");
+    std::string why;
+    if (!probe(gpu, why)) {
+      const std::string noun = gpusOnly ? "OpenCL GPU" : deviceNoun(gpu.api);
+      if (asked) {
+        std::fprintf(stderr, "error: --device %s: no usable %s (%s)\n", device.c_str(), noun.c_str(), why.c_str());
+        return false;
+      }
+      notes += (notes.empty() ? "" : "; ") + ("no usable " + noun + ": " + why);
+      continue;
+    }
+    k = {gpu.trainStep, gpu.evaluate, gpu.update, gpu.interface};
+    // The pipelines' scratch on the GPU (padded copies, partial sums) is
+    // freed after each call: keep those blocks for the next call instead
+    // of asking the driver (cudaMalloc synchronises) every step.
+    halide_reuse_device_allocations(nullptr, true);
+    gGpu = &gpu;
+    say("device: %s\n", gpu.api.c_str());
+    return true;
+  }
+  if (asked) {
+    std::string built = "cpu";
+    for (const GpuSpec& gpu : spec.gpus) built += ", " + gpu.api;
+    std::fprintf(stderr, "error: --device %s: this trainer was built %s; rebuild it with cnnc --target=host,%s\n",
+                 device.c_str(), spec.gpus.empty() ? "for the CPU only" : ("for " + built).c_str(), device.c_str());
+    return false;
+  }
+  if (!notes.empty()) say("device: cpu (%s)\n", notes.c_str());
   return true;
 }
 
@@ -233,8 +258,19 @@ struct PoolGrowth {
   // With a counting allocator preloaded: calls to it inside training
   // steps after the first kWarmSteps of the run.
   int64_t heapInSteps = 0;
+  // Copies between the host and the GPU inside training steps (from the
+  // start of the step to the loss read back after the update).
+  DeviceCopies stepCopies;
 } gGrowth;
 constexpr int64_t kWarmSteps = 10;
+
+// A pipeline call's status; with --profile on a GPU, once the device has
+// finished it (kernel launches return before the kernels end, so the time
+// would otherwise land in whatever waits next).
+int finished(int status, halide_buffer_t* written) {
+  if (status != 0 || !gGpu || !gProfile.on()) return status;
+  return halide_device_sync(nullptr, written);
+}
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
@@ -255,7 +291,7 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
     const int status = timed(gProfile, gProfile.kernel("eval", 2.0 * s.spec_.macsPerSample), double(n),
                              [&] {
                                traceInto(Traced::Evaluation);
-                               return k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n));
+                               return finished(k.evaluate(s.b, static_cast<int>(first), static_cast<int>(n)), s.b.loss);
                              });
     ++gGrowth.evalCalls;
     if (gProfile.on() && scratchStats().systemAllocs != before) gGrowth.lastEval = gGrowth.evalCalls;
@@ -450,10 +486,11 @@ int train(const ModelSpec& spec, const Options& opt) {
       int64_t n = std::min(B, count - first);
       const uint64_t before = gProfile.on() ? scratchStats().systemAllocs : 0;
       const int64_t heapBefore = gProfile.on() ? heapAllocations() : -1;
+      const DeviceCopies copiesBefore = deviceCopies();
       if (!check(timed(gProfile, stepKernel, double(n),
                        [&] {
                          traceInto(Traced::Training);
-                         return k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n));
+                         return finished(k.trainStep(s.b, static_cast<int>(first), static_cast<int>(n)), s.b.loss);
                        }),
                  "training step"))
         return 1;
@@ -472,9 +509,10 @@ int train(const ModelSpec& spec, const Options& opt) {
         return 3;
       }
       const std::array<float, 8> scalars = updateScalars(spec.optimizer, lr, step);
-      if (!check(timed(gProfile, updateKernel, 1.0, [&] { return k.update(s.b, scalars.data()); }), "optimizer"))
+      if (!check(timed(gProfile, updateKernel, 1.0, [&] { return finished(k.update(s.b, scalars.data()), s.b.flatParams); }), "optimizer"))
         return 1;
       ++gGrowth.trainCalls;
+      gGrowth.stepCopies += deviceCopies() - copiesBefore;
       if (gProfile.on() && scratchStats().systemAllocs != before) gGrowth.lastTrain = gGrowth.trainCalls;
       if (heapBefore >= 0 && gGrowth.trainCalls > kWarmSteps) gGrowth.heapInSteps += heapAllocations() - heapBefore;
       lossSum += double(s.loss) * n;
@@ -629,16 +667,23 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
   return 0;
 }
 
-void printProfile(int threads, const ModelSpec& spec) {
+void printProfile(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   const double peak = measurePeakGflops(threads);
   gProfile.print(peak, threads);
   printKernelProfile(peak, gProfile.seconds("train_step"), gProfile.seconds("eval"));
-  if (gOnGpu)
-    std::printf("GPU kernel launches (one per stage at root): %d per training step (%lld in all), %d per "
-                "evaluation batch, %d per update; the GFLOP/s above are the GPU's, the %% peak the CPU's\n",
-                spec.cuda.launchesPerStep, (long long)(spec.cuda.launchesPerStep * gGrowth.trainCalls),
-                spec.cuda.launchesPerEval, spec.cuda.launchesPerUpdate);
+  if (gGpu) {
+    std::printf("GPU kernel launches (%s; one per stage at root): %d per training step (%lld in all), %d per "
+                "evaluation batch, %d per update; the GFLOP/s above are the device's, the %% peak the CPU's\n",
+                gGpu->api.c_str(), gGpu->launchesPerStep, (long long)(gGpu->launchesPerStep * gGrowth.trainCalls),
+                gGpu->launchesPerEval, gGpu->launchesPerUpdate);
+    const DeviceCopies& c = gGrowth.stepCopies;
+    const double steps = double(gGrowth.trainCalls);
+    std::printf("host-device copies inside training steps: %.2f per step to the device (%.0f bytes), %.2f per step "
+                "to the host (%.0f bytes); %lld steps\n",
+                c.toDevice / steps, c.bytesToDevice / steps, c.toHost / steps, c.bytesToHost / steps,
+                (long long)gGrowth.trainCalls);
+  }
   const ScratchStats scratch = scratchStats();
   std::printf("kernel scratch memory: %.1f MiB in %llu blocks, reused from call to call; the last new block: "
               "training step %lld of %lld, evaluation batch %lld of %lld\n",
@@ -654,7 +699,9 @@ int infoCommand(const ModelSpec& spec) {
   std::printf("%s", spec.summary.c_str());
   std::printf("\nbuilt by:        %s\n", spec.builtBy.c_str());
   std::printf("source:          %s\n", spec.source.c_str());
-  std::printf("devices:         cpu%s\n", spec.cuda.trainStep ? ", cuda" : "");
+  std::string devices = "cpu";
+  for (const GpuSpec& gpu : spec.gpus) devices += ", " + gpu.api;
+  std::printf("devices:         %s\n", devices.c_str());
   std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
   const double mb = 1.0 / (1 << 20);
   const int64_t arena = spec.totalParams * 4;
@@ -705,27 +752,27 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
                        "go on from a run saved with --save (its NAME.state.safetensors), bit for bit as if never stopped");
   trainCmd->add_option("--max-steps", opt.maxSteps, "stop after this step (saving, as Ctrl-C does)")
       ->check(CLI::PositiveNumber);
-  trainCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
+  trainCmd->add_option("--device", opt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+      ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   bool quiet = false;
   trainCmd->add_flag("-q,--quiet", quiet, "print nothing but errors");
   CLI::App* evalCmd = app.add_subcommand("eval", "evaluate weights on the MNIST test set");
   evalCmd->add_option("--weights", opt.weights, "weights to evaluate (safetensors)")->required();
   evalCmd->add_option("--data", opt.data, "folder holding the MNIST IDX files")->capture_default_str();
   evalCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
-  evalCmd->add_option("--device", opt.device, "cpu, cuda, or auto (CUDA when a GPU is present)")
+  evalCmd->add_option("--device", opt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+      ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   evalCmd->add_option("--confusion", opt.confusion, "also write the confusion matrix as an SVG picture (and print it)");
   CLI::App* predictCmd = app.add_subcommand("predict", "classify PNG or PGM images (28x28 gray; others are scaled)");
   predictCmd->add_option("--weights", opt.weights, "weights (safetensors)")->required();
   predictCmd->add_option("images", opt.images, "PNG or PGM files")->required();
   predictCmd->add_flag("--invert", opt.invert, "the images are dark digits on a light background");
   predictCmd->add_flag("--json", opt.json, "one JSON object per image: file, label, probabilities");
-  predictCmd->add_option("--device", opt.device, "cpu, cuda, or auto")
+  predictCmd->add_option("--device", opt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+      ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   CLI::App* samplesCmd = app.add_subcommand("samples", "a grid of training images with their labels, as a PNG");
   samplesCmd->add_option("--data", opt.data, "folder holding the MNIST IDX files")->capture_default_str();
   samplesCmd->add_option("--index", opt.index, "the first training image")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -755,7 +802,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
     gProfile = Profile(opt.profile);
     if (opt.profile) startKernelProfile(spec.trainKernels, spec.evalKernels);
     const int status = train(spec, opt);
-    if (opt.profile && gGrowth.trainCalls > 0) printProfile(opt.threads, spec);  // nothing to show when it never started
+    if (opt.profile && gGrowth.trainCalls > 0) printProfile(opt.threads);  // nothing to show when it never started
     return status;
   }
   return evalCommand(spec, opt);

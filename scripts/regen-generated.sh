@@ -12,7 +12,12 @@ if [[ "${1:-}" == "--check" ]]; then check=1; shift; fi
 cnnc=${1:-build/cnnc}
 [[ -x "$cnnc" ]] || { echo "regen-generated: no cnnc at '$cnnc'; build first (cmake --build build)" >&2; exit 2; }
 
-stages=(ast ir dot grad fused plan halide glue summary)
+# One CPU target for every machine (AVX-512, as on the development
+# machines), so that generated/ does not depend on the host that writes it.
+cpu=x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41
+# glue-gpu: the glue of a trainer with every GPU API (--target=host,cuda,opencl),
+# which shows the GPU kernels launched per call.
+stages=(ast ir dot grad fused plan halide glue glue-gpu summary)
 drift=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,9 +25,11 @@ for model in models/*.cnn; do
   name=$(basename "$model" .cnn)
   mkdir -p "$tmp/$name"
   for stage in "${stages[@]}"; do
-    if [[ $stage == summary ]]; then flag=--summary; else flag=--emit=$stage; fi
-    ext=txt; [[ $stage == glue ]] && ext=cpp
-    "$cnnc" "$model" "$flag" > "$tmp/$name/$stage.$ext"
+    flags=(--emit=$stage --target=$cpu)
+    [[ $stage == summary ]] && flags=(--summary --target=$cpu)
+    [[ $stage == glue-gpu ]] && flags=(--emit=glue --target=$cpu,cuda,opencl)
+    ext=txt; [[ $stage == glue* ]] && ext=cpp
+    "$cnnc" "$model" "${flags[@]}" > "$tmp/$name/$stage.$ext"
   done
   if (( check )); then
     if ! diff -ru "generated/$name" "$tmp/$name"; then

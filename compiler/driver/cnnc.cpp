@@ -1,6 +1,8 @@
 // cnnc: the compiler driver. Runs the pipeline stage by stage and stops at
 // the one --emit asks for, printing it (see docs/pipeline.md).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <string_view>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -104,8 +106,9 @@ int main(int argc, char** argv) {
   app.add_flag("--halide-profile", halideProfile,
                "build the trainer with Halide's profiler: time per Func, printed when the trainer exits");
   app.add_option("--target", targets,
-                 "what the trainer runs on: host, or host,cuda (CPU and CUDA GPUs); instead of host, a Halide CPU "
-                 "target (x86-64-linux-avx2-f16c-fma-sse41: AVX2 code on any machine that has AVX2)")
+                 "what the trainer runs on: host, and any of cuda and opencl (GPU versions of every pipeline: "
+                 "host,cuda,opencl); instead of host, a Halide CPU target (x86-64-linux-avx2-f16c-fma-sse41: AVX2 "
+                 "code on any machine that has AVX2)")
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
@@ -140,23 +143,33 @@ int main(int argc, char** argv) {
     }
     emit = stage->emit;
   }
-  // host | host,cuda | a Halide CPU target [,cuda]
-  bool cuda = false;
-  std::string cpu = targets;
-  const std::string withCuda = ",cuda";
-  if (cpu == "cuda,host") {
-    cpu = "host";
-    cuda = true;
-  } else if (cpu.size() > withCuda.size() &&
-             cpu.compare(cpu.size() - withCuda.size(), withCuda.size(), withCuda) == 0) {
-    cpu.resize(cpu.size() - withCuda.size());
-    cuda = true;
+  // The CPU (host, or a Halide CPU target) and any GPU APIs, comma-separated
+  // in any order: host,cuda,opencl.
+  std::vector<cnnc::GpuApi> gpus;
+  std::string cpu, why;
+  for (std::string_view rest = targets; why.empty();) {
+    const size_t comma = rest.find(',');
+    const std::string part(rest.substr(0, comma));
+    const bool isCuda = part == "cuda", isOpenCL = part == "opencl";
+    if (isCuda || isOpenCL) {
+      const cnnc::GpuApi api = isCuda ? cnnc::GpuApi::Cuda : cnnc::GpuApi::OpenCL;
+      if (std::find(gpus.begin(), gpus.end(), api) != gpus.end()) why = part + " is named twice";
+      gpus.push_back(api);
+    } else if (!cpu.empty()) {
+      why = "one CPU target only, found '" + cpu + "' and '" + part + "'";
+    } else {
+      cpu = part;
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
   }
-  std::string why;
-  if (!cnnc::setCpuTarget(cpu, why)) {
+  // CUDA first: the order in which `--device auto` tries them.
+  std::sort(gpus.begin(), gpus.end());
+  if (why.empty() && cpu.empty()) why = "no CPU target; add host";
+  if (!why.empty() || !cnnc::setCpuTarget(cpu, why)) {
     fmt::print(stderr,
-               "cnnc: error: unknown --target '{}' ({}); expected host, host,cuda, or a Halide CPU target such as "
-               "x86-64-linux-avx2-f16c-fma-sse41\n",
+               "cnnc: error: unknown --target '{}' ({}); expected host, host,cuda, host,opencl, host,cuda,opencl, or a "
+               "Halide CPU target such as x86-64-linux-avx2-f16c-fma-sse41 in place of host\n",
                targets, why);
     return 2;
   }
@@ -193,9 +206,9 @@ int main(int argc, char** argv) {
     std::string text = cnnc::printHalide(*graph);
     return text.empty() ? 1 : deliver(text, output);
   }
-  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph, cuda), output);
+  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph, gpus), output);
   if (emit == Emit::Stmt) {
-    std::string text = cnnc::printStmt(*graph);
+    std::string text = cnnc::printStmt(*graph, gpus);
     return text.empty() ? 1 : deliver(text, output);
   }
   if (output.empty()) {
@@ -205,7 +218,7 @@ int main(int argc, char** argv) {
   cnnc::EmitOptions options;
   options.output = output;
   options.verbose = verbose;
-  options.cuda = cuda;
+  options.gpus = gpus;
   options.profile = halideProfile;
   options.autoscheduler = autoscheduler;
   return cnnc::buildTrainer(*graph, options) ? 0 : 1;

@@ -3,16 +3,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ir/IR.h"
 
 namespace cnnc {
 
+// The GPU APIs a trainer can hold pipelines for, from the same GPU
+// schedule (lower/ScheduleGpu.cpp).
+enum class GpuApi { Cuda, OpenCL };
+const char* gpuApiName(GpuApi api);  // "cuda", "opencl"
+
 struct EmitOptions {
   std::string output;         // the trainer's path
   std::string compiler = "";  // C++ compiler; empty: $CXX or c++
   bool verbose = false;       // print each command
-  bool cuda = false;          // --target=host,cuda: CUDA versions of every pipeline too
+  std::vector<GpuApi> gpus;   // --target=host,cuda,opencl: GPU versions of every pipeline too
   bool profile = false;       // --halide-profile: Halide's profiler in every pipeline
   // --autoschedule=NAME: the training and evaluation pipelines scheduled by
   // one of Halide's autoschedulers (Mullapudi2016, Li2018, Adams2019)
@@ -34,10 +40,11 @@ bool buildTrainer(const Graph& graph, const EmitOptions& options);
 
 // --emit=halide: the pipelines' Funcs, definition by definition.
 std::string printHalide(const Graph& graph);
-// --emit=stmt: Halide's lowered statement of each pipeline.
-std::string printStmt(const Graph& graph);
+// --emit=stmt: Halide's lowered statement of each pipeline; with GPU APIs
+// in --target, of the first one's pipelines (what runs where, and the copies).
+std::string printStmt(const Graph& graph, const std::vector<GpuApi>& gpus = {});
 // The glue C++ that links the pipelines to the runtime (also kept in
 // generated/<model>/glue.cpp).
-std::string glueSource(const Graph& graph, bool cuda = false);
+std::string glueSource(const Graph& graph, const std::vector<GpuApi>& gpus = {});
 
 }  // namespace cnnc

@@ -1,6 +1,6 @@
 // plan: where every tensor of a training step lives, decided at compile
 // time. Parameters, gradients and each optimizer state are flat arenas
-// (one tensor after another, each 128-byte aligned, PyTorch's order); the
+// (one tensor after another, each 512-byte aligned, PyTorch's order); the
 // tensors the step's kernels write (fuse) go into one activation arena at
 // fixed offsets. The runtime allocates the arenas once; the pipeline writes
 // its kernels' results into them (Halide allocates only its own scratch,
@@ -38,8 +38,13 @@ struct MemoryPlan {
 
 MemoryPlan planMemory(const Graph& graph, const Fusion& fusion);
 
-// Floats from one tensor's start to the next's: 128-byte alignment.
-inline int64_t alignedFloats(int64_t count) { return (count + 31) / 32 * 32; }
+// Floats from one tensor's start to the next's: 512-byte alignment. On
+// OpenCL a tensor of an arena is a sub-buffer, whose origin must be a
+// multiple of the device's CL_DEVICE_MEM_BASE_ADDR_ALIGN: 1024 bits on
+// pocl, at most 4096 bits (512 bytes) on the GPUs we know of. The CPU's
+// vectors (64 bytes) and CUDA (256-byte transactions) are served too.
+constexpr int64_t kSlotAlignFloats = 128;
+inline int64_t alignedFloats(int64_t count) { return (count + kSlotAlignFloats - 1) / kSlotAlignFloats * kSlotAlignFloats; }
 
 // --emit=plan: every arena, every tensor's range, and the peak bytes.
 std::string printPlan(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan);

@@ -1,4 +1,4 @@
-#include "lower/ScheduleCuda.h"
+#include "lower/ScheduleGpu.h"
 
 #include <algorithm>
 
@@ -20,9 +20,19 @@ constexpr int kThreads = 128;
 LoopLevel tile(Func f, int u) {
   Stage stage = u < 0 ? Stage(f) : f.update(u);
   std::vector<Var> pure = f.args();
+  // Short loop names: a kernel is named after its Func and its block loop
+  // (Func.sN.loop), and pocl writes each OpenCL kernel to a file of that
+  // name, so a name over 255 bytes fails there (CUDA does not mind).
+  Var block("b" + std::to_string(u + 1)), thread("t" + std::to_string(u + 1));
   if (pure.empty()) {
-    stage.gpu_single_thread();
-    return LoopLevel(f, Var::outermost());
+    // One block of one thread (Stage::gpu_single_thread, with loop names
+    // of ours, so that what only it reads can be computed inside it: the
+    // outermost loop is outside the kernel, on the host).
+    stage.split(Var::outermost(), Var::outermost(), thread, 1)
+        .split(Var::outermost(), Var::outermost(), block, 1)
+        .gpu_blocks(block)
+        .gpu_threads(thread);
+    return LoopLevel(f, thread);
   }
   std::vector<VarOrRVar> order;
   if (u >= 0)
@@ -31,11 +41,10 @@ LoopLevel tile(Func f, int u) {
   if (order.size() > 1) stage.reorder(order);
   Var fused = pure[0];
   for (size_t i = 1; i < pure.size(); ++i) {
-    Var next(f.name() + "_f" + std::to_string(u + 1) + "_" + std::to_string(i));
+    Var next("f" + std::to_string(u + 1) + "_" + std::to_string(i));
     stage.fuse(fused, pure[i], next);
     fused = next;
   }
-  Var block(f.name() + "_b" + std::to_string(u + 1)), thread(f.name() + "_t" + std::to_string(u + 1));
   stage.gpu_tile(fused, block, thread, kThreads, TailStrategy::GuardWithIf);
   return LoopLevel(f, thread);
 }
@@ -105,7 +114,7 @@ void convolutionOnGpu(LoweredOp& l, int channels, int width, int height) {
 
 }  // namespace
 
-void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
+void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
     if (l.inlined) continue;  // computed inside the kernels that read it
@@ -154,10 +163,16 @@ void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
   }
   // The loss kernel: the loss and the count of correct predictions each on
   // one GPU thread over the batch's samples (per-sample values computed
-  // there), and the gradient's threads each computing their sample's
-  // log-sum-exp: three launches instead of six.
+  // there, sized for the whole batch: an allocation inside a GPU kernel
+  // must have a constant size), and the gradient's threads each computing
+  // their sample's log-sum-exp: three launches instead of six. (The first
+  // OpenCL run caught these per-sample values computed on the host, with
+  // the logits copied there and the values back every step.)
   const LoopLevel lossThread = onGpu(L.loss), correctThread = onGpu(L.correct);
   if (loss) {
+    const int batch = static_cast<int>(g.train.batch);
+    loss->out.bound(loss->out.args()[0], 0, batch);
+    for (Func& h : loss->helpers) h.bound(h.args()[0], 0, batch);
     inThread(loss->out, lossThread);  // per-sample losses
     for (Func& h : loss->helpers) inThread(h, L.isLse(h) ? lossThread : correctThread);
   }
@@ -167,6 +182,6 @@ void scheduleCuda(Lowered& L, const Graph& g, const Target&) {
   }
 }
 
-void scheduleUpdateCuda(LoweredUpdate& u, const Target&) { onGpu(u.out); }
+void scheduleUpdateGpu(LoweredUpdate& u, const Target&) { onGpu(u.out); }
 
 }  // namespace cnnc
