@@ -45,7 +45,16 @@ void say(const char* format, Args... args) {
   std::printf(format, args...);
   std::fflush(stdout);
 }
-void onHalideError(void*, const char* message) { gHalideError = message; }
+// Halide's first and last error since gHalideError was last cleared (the
+// cause, and what it led to; a failed CUDA start reports every missing
+// function between the two).
+std::string gFirstHalideError;
+void onHalideError(void*, const char* message) {
+  std::string m = message;
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  if (gHalideError.empty()) gFirstHalideError = m;
+  gHalideError = m == gFirstHalideError ? m : gFirstHalideError + "; " + m;
+}
 
 struct Options {
   std::string data = "data/mnist";
@@ -96,7 +105,7 @@ bool probe(const GpuSpec& gpu, std::string& why) {
     return true;
   }
   why = gHalideError.empty() ? "error " + std::to_string(status) : gHalideError;
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  gHalideError.clear();
   return false;
 }
 
@@ -702,6 +711,13 @@ int infoCommand(const ModelSpec& spec) {
   std::string devices = "cpu";
   for (const GpuSpec& gpu : spec.gpus) devices += ", " + gpu.api;
   std::printf("devices:         %s\n", devices.c_str());
+  // Whether each GPU API finds a device here (any kind: --device NAME).
+  for (const GpuSpec& gpu : spec.gpus) {
+    std::string why;
+    const bool usable = probe(gpu, why);
+    std::printf("  %-14s %s\n", (gpu.api + ":").c_str(),
+                usable ? "a device is usable" : ("no usable " + deviceNoun(gpu.api) + " (" + why + ")").c_str());
+  }
   std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
   const double mb = 1.0 / (1 << 20);
   const int64_t arena = spec.totalParams * 4;

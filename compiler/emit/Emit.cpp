@@ -268,7 +268,7 @@ bool setCpuTarget(const std::string& text, std::string& why) {
   }
   Target t(text);
   if (t.has_gpu_feature() || (t.arch != Target::X86 && t.arch != Target::ARM) || t.os != Target::Linux) {
-    why = "not a Linux CPU target (CUDA is added with ,cuda)";
+    why = "not a Linux CPU target (GPU APIs are added with ,cuda or ,opencl)";
     return false;
   }
   cpuTarget() = t;

@@ -11,13 +11,20 @@ config.test_exec_root = os.path.join(config.cnnc_tools_dir, "tests", "lit-out")
 config.excludes = ["Inputs"]
 
 config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "models")))
-# The trainer of models/mnist.cnn (built once per build) and the real MNIST
-# (scripts/fetch-mnist.sh puts it there).
-config.substitutions.append(("%mnist_net", config.trainer))
-config.substitutions.append(("%lenet5_net", config.lenet5_trainer))
 config.substitutions.append(("%kill_at", config.kill_at))
 config.substitutions.append(("%count_malloc", config.count_malloc))
-config.substitutions.append(("%mnist_net_cuda", config.cuda_trainer))
+# The trainers, each built once per build (tests/CMakeLists.txt): of
+# models/mnist.cnn and models/lenet5.cnn for the CPU; of mnist for the CPU,
+# CUDA and OpenCL; of the other models for the CPU and OpenCL. The longer
+# names come first: lit substitutes in order. Then the real MNIST
+# (scripts/fetch-mnist.sh puts it there).
+config.substitutions.append(("%mnist_net_gpu", config.gpu_trainer))
+config.substitutions.append(("%lenet5_net_opencl", config.lenet5_opencl_trainer))
+config.substitutions.append(("%mlp_net_opencl", config.mlp_opencl_trainer))
+config.substitutions.append(("%features_net", config.features_opencl_trainer))
+config.substitutions.append(("%mnist_net", config.trainer))
+config.substitutions.append(("%lenet5_net", config.lenet5_trainer))
+config.substitutions.append(("%compare_runs", os.path.join(config.cnnc_src_root, "tests", "lit", "trainer", "Inputs", "compare_runs.py")))
 config.substitutions.append(("%reference", os.path.join(config.cnnc_src_root, "tests", "reference")))
 config.substitutions.append(("%data", os.path.join(config.cnnc_src_root, "data", "mnist")))
 config.suffixes = [".cnn", ".test"]
@@ -37,3 +44,21 @@ if "avx2" in flags and "fma" in flags:
 # interpose malloc do not apply there.
 if config.sanitized:
     config.available_features.add("asan")
+
+# GPUs, as the GPU trainer's `info` finds them: "opencl" when an OpenCL
+# device is usable (pocl on the CPU counts: the OpenCL tests run on it),
+# "cuda-gpu" when a CUDA GPU is. With CNNC_REQUIRE_OPENCL=1 (.ci/run) a
+# missing OpenCL device is an error, not a skipped test.
+import subprocess
+try:
+    info = subprocess.run([config.gpu_trainer, "info"], capture_output=True, text=True, timeout=120).stdout
+except (OSError, subprocess.TimeoutExpired) as e:
+    info = ""
+    lit_config.note(f"{config.gpu_trainer} info failed: {e}")
+usable = {line.split(":")[0].strip() for line in info.splitlines() if line.endswith("a device is usable")}
+if "opencl" in usable:
+    config.available_features.add("opencl")
+elif os.environ.get("CNNC_REQUIRE_OPENCL") == "1":
+    lit_config.fatal("CNNC_REQUIRE_OPENCL=1 but no OpenCL device is usable (install pocl-opencl-icd):\n" + info)
+if "cuda" in usable:
+    config.available_features.add("cuda-gpu")
