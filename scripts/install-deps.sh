@@ -14,6 +14,7 @@ packages=(
   libhalide14-0-dev               # kernels: Funcs, schedules, AOT
   nlohmann-json3-dev zlib1g-dev   # safetensors headers, logs; .gz datasets
   libpng-dev                      # samples and predict (PNG in and out)
+  pocl-opencl-icd ocl-icd-libopencl1  # tests: the OpenCL pipelines run on pocl (on the CPU)
 )
 if [[ "${1:-}" == "--sanitize" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)   # ASan, UBSan, libFuzzer
