@@ -3,7 +3,10 @@
 // F (features), O (outputs), K (classes).
 #include "lower/Lower.h"
 
+#include <fmt/format.h>
+
 #include <cassert>
+#include <cstdint>
 #include <functional>
 
 #include "fuse/Fuse.h"
@@ -18,7 +21,14 @@ std::string funcName(const std::string& tensorName) {
   std::string name = tensorName;
   for (char& ch : name)
     if (ch == '.') ch = '_';
-  return name;
+  // GPU kernels are named after their Funcs, and pocl writes each to a
+  // file of that name (255 bytes at most; a longer one aborts it): a long
+  // name keeps its first 40 characters and a hash of the whole.
+  constexpr size_t kLongest = 48;
+  if (name.size() <= kLongest) return name;
+  uint32_t hash = 2166136261u;  // FNV-1a: the same on every machine
+  for (unsigned char ch : name) hash = (hash ^ ch) * 16777619u;
+  return fmt::format("{}_{:08x}", name.substr(0, 40), hash);
 }
 
 namespace {

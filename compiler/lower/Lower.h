@@ -76,7 +76,8 @@ LoweredUpdate lowerUpdate(const Graph& graph);
 // an IR [N, C, H, W], (F, N) for [N, F].
 std::vector<int64_t> funcExtents(const Shape& irShape);
 
-// A Func name for an IR tensor: `conv1.0` -> `conv1_0`.
+// A Func name for an IR tensor: `conv1.0` -> `conv1_0`; over 48 characters,
+// the first 40 and a hash (GPU kernels are named after Funcs).
 std::string funcName(const std::string& tensorName);
 
 }  // namespace cnnc
