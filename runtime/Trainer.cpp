@@ -20,6 +20,7 @@
 #include <random>
 #include <thread>
 
+#include "Device.h"
 #include "DeviceCopies.h"
 #include "Idx.h"
 #include "Image.h"
@@ -34,7 +35,6 @@ namespace cnnc_rt {
 
 namespace {
 
-std::string gHalideError;
 bool gQuiet = false;     // --quiet: nothing but errors
 bool gProgress = false;  // a live progress line (stdout is a terminal)
 
@@ -45,17 +45,6 @@ void say(const char* format, Args... args) {
   std::printf(format, args...);
   std::fflush(stdout);
 }
-// Halide's first and last error since gHalideError was last cleared (the
-// cause, and what it led to; a failed CUDA start reports every missing
-// function between the two).
-std::string gFirstHalideError;
-void onHalideError(void*, const char* message) {
-  std::string m = message;
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  if (gHalideError.empty()) gFirstHalideError = m;
-  gHalideError = m == gFirstHalideError ? m : gFirstHalideError + "; " + m;
-}
-
 struct Options {
   std::string data = "data/mnist";
   int64_t epochs = 0;
@@ -76,82 +65,14 @@ struct Options {
   bool invert = false, json = false;
 };
 
-// The pipelines a run calls, and the GPU they run on (null: the CPU).
-struct Kernels {
-  int (*trainStep)(Buffers&, int first, int valid);
-  int (*evaluate)(Buffers&, int first, int valid);
-  int (*update)(Buffers&, const float* scalars);
-  const halide_device_interface_t* gpu;
-};
-
 const GpuSpec* gGpu = nullptr;  // the GPU API whose pipelines the run calls (null: the CPU's)
 
-// How a GPU API's devices are named in messages.
-std::string deviceNoun(const std::string& api) { return api == "cuda" ? "CUDA GPU" : "OpenCL device"; }
-
-// Whether `gpu` has a device: a one-float allocation there. False with `why`.
-bool probe(const GpuSpec& gpu, std::string& why) {
-  float value = 0;
-  halide_dimension_t dim = {0, 1, 1, 0};
-  halide_buffer_t buf{};
-  buf.host = reinterpret_cast<uint8_t*>(&value);
-  buf.type = {halide_type_float, 32, 1};
-  buf.dimensions = 1;
-  buf.dim = &dim;
-  gHalideError.clear();
-  const int status = halide_device_malloc(nullptr, &buf, gpu.interface);
-  if (status == 0) {
-    halide_device_free(nullptr, &buf);
-    return true;
-  }
-  why = gHalideError.empty() ? "error " + std::to_string(status) : gHalideError;
-  gHalideError.clear();
-  return false;
-}
-
-// --device cpu|cuda|opencl|auto. auto takes the first of the trainer's GPU
-// APIs (CUDA, then OpenCL) that has a GPU, else the CPU; on OpenCL it
-// looks at GPUs and accelerators only (HL_OCL_DEVICE_TYPE overrides it),
-// since an OpenCL CPU device such as pocl runs far slower than the CPU
-// pipelines; `--device opencl` takes any OpenCL device. Prints the
-// choice, and why not the others; false (after a message) when the
-// device asked for cannot be had.
-bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k) {
-  k = {spec.trainStep, spec.evaluate, spec.update, nullptr};
-  if (device == "cpu") return true;
-  const bool asked = device != "auto";
-  std::string notes;
-  for (const GpuSpec& gpu : spec.gpus) {
-    if (asked && gpu.api != device) continue;
-    const bool gpusOnly = !asked && gpu.setDeviceType && !std::getenv("HL_OCL_DEVICE_TYPE");
-    if (gpusOnly) gpu.setDeviceType("gpu acc");
-    std::string why;
-    if (!probe(gpu, why)) {
-      const std::string noun = gpusOnly ? "OpenCL GPU" : deviceNoun(gpu.api);
-      if (asked) {
-        std::fprintf(stderr, "error: --device %s: no usable %s (%s)\n", device.c_str(), noun.c_str(), why.c_str());
-        return false;
-      }
-      notes += (notes.empty() ? "" : "; ") + ("no usable " + noun + ": " + why);
-      continue;
-    }
-    k = {gpu.trainStep, gpu.evaluate, gpu.update, gpu.interface};
-    // The pipelines' scratch on the GPU (padded copies, partial sums) is
-    // freed after each call: keep those blocks for the next call instead
-    // of asking the driver (cudaMalloc synchronises) every step.
-    halide_reuse_device_allocations(nullptr, true);
-    gGpu = &gpu;
-    say("device: %s\n", gpu.api.c_str());
-    return true;
-  }
-  if (asked) {
-    std::string built = "cpu";
-    for (const GpuSpec& gpu : spec.gpus) built += ", " + gpu.api;
-    std::fprintf(stderr, "error: --device %s: this trainer was built %s; rebuild it with cnnc --target=host,%s\n",
-                 device.c_str(), spec.gpus.empty() ? "for the CPU only" : ("for " + built).c_str(), device.c_str());
-    return false;
-  }
-  if (!notes.empty()) say("device: cpu (%s)\n", notes.c_str());
+// --device: the pipelines to call; prints the choice (or an error).
+bool choose(const ModelSpec& spec, const std::string& device, Kernels& k) {
+  std::string note;
+  if (!chooseDevice(spec, device, k, note)) return false;
+  say("%s", note.c_str());
+  gGpu = k.api;
   return true;
 }
 
@@ -245,13 +166,13 @@ bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& 
 bool check(int status, const char* what) {
   if (status == 0) return true;
   std::fprintf(stderr, "error: the %s pipeline failed (Halide error %d)%s%s\n", what, status,
-               gHalideError.empty() ? "" : ": ", gHalideError.c_str());
+               halideError().empty() ? "" : ": ", halideError().c_str());
   return false;
 }
 
 // A failed copy to or from the GPU: says what and why; returns 1.
 int deviceFailed(const char* what) {
-  std::fprintf(stderr, "error: %s failed%s%s\n", what, gHalideError.empty() ? "" : ": ", gHalideError.c_str());
+  std::fprintf(stderr, "error: %s failed%s%s\n", what, halideError().empty() ? "" : ": ", halideError().c_str());
   return 1;
 }
 
@@ -429,7 +350,7 @@ int stopEarly(const Options& opt, const ResumePoint& here, bool maxSteps, Save& 
 
 int train(const ModelSpec& spec, const Options& opt) {
   Kernels k;
-  if (!chooseDevice(spec, opt.device, k)) return 1;
+  if (!choose(spec, opt.device, k)) return 1;
   Split trainSet, testSet;
   if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
@@ -583,7 +504,7 @@ std::unique_ptr<Session::Data> prepare(const ModelSpec& spec, const Options& opt
 
 int evalCommand(const ModelSpec& spec, const Options& opt) {
   Kernels k;
-  if (!chooseDevice(spec, opt.device, k)) return 1;
+  if (!choose(spec, opt.device, k)) return 1;
   Split testSet;
   if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
   Session s(spec);
@@ -645,7 +566,7 @@ int predictCommand(const ModelSpec& spec, const Options& opt) {
   }
   split.images.count = static_cast<int64_t>(opt.images.size());
   Kernels k;
-  if (!chooseDevice(spec, opt.device, k)) return 1;
+  if (!choose(spec, opt.device, k)) return 1;
   Session s(spec);
   std::unique_ptr<Session::Data> data = prepare(spec, opt, k, s, split);
   if (!data) return 1;
@@ -711,13 +632,7 @@ int infoCommand(const ModelSpec& spec) {
   std::string devices = "cpu";
   for (const GpuSpec& gpu : spec.gpus) devices += ", " + gpu.api;
   std::printf("devices:         %s\n", devices.c_str());
-  // Whether each GPU API finds a device here (any kind: --device NAME).
-  for (const GpuSpec& gpu : spec.gpus) {
-    std::string why;
-    const bool usable = probe(gpu, why);
-    std::printf("  %-14s %s\n", (gpu.api + ":").c_str(),
-                usable ? "a device is usable" : ("no usable " + deviceNoun(gpu.api) + " (" + why + ")").c_str());
-  }
+  std::printf("%s", deviceReport(spec).c_str());
   std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
   const double mb = 1.0 / (1 << 20);
   const int64_t arena = spec.totalParams * 4;
@@ -742,7 +657,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   // Keep freed memory in the heap: fresh pages are expensive on these VMs.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  halide_set_error_handler(onHalideError);
+  installHalideErrorHandler();
   installScratchPool();
 
   CLI::App app{"Trainer for model '" + spec.name + "' (compiled by cnnc from " + spec.source + ")"};
