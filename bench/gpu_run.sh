@@ -28,7 +28,7 @@ echo "cuda200 exit $?"; cat "$out/cuda200.txt"
 timeout 60 "$N" train --device cpu --data "$D" --init "$INIT" --no-shuffle --epochs 1 --limit 12800 --lr 0.001 \
   --log "$out/cpu200.jsonl" --log-every 1 > "$out/cpu200.txt" 2>&1
 echo "cpu200 exit $?"; cat "$out/cpu200.txt"
-python3 tests/lit/trainer/Inputs/compare_runs.py "$out/cpu200.jsonl" "$out/cuda200.jsonl" --rtol 1e-5 --steps 200 \
+python3 tests/lit/trainer/Inputs/compare_runs.py "$out/cpu200.jsonl" "$out/cuda200.jsonl" --rtol 1e-3 --steps 200 \
   > "$out/compare200.txt" 2>&1
 echo "compare exit $?"; cat "$out/compare200.txt"
 timeout 60 "$N" train --device cuda --data "$D" --limit 320 --epochs 1 --profile > "$out/cuda_profile.txt" 2>&1
@@ -50,6 +50,6 @@ if grep -q 'opencl: *a device is usable' "$out/info.txt"; then
   timeout 120 "$N" train --device opencl --data "$D" --init "$INIT" --no-shuffle --epochs 1 --limit 12800 --lr 0.001 \
     --log "$out/opencl200.jsonl" --log-every 1 > "$out/opencl200.txt" 2>&1
   echo "opencl200 exit $?"; cat "$out/opencl200.txt"
-  python3 tests/lit/trainer/Inputs/compare_runs.py "$out/cpu200.jsonl" "$out/opencl200.jsonl" --rtol 1e-5 --steps 200
+  python3 tests/lit/trainer/Inputs/compare_runs.py "$out/cpu200.jsonl" "$out/opencl200.jsonl" --rtol 1e-3 --steps 200
   timeout 60 "$N" train --device opencl --data "$D" --limit 320 --epochs 1 --profile 2>&1 | grep -E 'launches|copies'
 fi

@@ -76,10 +76,11 @@ bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k, 
     return true;
   }
   if (asked) {
-    std::string built = "cpu";
-    for (const GpuSpec& gpu : spec.gpus) built += ", " + gpu.api;
-    std::fprintf(stderr, "error: --device %s: this trainer was built %s; rebuild it with cnnc --target=host,%s\n",
-                 device.c_str(), spec.gpus.empty() ? "for the CPU only" : ("for " + built).c_str(), device.c_str());
+    std::string built = "cpu", target = "host";
+    for (const GpuSpec& gpu : spec.gpus) built += ", " + gpu.api, target += "," + gpu.api;
+    std::fprintf(stderr, "error: --device %s: this trainer was built %s; rebuild it with cnnc --target=%s,%s\n",
+                 device.c_str(), spec.gpus.empty() ? "for the CPU only" : ("for " + built).c_str(), target.c_str(),
+                 device.c_str());
     return false;
   }
   if (!notes.empty()) note = "device: cpu (" + notes + ")\n";

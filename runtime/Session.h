@@ -54,7 +54,8 @@ struct View {
     crop.device = 0;
     crop.device_interface = nullptr;
     crop.dim = &range;
-    if (halide_device_crop(nullptr, flat, &crop) != 0) return false;
+    // (halide_device_crop does nothing for a buffer with no device memory.)
+    if (!flat->device || halide_device_crop(nullptr, flat, &crop) != 0 || !crop.device) return false;
     buf.device = crop.device;
     buf.device_interface = crop.device_interface;
     cropped = true;

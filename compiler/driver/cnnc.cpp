@@ -151,7 +151,9 @@ int main(int argc, char** argv) {
     const size_t comma = rest.find(',');
     const std::string part(rest.substr(0, comma));
     const bool isCuda = part == "cuda", isOpenCL = part == "opencl";
-    if (isCuda || isOpenCL) {
+    if (part.empty()) {
+      why = "an empty name in the list";
+    } else if (isCuda || isOpenCL) {
       const cnnc::GpuApi api = isCuda ? cnnc::GpuApi::Cuda : cnnc::GpuApi::OpenCL;
       if (std::find(gpus.begin(), gpus.end(), api) != gpus.end()) why = part + " is named twice";
       gpus.push_back(api);

@@ -414,7 +414,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
   auto object = [&](const std::string& name) { return (work / (name + ".o")).string(); };
   auto header = [&](const std::string& name) { return (work / (name + ".h")).string(); };
   std::vector<std::string> objects;
-  // Each pipeline for each target: the CPU always, CUDA on request.
+  // Each pipeline for each target: the CPU always, each GPU API on request.
   auto compileAll = [&](const Target& base, const std::string& suffix) {
     Target target = base.with_feature(Target::NoRuntime);
     if (options.profile) target = target.with_feature(Target::Profile);

@@ -168,6 +168,14 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   // their sample's log-sum-exp: three launches instead of six. (The first
   // OpenCL run caught these per-sample values computed on the host, with
   // the logits copied there and the values back every step.)
+  // The gradient's copy of the log-sum-exp is made first: a clone takes
+  // its Func's schedule, and the whole-batch bound below would make each
+  // gradient thread compute every sample's (64x the work, caught reading
+  // the OpenCL stmt).
+  if (lossGradient) {
+    const LoopLevel thread = onGpu(lossGradient->out);
+    if (L.lse.defined()) inThread(L.lse.clone_in(lossGradient->out), thread);
+  }
   const LoopLevel lossThread = onGpu(L.loss), correctThread = onGpu(L.correct);
   if (loss) {
     const int batch = static_cast<int>(g.train.batch);
@@ -175,10 +183,6 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
     for (Func& h : loss->helpers) h.bound(h.args()[0], 0, batch);
     inThread(loss->out, lossThread);  // per-sample losses
     for (Func& h : loss->helpers) inThread(h, L.isLse(h) ? lossThread : correctThread);
-  }
-  if (lossGradient) {
-    const LoopLevel thread = onGpu(lossGradient->out);
-    if (L.lse.defined()) inThread(L.lse.clone_in(lossGradient->out), thread);
   }
 }
 

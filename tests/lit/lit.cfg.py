@@ -45,6 +45,12 @@ if "avx2" in flags and "fma" in flags:
 if config.sanitized:
     config.available_features.add("asan")
 
+# What chooses the OpenCL device (Halide's, pocl's) and where pocl keeps
+# its compiled kernels reach the tests as they reach the probe below.
+for name, value in os.environ.items():
+    if name.startswith(("HL_OCL_", "POCL_", "OCL_ICD_")) or name == "HOME":
+        config.environment[name] = value
+
 # GPUs, as the GPU trainer's `info` finds them: "opencl" when an OpenCL
 # device is usable (pocl on the CPU counts: the OpenCL tests run on it),
 # "cuda-gpu" when a CUDA GPU is. With CNNC_REQUIRE_OPENCL=1 (.ci/run) a
