@@ -29,6 +29,88 @@ bool elementwise(OpKind kind) {
   }
 }
 
+// What one evaluation of an elementwise op costs, in relu-sized units
+// (one compare or multiply-add per element): sigmoid and tanh call exp.
+int64_t evalCost(OpKind kind) {
+  switch (kind) {
+    case OpKind::Sigmoid:
+    case OpKind::Tanh:
+      return 20;
+    case OpKind::SigmoidBwd:
+    case OpKind::TanhBwd:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+// What writing a tensor and reading it back costs per element, in the same
+// units: recomputing an op inside its readers pays off while the extra
+// evaluations cost less than this.
+constexpr int64_t kMemoryCost = 4;
+
+// How many times `reader`'s kernel evaluates each element of its operand
+// `index` when that operand is computed inside it. Convolutions (forward
+// and both gradients) stage their inputs in padded copies: once. A linear
+// layer reads each input once per output feature, and its gradients read
+// dy once per input feature and x once per output; overlapping windows
+// read an element once per window covering it.
+int64_t readsPerElement(const Graph& g, const Op& reader, int index) {
+  const Shape& out = g.tensors[reader.result >= 0 ? reader.result : reader.operands[0]].shape;
+  auto windows = [&](const Attrs& a) {
+    auto per = [](int64_t k, int64_t s) { return (k + s - 1) / s; };
+    return per(a.kernel[0], a.stride[0]) * per(a.kernel[1], a.stride[1]);
+  };
+  switch (reader.kind) {
+    case OpKind::Linear:
+      return out[1];  // [N, O]: every output reads every input
+    case OpKind::LinearBwdData:
+      return out[1];  // [N, F]: dy (N, O) read once per input feature
+    case OpKind::LinearBwdWeight:
+      return index == 0 ? out[1] : out[0];  // [O, F]: dy once per F, x once per O
+    case OpKind::MaxPool:
+    case OpKind::AvgPool:
+    case OpKind::MaxPoolBwd:
+    case OpKind::AvgPoolBwd:
+      return windows(reader.attrs);
+    case OpKind::Softmax:
+    case OpKind::SoftmaxBwd:
+    case OpKind::CrossEntropy:
+    case OpKind::CrossEntropyBwd:
+    case OpKind::Mse:
+    case OpKind::MseBwd:
+      return g.classes;  // each sample's row, once per class
+    default:
+      return 1;
+  }
+}
+
+// Which elementwise ops are computed inside their readers: those whose
+// every evaluation in its readers (recursively, through readers that are
+// inlined themselves) costs less extra work than writing and reading it
+// back would; `forced` overrides that (1: inlined, 0: a kernel). Readers
+// come after their producers in the op list, so one pass from the end sees
+// every reader decided first.
+std::vector<bool> inlineByCost(const Graph& g, const std::vector<bool>& returned, const std::vector<int>& forced) {
+  std::vector<bool> inlined(g.ops.size(), false);
+  std::vector<int64_t> evals(g.ops.size(), 1);  // evaluations of each element per step
+  std::vector<std::vector<std::pair<int, int>>> readers(g.tensors.size());  // (op, operand index)
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    for (size_t j = 0; j < g.ops[i].operands.size(); ++j)
+      readers[g.ops[i].operands[j]].push_back({static_cast<int>(i), static_cast<int>(j)});
+  for (size_t i = g.ops.size(); i-- > 0;) {
+    const Op& op = g.ops[i];
+    if (forced[i] == 0 || op.result < 0 || returned[op.result]) continue;
+    if (forced[i] != 1 && !elementwise(op.kind)) continue;
+    int64_t n = 0;
+    for (auto [r, j] : readers[op.result]) n += readsPerElement(g, g.ops[r], j) * (inlined[r] ? evals[r] : 1);
+    if (forced[i] != 1 && (n - 1) * evalCost(op.kind) > kMemoryCost) continue;
+    inlined[i] = true;
+    evals[i] = n;
+  }
+  return inlined;
+}
+
 }  // namespace
 
 Fusion fuse(const Graph& g) {
@@ -43,10 +125,6 @@ Fusion fuse(const Graph& g) {
   for (int t : {g.output, g.logits, g.loss})
     if (t >= 0) returned[t] = true;
   for (int t : g.paramGrads) returned[t] = true;
-  for (size_t i = 0; i < g.ops.size(); ++i) {
-    const Op& op = g.ops[i];
-    f.inlined[i] = elementwise(op.kind) && op.result >= 0 && !returned[op.result];
-  }
   // A pooling or flatten gradient followed by activation gradients (its
   // only reader): the chain is one kernel writing the last gradient, so
   // the kernels after it read one tensor instead of recomputing the
@@ -58,6 +136,7 @@ Fusion fuse(const Graph& g) {
       ++readers[t];
       reader[t] = static_cast<int>(i);
     }
+  std::vector<int> forced(g.ops.size(), -1);  // 1: computed inside its reader; 0: a kernel
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const OpKind kind = g.ops[i].kind;
     if (kind != OpKind::MaxPoolBwd && kind != OpKind::AvgPoolBwd && kind != OpKind::FlattenBwd) continue;
@@ -69,11 +148,12 @@ Fusion fuse(const Graph& g) {
       const OpKind nk = g.ops[next].kind;
       if ((nk != OpKind::ReluBwd && nk != OpKind::SigmoidBwd && nk != OpKind::TanhBwd) || g.ops[next].operands[0] != t)
         break;
-      f.inlined[cur] = true;
-      f.inlined[next] = false;
+      forced[cur] = 1;
+      forced[next] = 0;
       cur = next;
     }
   }
+  f.inlined = inlineByCost(g, returned, forced);
   f.kernelOf.assign(g.ops.size(), -1);
   // The loss's gradient is computed in the loss's kernel: both read the
   // logits (or outputs) and the labels, once per sample.
@@ -114,8 +194,9 @@ Fusion fuse(const Graph& g) {
 
 std::string printFused(const Graph& g, const Fusion& f) {
   auto ref = [&](int t) { return "%" + g.tensors[t].name; };
-  std::string out = fmt::format("// {} kernels for {} ops: elementwise ops are computed inside the kernels that read them, "
-                                "pooling and flatten gradients inside the activation gradient after them\n",
+  std::string out = fmt::format("// {} kernels for {} ops: elementwise ops are computed inside the kernels that read them "
+                                "where that recomputes little, pooling and flatten gradients inside the activation "
+                                "gradient after them\n",
                                 f.kernels.size(), g.ops.size());
   const char* phases[] = {"forward", "backward", "update"};
   int inlined = 0;

@@ -1,12 +1,15 @@
 // fuse: which ops run together as one kernel.
 //
 // A kernel is one loop nest that writes its result to memory (in Halide: a
-// stage computed at root). The elementwise activations and their gradients
-// (relu, sigmoid, tanh and their backward ops) write nothing: every kernel
-// that reads one computes it on the fly from what the activation itself
-// reads, so a convolution's bias and activation land in the kernels that
-// consume its output, and an activation's gradient in the convolution
-// backward kernels that consume it. After a pooling or flatten gradient it
+// stage computed at root). An elementwise activation or its gradient (relu,
+// sigmoid, tanh and their backward ops) is computed on the fly inside the
+// kernels that read it, from what it reads, where that costs less than
+// writing it and reading it back: the count is each reader's evaluations
+// per element (1 for convolutions, which stage their inputs; the output
+// features for a linear layer; the windows covering an element for a
+// pool) times the op's cost (tanh and sigmoid call exp). So relus land in
+// the kernels that consume them, while a tanh that a linear layer would
+// recompute 84 times is a kernel of its own. After a pooling or flatten gradient it
 // is the other way round: that gradient is computed inside the activation
 // gradient that follows it, and that kernel writes the gradient the
 // layer's backward kernels read (once each, instead of recomputing it from

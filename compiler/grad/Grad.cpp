@@ -6,8 +6,11 @@
 
 namespace cnnc {
 
-bool GradBuilder::needsGrad(int tensor) const {
-  return g_.roles[tensor] != TensorRole::Input && g_.roles[tensor] != TensorRole::Labels;
+GradBuilder::GradBuilder(Graph& graph) : g_(graph), grads_(graph.tensors.size(), -1), needed_(graph.tensors.size()) {
+  for (size_t t = 0; t < g_.tensors.size(); ++t) needed_[t] = g_.roles[t] == TensorRole::Param;
+  for (const Op& op : g_.ops)  // forward ops, in order: operands before results
+    for (int t : op.operands)
+      if (op.result >= 0 && needed_[t]) needed_[op.result] = true;
 }
 
 int GradBuilder::emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs) {

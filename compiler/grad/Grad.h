@@ -14,21 +14,23 @@ namespace cnnc {
 // What a gradient rule uses to add backward ops to the graph.
 class GradBuilder {
  public:
-  explicit GradBuilder(Graph& graph) : g_(graph), grads_(graph.tensors.size(), -1) {}
+  explicit GradBuilder(Graph& graph);
 
   Graph& graph() { return g_; }
   // The gradient of `tensor` (its rule's input); -1 if nothing flows back.
   int gradOf(int tensor) const { return tensor < static_cast<int>(grads_.size()) ? grads_[tensor] : -1; }
-  // Whether the gradient of `tensor` is needed: false for the images and
-  // everything computed from nothing that needs one.
-  bool needsGrad(int tensor) const;
+  // Whether the gradient of `tensor` is needed: only where it depends on a
+  // parameter (PyTorch's requires_grad), so never for the images, nor for
+  // what is computed from them alone (the MLP's flattened input).
+  bool needsGrad(int tensor) const { return tensor < static_cast<int>(needed_.size()) && needed_[tensor]; }
   // Adds a backward op of `forward`'s layer computing the gradient of
   // `target` (shape and name follow `target`), and records it.
   int emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs = {});
 
  private:
   Graph& g_;
-  std::vector<int> grads_;  // tensor id -> gradient tensor id
+  std::vector<int> grads_;    // tensor id -> gradient tensor id
+  std::vector<bool> needed_;  // tensor id -> depends on a parameter (forward tensors)
 };
 
 // Adds the backward pass and the optimizer update to a checked graph.

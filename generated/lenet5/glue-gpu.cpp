@@ -55,7 +55,13 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[12],
       b.activations[13],
       b.activations[14],
-      b.activations[15]);
+      b.activations[15],
+      b.activations[16],
+      b.activations[17],
+      b.activations[18],
+      b.activations[19],
+      b.activations[20],
+      b.activations[21]);
 }
 
 // CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -120,7 +126,13 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[12],
       b.activations[13],
       b.activations[14],
-      b.activations[15]);
+      b.activations[15],
+      b.activations[16],
+      b.activations[17],
+      b.activations[18],
+      b.activations[19],
+      b.activations[20],
+      b.activations[21]);
 }
 
 // CUDA: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -185,7 +197,13 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[12],
       b.activations[13],
       b.activations[14],
-      b.activations[15]);
+      b.activations[15],
+      b.activations[16],
+      b.activations[17],
+      b.activations[18],
+      b.activations[19],
+      b.activations[20],
+      b.activations[21]);
 }
 
 // OpenCL: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
@@ -225,62 +243,78 @@ const cnnc_rt::ParamSpec kParams[] = {
 
 const cnnc_rt::ActivationSpec kActivations[] = {
     {"c1.0", {6, 28, 28, 64}, 0},
-    {"c1.2", {6, 14, 14, 64}, 301056},
-    {"c3.0", {16, 10, 10, 64}, 376320},
-    {"c3.2", {16, 5, 5, 64}, 478720},
-    {"layer2.0", {400, 64}, 504320},
-    {"f5.0", {120, 64}, 529920},
-    {"f6.0", {84, 64}, 537600},
-    {"out.0", {10, 64}, 542976},
-    {"grad.out.0", {10, 64}, 543616},
-    {"grad.f6.1", {84, 64}, 544256},
-    {"grad.f5.1", {120, 64}, 549632},
-    {"grad.layer2.0", {400, 64}, 557312},
-    {"grad.c3.2", {16, 5, 5, 64}, 582912},
-    {"grad.c3.0", {16, 10, 10, 64}, 608512},
-    {"grad.c1.2", {6, 14, 14, 64}, 710912},
-    {"grad.c1.0", {6, 28, 28, 64}, 786176},
+    {"c1.1", {6, 28, 28, 64}, 301056},
+    {"c1.2", {6, 14, 14, 64}, 602112},
+    {"c3.0", {16, 10, 10, 64}, 677376},
+    {"c3.1", {16, 10, 10, 64}, 779776},
+    {"c3.2", {16, 5, 5, 64}, 882176},
+    {"layer2.0", {400, 64}, 907776},
+    {"f5.0", {120, 64}, 933376},
+    {"f5.1", {120, 64}, 941056},
+    {"f6.0", {84, 64}, 948736},
+    {"f6.1", {84, 64}, 954112},
+    {"out.0", {10, 64}, 959488},
+    {"grad.out.0", {10, 64}, 960128},
+    {"grad.f6.1", {84, 64}, 960768},
+    {"grad.f6.0", {84, 64}, 966144},
+    {"grad.f5.1", {120, 64}, 971520},
+    {"grad.f5.0", {120, 64}, 979200},
+    {"grad.layer2.0", {400, 64}, 986880},
+    {"grad.c3.2", {16, 5, 5, 64}, 1012480},
+    {"grad.c3.0", {16, 10, 10, 64}, 1038080},
+    {"grad.c1.2", {6, 14, 14, 64}, 1140480},
+    {"grad.c1.0", {6, 28, 28, 64}, 1215744},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> c1.0", 15052800, {"c1_0_conv2d", "c1_0_conv2d_weight_t"}},
-    {"1 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
-    {"2 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
-    {"3 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
-    {"4 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
-    {"5 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
-    {"6 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
-    {"7 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
-    {"8 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
-    {"9 linear_bwd_data -> grad.f6.1", 107520, {"grad_f6_1_linear_bwd_data"}},
-    {"10 linear_bwd_weight -> grad.out.weight", 107520, {"grad_out_weight_linear_bwd_weight"}},
-    {"11 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"12 linear_bwd_data -> grad.f5.1", 1290240, {"grad_f5_1_linear_bwd_data"}},
-    {"13 linear_bwd_weight -> grad.f6.0.weight", 1290240, {"grad_f6_0_weight_linear_bwd_weight"}},
-    {"14 bias_bwd -> grad.f6.0.bias", 0, {"grad_f6_0_bias_bias_bwd"}},
-    {"15 linear_bwd_data -> grad.layer2.0", 6144000, {"grad_layer2_0_linear_bwd_data"}},
-    {"16 linear_bwd_weight -> grad.f5.0.weight", 6144000, {"grad_f5_0_weight_linear_bwd_weight"}},
-    {"17 bias_bwd -> grad.f5.0.bias", 0, {"grad_f5_0_bias_bias_bwd"}},
-    {"18 flatten_bwd -> grad.c3.2", 0, {"grad_c3_2_flatten_bwd"}},
-    {"19 tanh_bwd -> grad.c3.0", 0, {"grad_c3_0_tanh_bwd"}},
-    {"20 conv2d_bwd_data -> grad.c1.2", 30720000, {"grad_c1_2_conv2d_bwd_data", "grad_c1_2_conv2d_bwd_data_weight_t"}},
-    {"21 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_acc", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk"}},
-    {"22 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
-    {"23 tanh_bwd -> grad.c1.0", 0, {"grad_c1_0_tanh_bwd"}},
-    {"24 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_acc", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
-    {"25 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
+    {"1 tanh -> c1.1", 0, {"c1_1_tanh"}},
+    {"2 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
+    {"3 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
+    {"4 tanh -> c3.1", 0, {"c3_1_tanh"}},
+    {"5 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
+    {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
+    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"8 tanh -> f5.1", 0, {"f5_1_tanh"}},
+    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"10 tanh -> f6.1", 0, {"f6_1_tanh"}},
+    {"11 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
+    {"12 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"13 linear_bwd_data -> grad.f6.1", 107520, {"grad_f6_1_linear_bwd_data"}},
+    {"14 linear_bwd_weight -> grad.out.weight", 107520, {"grad_out_weight_linear_bwd_weight"}},
+    {"15 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"16 tanh_bwd -> grad.f6.0", 0, {"grad_f6_0_tanh_bwd"}},
+    {"17 linear_bwd_data -> grad.f5.1", 1290240, {"grad_f5_1_linear_bwd_data"}},
+    {"18 linear_bwd_weight -> grad.f6.0.weight", 1290240, {"grad_f6_0_weight_linear_bwd_weight"}},
+    {"19 bias_bwd -> grad.f6.0.bias", 0, {"grad_f6_0_bias_bias_bwd"}},
+    {"20 tanh_bwd -> grad.f5.0", 0, {"grad_f5_0_tanh_bwd"}},
+    {"21 linear_bwd_data -> grad.layer2.0", 6144000, {"grad_layer2_0_linear_bwd_data"}},
+    {"22 linear_bwd_weight -> grad.f5.0.weight", 6144000, {"grad_f5_0_weight_linear_bwd_weight"}},
+    {"23 bias_bwd -> grad.f5.0.bias", 0, {"grad_f5_0_bias_bias_bwd"}},
+    {"24 flatten_bwd -> grad.c3.2", 0, {"grad_c3_2_flatten_bwd"}},
+    {"25 tanh_bwd -> grad.c3.0", 0, {"grad_c3_0_tanh_bwd"}},
+    {"26 conv2d_bwd_data -> grad.c1.2", 30720000, {"grad_c1_2_conv2d_bwd_data", "grad_c1_2_conv2d_bwd_data_weight_t"}},
+    {"27 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_acc", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"28 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
+    {"29 tanh_bwd -> grad.c1.0", 0, {"grad_c1_0_tanh_bwd"}},
+    {"30 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_acc", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"31 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"0 conv2d -> c1.0", 15052800, {"c1_0_conv2d", "c1_0_conv2d_weight_t"}},
-    {"1 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
-    {"2 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
-    {"3 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
-    {"4 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
-    {"5 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
-    {"6 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
-    {"7 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
-    {"8 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+    {"1 tanh -> c1.1", 0, {"c1_1_tanh"}},
+    {"2 avgpool -> c1.2", 0, {"c1_2_avgpool"}},
+    {"3 conv2d -> c3.0", 30720000, {"c3_0_conv2d", "c3_0_conv2d_weight_t"}},
+    {"4 tanh -> c3.1", 0, {"c3_1_tanh"}},
+    {"5 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
+    {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
+    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"8 tanh -> f5.1", 0, {"f5_1_tanh"}},
+    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"10 tanh -> f6.1", 0, {"f6_1_tanh"}},
+    {"11 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
+    {"12 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
 }  // namespace
@@ -295,7 +329,7 @@ int main(int argc, char** argv) {
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 62336;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 1087232;
+  spec.activationFloats = 1516800;
   spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 1;
   spec.loss = "cross_entropy";
@@ -332,7 +366,7 @@ multiply-adds per sample:         416,520  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 50, 13, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 50, 13, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 56, 17, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 56, 17, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }
