@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""cnnc against PyTorch on this machine, side by side (issue 7's benchmark).
+"""cnnc against PyTorch on this machine, side by side.
 
 Alternates, in one go, N rounds of: cnnc's trainer, PyTorch 1.13 (Debian),
 PyTorch 2.x eager and PyTorch 2.x with torch.compile (a virtualenv; rows
-whose interpreter is missing are skipped and said so). Each run trains the
-tutorial network one epoch (Adam, lr 0.001, batch 64, data preloaded, 2
-threads), then evaluates the 10,000 test images. Prints every run, then the
+whose interpreter is missing are skipped and said so). Each run trains a
+model of models/ one epoch (--model: mnist, the tutorial network, with
+Adam lr 0.001; lenet5 with its SGD, lr 0.05, momentum 0.9; mlp with Adam lr
+0.001; batch 64, data preloaded, 2 threads), then evaluates the 10,000 test
+images. Prints every run, then the
 medians, the ratios to the fastest PyTorch, peak RSS, and cnnc's compile
 time (median of N compiles).
 
-    bench/compare.py [--rounds 3] [--torch2 .venv-torch/bin/python]
+    bench/compare.py [--model mnist|lenet5|mlp] [--rounds 3] [--torch2 .venv-torch/bin/python]
 
 Shared machines are noisy: compare within one run, read the medians.
 """
@@ -24,6 +26,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Each model's settings: learning rate, and PyTorch's optimizer to match
+# the model's train block.
+MODELS = {"mnist": ("0.001", []), "lenet5": ("0.05", ["--sgd", "--momentum", "0.9"]), "mlp": ("0.001", [])}
 
 
 def run(cmd, env=None):
@@ -53,11 +58,13 @@ def main():
     ap.add_argument("--torch1", default="/usr/bin/python3", help="python with PyTorch 1.13 (Debian)")
     ap.add_argument("--torch2", default=".venv-torch/bin/python", help="python with PyTorch 2.x (PyPI)")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--model", default="mnist", choices=sorted(MODELS))
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="cnnc-bench-")
-    trainer = os.path.join(work, "mnist_net")
+    trainer = os.path.join(work, args.model + "_net")
     ck = os.path.join(work, "w.safetensors")
-    common = ["--epochs", str(args.epochs), "--lr", "0.001", "--threads", "2"]
+    lr, optimizer = MODELS[args.model]
+    common = ["--epochs", str(args.epochs), "--lr", lr, "--threads", "2"]
 
     rows = {}  # name -> {"train": [], "eval": [], "rss": [], "acc": []}
 
@@ -87,7 +94,7 @@ def main():
     compiles = []
     for i in range(1, args.rounds + 1):
         print(f"round {i}/{args.rounds}", flush=True)
-        _, seconds, _ = run([args.cnnc, "models/mnist.cnn", "-o", trainer])
+        _, seconds, _ = run([args.cnnc, f"models/{args.model}.cnn", "-o", trainer])
         compiles.append(seconds)
         print(f"  {'cnnc compile':28s} {seconds:.1f} s", flush=True)
         # cnnc first in odd rounds, last in even ones.
@@ -102,7 +109,8 @@ def main():
                 record("cnnc", train, evaluate, max(rss, rss2), acc)
             else:
                 name, python, extra = entry
-                out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", args.data, *common, *extra])
+                out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", args.data, "--model", args.model,
+                                   *optimizer, *common, *extra])
                 last = [l for l in out.splitlines() if l.startswith("epoch")][-1]
                 record(name, number(r" ([0-9.]+) s ", last, "epoch time"), number(r"eval ([0-9.]+) s", last, "eval"),
                        rss, number(r"test accuracy ([0-9.]+)%", last, "accuracy"))
@@ -116,7 +124,7 @@ def main():
     print(f"|{'-' * 30}|-------------|-------------|----------|---------------|")
     for name, m in med.items():
         print(f"| {name:28s} | {m['train']:9.2f} s | {m['eval']:9.2f} s | {m['rss']:4.0f} MiB | {m['acc']:12.2f}% |")
-    print(f"cnnc compile (models/mnist.cnn): median {statistics.median(compiles):.1f} s")
+    print(f"cnnc compile (models/{args.model}.cnn): median {statistics.median(compiles):.1f} s")
     if torch_names and "cnnc" in med:
         fastest_train = min(torch_names, key=lambda n: med[n]["train"])
         fastest_eval = min(torch_names, key=lambda n: med[n]["eval"])

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The tutorial network in PyTorch, trained the way cnnc's trainer trains it.
+"""A model of models/ in PyTorch, trained the way cnnc's trainer trains it.
 
 Data preloaded as tensors (uint8, scaled to [0, 1] per batch as ToTensor
-does), Adam, batch 64, the last partial batch kept, evaluation on the test
-set after every epoch. Prints one line per epoch in the trainer's format.
+does), Adam (or SGD with --momentum), batch 64, the last partial batch
+kept, evaluation on the test set after every epoch. Prints one line per
+epoch in the trainer's format.
 
     /usr/bin/python3 bench/pytorch_mnist.py --epochs 1 --lr 0.001 --threads 2
+    bench/pytorch_mnist.py --model lenet5 --sgd --momentum 0.9 --lr 0.05
 """
 import argparse
 import gzip
@@ -19,7 +21,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-from cnnc_torch import Tutorial  # noqa: E402  (models/mnist.cnn in PyTorch)
+from cnnc_torch import MODELS  # noqa: E402  (models/*.cnn in PyTorch)
 
 
 def read_idx(path):
@@ -58,6 +60,9 @@ def evaluate(model, images, labels, batch, limit=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/mnist")
+    ap.add_argument("--model", default="mnist", choices=sorted(MODELS))
+    ap.add_argument("--sgd", action="store_true", help="SGD instead of Adam")
+    ap.add_argument("--momentum", type=float, default=0.0, help="SGD's momentum")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--batch", type=int, default=64)
@@ -76,12 +81,13 @@ def main():
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
     dev = torch.device(args.device)
     train_x, train_y, test_x, test_y = (t.to(dev) for t in (train_x, train_y, test_x, test_y))
-    model = Tutorial().to(dev)
+    model = MODELS[args.model]().to(dev)
     step_model = torch.compile(model) if args.compile else model
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum) if args.sgd else \
+        torch.optim.Adam(model.parameters(), lr=args.lr)
     g = torch.Generator(device=dev).manual_seed(args.seed) if dev.type == "cuda" else \
         torch.Generator().manual_seed(args.seed)
-    print(f"pytorch {torch.__version__} on {args.device}{' with torch.compile' if args.compile else ''}: training on {len(train_x)} images for {args.epochs} epochs: "
+    print(f"pytorch {torch.__version__} {args.model} on {args.device}{' with torch.compile' if args.compile else ''}: training on {len(train_x)} images for {args.epochs} epochs: "
           f"batch {args.batch}, lr {args.lr}, {args.threads} threads", flush=True)
     if args.compile:
         # Compile outside the timed epoch: a few steps at the full and the

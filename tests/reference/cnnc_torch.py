@@ -45,7 +45,19 @@ class LeNet5(nn.Module):
         return self.out(self.f6(self.f5(self.c3(self.c1(x)).flatten(1))))
 
 
-MODELS = {"mnist": Tutorial, "lenet5": LeNet5}
+class Mlp(nn.Module):
+    """models/mlp.cnn."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(784, 256), nn.ReLU())
+        self.out = nn.Linear(256, 10)
+
+    def forward(self, x):
+        return self.out(self.hidden(x.flatten(1)))
+
+
+MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp}
 
 
 def load(path):
