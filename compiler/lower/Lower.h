@@ -76,6 +76,10 @@ LoweredUpdate lowerUpdate(const Graph& graph);
 // an IR [N, C, H, W], (F, N) for [N, F].
 std::vector<int64_t> funcExtents(const Shape& irShape);
 
+// tanh(x) as vector code (Halide's tanh calls libm per lane); within a few
+// ulp of std::tanh (tests/unit/GradCheckTest.cpp measures it).
+Halide::Expr tanhOf(Halide::Expr x);
+
 // A Func name for an IR tensor: `conv1.0` -> `conv1_0`; over 48 characters,
 // the first 40 and a hash (GPU kernels are named after Funcs).
 std::string funcName(const std::string& tensorName);
