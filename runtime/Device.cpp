@@ -48,7 +48,7 @@ void installHalideErrorHandler() { halide_set_error_handler(onHalideError); }
 const std::string& halideError() { return gError; }
 
 bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k, std::string& note) {
-  k = {spec.trainStep, spec.evaluate, spec.update, nullptr, nullptr};
+  k = {spec.trainStep, spec.evaluate, spec.update, nullptr};
   note.clear();
   if (device == "cpu") return true;
   const bool asked = device != "auto";
@@ -67,7 +67,7 @@ bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k, 
       notes += (notes.empty() ? "" : "; ") + ("no usable " + noun + ": " + why);
       continue;
     }
-    k = {gpu.trainStep, gpu.evaluate, gpu.update, gpu.interface, &gpu};
+    k = {gpu.trainStep, gpu.evaluate, gpu.update, &gpu};
     // The pipelines' scratch on the GPU (padded copies, partial sums) is
     // freed after each call: keep those blocks for the next call instead
     // of asking the driver (cudaMalloc synchronises) every step.

@@ -16,8 +16,7 @@ struct Kernels {
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
   int (*update)(Buffers&, const float* scalars) = nullptr;
-  const halide_device_interface_t* gpu = nullptr;
-  const GpuSpec* api = nullptr;
+  const GpuSpec* gpu = nullptr;  // its interface places buffers there
 };
 
 // --device cpu|cuda|opencl|auto. auto takes the first of the trainer's GPU

@@ -72,7 +72,7 @@ bool choose(const ModelSpec& spec, const std::string& device, Kernels& k) {
   std::string note;
   if (!chooseDevice(spec, device, k, note)) return false;
   say("%s", note.c_str());
-  gGpu = k.api;
+  gGpu = k.gpu;
   return true;
 }
 
@@ -357,7 +357,7 @@ int train(const ModelSpec& spec, const Options& opt) {
   std::string error;
   ResumePoint at;
   if (!startingPoint(spec, opt, trainSet.images.count, s, at)) return 1;
-  if (k.gpu && !s.toDevice(k.gpu)) return deviceFailed("placing the parameters on the GPU");
+  if (k.gpu && !s.toDevice(k.gpu->interface)) return deviceFailed("placing the parameters on the GPU");
   if (!opt.save.empty() && !canWrite(opt.save, error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;
@@ -493,7 +493,7 @@ std::unique_ptr<Session::Data> prepare(const ModelSpec& spec, const Options& opt
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return nullptr;
   }
-  if (k.gpu && !s.toDevice(k.gpu)) {
+  if (k.gpu && !s.toDevice(k.gpu->interface)) {
     deviceFailed("placing the parameters on the GPU");
     return nullptr;
   }

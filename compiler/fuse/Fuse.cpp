@@ -11,11 +11,13 @@ namespace cnnc {
 
 namespace {
 
+}  // namespace
+
 // The activations and their gradients. Pooling gradients stay kernels of
 // their own: computed inside the three backward kernels that read them,
 // the training step took twice as long (23 -> 45 ms, alternating runs on
 // the 2-core AMD EPYC, 2026-11-28).
-bool elementwise(OpKind kind) {
+bool isElementwise(OpKind kind) {
   switch (kind) {
     case OpKind::Relu:
     case OpKind::Sigmoid:
@@ -28,6 +30,8 @@ bool elementwise(OpKind kind) {
       return false;
   }
 }
+
+namespace {
 
 // What one evaluation of an elementwise op costs, in relu-sized units
 // (one compare or multiply-add per element): sigmoid and tanh call exp.
@@ -101,7 +105,7 @@ std::vector<bool> inlineByCost(const Graph& g, const std::vector<bool>& returned
   for (size_t i = g.ops.size(); i-- > 0;) {
     const Op& op = g.ops[i];
     if (forced[i] == 0 || op.result < 0 || returned[op.result]) continue;
-    if (forced[i] != 1 && !elementwise(op.kind)) continue;
+    if (forced[i] != 1 && !isElementwise(op.kind)) continue;
     int64_t n = 0;
     for (auto [r, j] : readers[op.result]) n += readsPerElement(g, g.ops[r], j) * (inlined[r] ? evals[r] : 1);
     if (forced[i] != 1 && (n - 1) * evalCost(op.kind) > kMemoryCost) continue;

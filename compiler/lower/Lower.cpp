@@ -536,10 +536,18 @@ class Lowering {
 
 }  // namespace
 
-bool Lowered::written(int tensor) const {
+const LoweredOp* Lowered::producer(int tensor) const {
   for (const LoweredOp& l : ops)
-    if (l.op->result == tensor) return !l.inlined;
-  return false;
+    if (l.op->result == tensor) return &l;
+  return nullptr;
+}
+bool Lowered::written(int tensor) const {
+  const LoweredOp* p = producer(tensor);
+  return p && !p->inlined;
+}
+bool Lowered::inMemory(int tensor) const {
+  const LoweredOp* p = producer(tensor);
+  return !p || !p->inlined;
 }
 
 std::vector<int64_t> funcExtents(const Shape& s) {

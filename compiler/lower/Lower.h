@@ -54,6 +54,11 @@ struct Lowered {
   // Whether a kernel writes `tensor` to memory; false when it is computed
   // inside the kernels that read it (fuse), or is not an op's result.
   bool written(int tensor) const;
+  // The lowered op whose result `tensor` is; null for inputs and parameters.
+  const LoweredOp* producer(int tensor) const;
+  // Whether a kernel reading `tensor` reads it from memory: a kernel wrote
+  // it, or it is an input or a parameter.
+  bool inMemory(int tensor) const;
   // Whether `f` is the cross-entropy's per-sample log-sum-exp.
   bool isLse(const Halide::Func& f) const { return lse.defined() && f.name() == lse.name(); }
 };

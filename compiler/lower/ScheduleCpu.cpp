@@ -53,11 +53,6 @@ void rowMajor(Func f, int innerExtent, int natural, bool parallelOuter = true) {
   if (parallelOuter && args.size() > 1) f.parallel(args.back());
 }
 
-// Whether a tensor is some op's result (else an input or a parameter).
-bool isOpResult(const Graph& g, int tensor) {
-  return std::any_of(g.ops.begin(), g.ops.end(), [&](const Op& op) { return op.result == tensor; });
-}
-
 // A pure elementwise Func over a dense tensor: its two innermost loops
 // fused into one contiguous run, vectorized whole, parallel over the batch.
 void elementwiseKernel(Func f, int natural) {
@@ -306,12 +301,13 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
             .parallel(a[1]);
         break;
       }
-      case OpKind::Relu:
-      case OpKind::Sigmoid:
-      case OpKind::Tanh:
-      case OpKind::ReluBwd:
-      case OpKind::SigmoidBwd:
-      case OpKind::TanhBwd:
+      default:
+        if (!isElementwise(op.kind)) {
+          // Pooling and its backward, softmax.
+          rowMajor(l.out, inner, natural);
+          for (Func& h : l.helpers) rowMajor(h, inner, natural);
+          break;
+        }
         // An activation that is a kernel of its own (fuse), reading only
         // tensors in memory: one pass over contiguous memory, channels and
         // columns fused, so that a layer of 6 channels still fills whole
@@ -319,15 +315,10 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         // libm's scalar tanhf). Not when it computes a pooling gradient
         // inside (fuse): that needs each lane's channel and column, and
         // took 0.09 -> 0.48 ms fused (2-core AMD EPYC, 2026-12-01).
-        if (std::all_of(op.operands.begin(), op.operands.end(), [&](int t) { return L.written(t) || !isOpResult(g, t); }))
+        if (std::all_of(op.operands.begin(), op.operands.end(), [&](int t) { return L.inMemory(t); }))
           elementwiseKernel(l.out, natural);
         else
           rowMajor(l.out, inner, natural);
-        break;
-      default:
-        // Pooling and its backward, softmax.
-        rowMajor(l.out, inner, natural);
-        for (Func& h : l.helpers) rowMajor(h, inner, natural);
         break;
     }
   }
