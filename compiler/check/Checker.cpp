@@ -172,26 +172,27 @@ class Checker {
     return true;
   }
 
-  static std::array<int64_t, 2> pairOf(const Value& v) {
-    if (v.kind == Value::Kind::Int) return {v.intValue, v.intValue};
-    return {v.dims[0], v.dims[1]};
-  }
-
-  // Turns matched layer arguments into attributes, filling defaults.
+  // The layer's attributes: the matched arguments as the types of their
+  // specs, then the defaults of the rest.
   static Attrs layerAttrs(const OpInfo& info, const GivenArgs& given) {
     Attrs a;
-    for (const auto& [name, arg] : given) {
-      const Value& v = arg->value;
-      if (name == "out") a.out = v.intValue;
-      if (name == "in") a.in = v.intValue;
-      if (name == "kernel") a.kernel = pairOf(v);
-      if (name == "stride") a.stride = pairOf(v);
-      if (name == "padding") a.padding = pairOf(v);
-      if (name == "bias") a.bias = v.boolValue;
+    for (const ArgSpec& spec : info.args) {
+      auto it = given.find(spec.name);
+      if (it == given.end()) continue;
+      const Value& v = it->second->value;
+      switch (spec.type) {
+        case ArgType::Int: a.set(spec.name, AttrValue::integer(v.intValue)); break;
+        case ArgType::Pair:
+          a.set(spec.name, v.kind == Value::Kind::Int ? AttrValue::pair(v.intValue, v.intValue)
+                                                      : AttrValue::pair(v.dims[0], v.dims[1]));
+          break;
+        case ArgType::Bool: a.set(spec.name, AttrValue::boolean(v.boolValue)); break;
+        case ArgType::Number:
+          a.set(spec.name, AttrValue::real(v.kind == Value::Kind::Int ? double(v.intValue) : v.floatValue));
+          break;
+      }
     }
-    bool isPool = info.kind == OpKind::MaxPool || info.kind == OpKind::AvgPool;
-    if (isPool && !given.count("stride")) a.stride = a.kernel;
-    return a;
+    return attrsWithDefaults(info.args, a);
   }
 
   // ---- the train block -------------------------------------------------
@@ -338,11 +339,11 @@ class Checker {
       }
       GivenArgs given;
       bool argsOk = matchArgs(info->name, layer.loc, info->args, layer.args, given);
-      if (info->kind == OpKind::Softmax && i + 1 < layers.size()) {
+      if (info->lastOnly && i + 1 < layers.size()) {
         const Layer& next = layers[i + 1].stage->layers[layers[i + 1].layerIndex];
-        error(layer.loc, fmt::format("softmax must be the last layer (it gives the inference output); found '{}' "
+        error(layer.loc, fmt::format("{} must be the last layer (it gives the inference output); found '{}' "
                                      "after it",
-                                     next.name));
+                                     info->name, next.name));
         file_.note(next.loc, "the next layer is here");
         known = false;
       }
@@ -356,14 +357,14 @@ class Checker {
         known = false;
         continue;
       }
-      if (info->kind == OpKind::Linear && attrs.in != 0 && attrs.in != in[0]) {
-        error(given.at("in")->loc,
-              fmt::format("linear expects in={} ({}), found in={}", in[0], describeVector(in, origin), attrs.in));
+      if (info->kind == OpKind::Linear && attrs.has("in") && attrs.integer("in") != in[0]) {
+        error(given.at("in")->loc, fmt::format("linear expects in={} ({}), found in={}", in[0],
+                                               describeVector(in, origin), attrs.integer("in")));
         if (origin.loc.valid()) file_.note(origin.loc, origin.what);
         known = false;
         continue;
       }
-      ShapeResult r = info->inferShape(attrs, in);
+      ShapeResult r = info->inferShape(attrs, {in});
       if (!r.error.empty()) {
         Loc at = r.arg.empty() || !given.count(r.arg) ? layer.loc : given.at(r.arg)->value.loc;
         error(at, fmt::format("{}: {}", info->name, r.error));
@@ -379,7 +380,7 @@ class Checker {
       if (info->kind == OpKind::Flatten && in.size() == 3)
         origin = {layer.loc, fmt::format("flattened from {} here", shapeString(in)), in};
       else if (info->kind == OpKind::Linear)
-        origin = {layer.loc, fmt::format("'{}' outputs {} values", path, attrs.out), {}};
+        origin = {layer.loc, fmt::format("'{}' outputs {} values", path, attrs.integer("out")), {}};
     }
     if (known && !layers.empty()) finishModel(m, g, classes, layers.back().stage->layers[layers.back().layerIndex]);
   }
@@ -492,7 +493,7 @@ class Checker {
       if (batchLoc_.valid()) file_.note(batchLoc_, "batch size set here");
       return false;
     }
-    std::vector<ParamSpec> params = info.params(attrs, in);
+    std::vector<ParamSpec> params = info.params ? info.params(attrs, in) : std::vector<ParamSpec>{};
     for (const ParamSpec& p : params) {
       if (boundedProduct(p.shape) < 0) {
         error(layer.loc, fmt::format("{} {} {} is too large (more than {} values)", info.name, p.suffix,

@@ -19,32 +19,33 @@ int64_t layerParams(const Graph& g, const Op& op) {
   return n;
 }
 
-int64_t layerMacs(const Graph& g, const Op& op) {
-  return opInfo(op.kind).macs(op.attrs, sampleOf(g.tensors[op.operands[0]].shape),
-                              sampleOf(g.tensors[op.result].shape));
+std::vector<Shape> operandShapes(const Graph& g, const Op& op) {
+  std::vector<Shape> shapes;
+  for (int t : op.operands) shapes.push_back(g.tensors[t].shape);
+  return shapes;
 }
 
 bool isLayer(const Op& op) { return opInfo(op.kind).isLayer; }
 
-// `conv2d(16, kernel=5, padding=2)`: the layer as one would write it,
-// leaving out arguments at their defaults.
+// `conv2d(16, kernel=5, padding=2)`: the layer as one would write it: the
+// first argument positionally, the others by name where they differ from
+// their defaults (checks such as linear's in= left out), square pairs as
+// one number.
 std::string layerText(const Op& op) {
   const OpInfo& info = opInfo(op.kind);
-  const Attrs& a = op.attrs;
-  auto pair = [](const std::array<int64_t, 2>& p) {
-    return p[0] == p[1] ? fmt::format("{}", p[0]) : fmt::format("{}x{}", p[0], p[1]);
-  };
+  const Attrs defaults = attrsWithDefaults(info.args, [&] {
+    Attrs required;
+    for (const ArgSpec& spec : info.args)
+      if (spec.required) required.set(spec.name, op.attrs.get(spec.name));
+    return required;
+  }());
   std::vector<std::string> parts;
   for (const ArgSpec& spec : info.args) {
-    std::string name = spec.name;
-    // The first argument is written positionally, as in conv2d(16, ...).
-    bool first = &spec == &info.args.front();
-    if (name == "out") parts.push_back(fmt::format("{}", a.out));
-    if (name == "kernel") parts.push_back((first ? "" : "kernel=") + pair(a.kernel));
-    if (name == "stride" && a.stride != (info.kind == OpKind::Conv2d ? std::array<int64_t, 2>{1, 1} : a.kernel))
-      parts.push_back("stride=" + pair(a.stride));
-    if (name == "padding" && a.padding != std::array<int64_t, 2>{0, 0}) parts.push_back("padding=" + pair(a.padding));
-    if (name == "bias" && !a.bias) parts.push_back("bias=false");
+    if (!defaults.has(spec.name)) continue;
+    const AttrValue& v = op.attrs.get(spec.name);
+    if (!spec.required && v == defaults.get(spec.name)) continue;
+    const bool first = &spec == &info.args.front();
+    parts.push_back(first ? v.text(true) : fmt::format("{}={}", spec.name, v.text(true)));
   }
   if (parts.empty()) return info.name;
   return fmt::format("{}({})", info.name, fmt::join(parts, ", "));
@@ -53,29 +54,16 @@ std::string layerText(const Op& op) {
 }  // namespace
 
 int64_t opMacsPerSample(const Graph& g, const Op& op) {
-  auto shapeOf = [&](int t) { return sampleOf(g.tensors[t].shape); };
-  switch (op.kind) {
-    case OpKind::Conv2d:
-    case OpKind::Linear:
-      return layerMacs(g, op);
-    case OpKind::Conv2dBwdData:  // dy, weight -> dx
-      return opInfo(OpKind::Conv2d).macs(op.attrs, shapeOf(op.result), shapeOf(op.operands[0]));
-    case OpKind::LinearBwdData:  // dy (O), weight -> dx (F)
-      return numElements(shapeOf(op.result)) * numElements(shapeOf(op.operands[0]));
-    case OpKind::Conv2dBwdWeight:  // dy, x -> dw
-      return opInfo(OpKind::Conv2d).macs(op.attrs, shapeOf(op.operands[1]), shapeOf(op.operands[0]));
-    case OpKind::LinearBwdWeight:  // dy (O), x (F) -> dw
-      return numElements(shapeOf(op.operands[1])) * numElements(shapeOf(op.operands[0]));
-    default:
-      return 0;
-  }
+  const OpInfo& info = opInfo(op.kind);
+  if (!info.macs || op.result < 0) return 0;
+  return info.macs(op.attrs, operandShapes(g, op), g.tensors[op.result].shape);
 }
 
 ModelTotals modelTotals(const Graph& g) {
   ModelTotals t;
   for (const Op& op : g.ops) {
     if (!isLayer(op)) continue;
-    const int64_t params = layerParams(g, op), macs = layerMacs(g, op);
+    const int64_t params = layerParams(g, op), macs = opMacsPerSample(g, op);
     t.params += params;
     t.macsPerSample += macs;
     t.trainMacsPerSample += macs * (1 + (params > 0) + (op.operands[0] != g.input));
@@ -90,7 +78,7 @@ std::string printSummary(const Graph& g) {
   for (const Op& op : g.ops) {
     if (!isLayer(op)) continue;
     rows.push_back({op.stage, layerText(op), shapeString(sampleOf(g.tensors[op.result].shape)),
-                    withCommas(layerParams(g, op)), withCommas(layerMacs(g, op))});
+                    withCommas(layerParams(g, op)), withCommas(opMacsPerSample(g, op))});
   }
   std::array<size_t, 5> width{};
   for (const auto& row : rows)

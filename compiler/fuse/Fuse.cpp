@@ -11,82 +11,19 @@ namespace cnnc {
 
 namespace {
 
-}  // namespace
-
-// The activations and their gradients. Pooling gradients stay kernels of
-// their own: computed inside the three backward kernels that read them,
-// the training step took twice as long (23 -> 45 ms, alternating runs on
-// the 2-core AMD EPYC, 2026-11-28).
-bool isElementwise(OpKind kind) {
-  switch (kind) {
-    case OpKind::Relu:
-    case OpKind::Sigmoid:
-    case OpKind::Tanh:
-    case OpKind::ReluBwd:
-    case OpKind::SigmoidBwd:
-    case OpKind::TanhBwd:
-      return true;
-    default:
-      return false;
-  }
-}
-
-namespace {
-
-// What one evaluation of an elementwise op costs, in relu-sized units
-// (one compare or multiply-add per element): sigmoid and tanh call exp.
-int64_t evalCost(OpKind kind) {
-  switch (kind) {
-    case OpKind::Sigmoid:
-    case OpKind::Tanh:
-      return 20;
-    case OpKind::SigmoidBwd:
-    case OpKind::TanhBwd:
-      return 3;
-    default:
-      return 1;
-  }
-}
-
-// What writing a tensor and reading it back costs per element, in the same
-// units: recomputing an op inside its readers pays off while the extra
+// What writing a tensor and reading it back costs per element, in the
+// units of the rows' evalCost (one relu's evaluation): recomputing an op inside its readers pays off while the extra
 // evaluations cost less than this.
 constexpr int64_t kMemoryCost = 4;
 
 // How many times `reader`'s kernel evaluates each element of its operand
-// `index` when that operand is computed inside it. Convolutions (forward
-// and both gradients) stage their inputs in padded copies: once. A linear
-// layer reads each input once per output feature, and its gradients read
-// dy once per input feature and x once per output; overlapping windows
-// read an element once per window covering it.
+// `index` when that operand is computed inside it (its row's
+// readsPerElement): convolutions (forward and both gradients) stage their
+// inputs in padded copies, once; a linear layer reads each input once per
+// output feature; overlapping windows read an element once per window.
 int64_t readsPerElement(const Graph& g, const Op& reader, int index) {
-  const Shape& out = g.tensors[reader.result >= 0 ? reader.result : reader.operands[0]].shape;
-  auto windows = [&](const Attrs& a) {
-    auto per = [](int64_t k, int64_t s) { return (k + s - 1) / s; };
-    return per(a.kernel[0], a.stride[0]) * per(a.kernel[1], a.stride[1]);
-  };
-  switch (reader.kind) {
-    case OpKind::Linear:
-      return out[1];  // [N, O]: every output reads every input
-    case OpKind::LinearBwdData:
-      return out[1];  // [N, F]: dy (N, O) read once per input feature
-    case OpKind::LinearBwdWeight:
-      return index == 0 ? out[1] : out[0];  // [O, F]: dy once per F, x once per O
-    case OpKind::MaxPool:
-    case OpKind::AvgPool:
-    case OpKind::MaxPoolBwd:
-    case OpKind::AvgPoolBwd:
-      return windows(reader.attrs);
-    case OpKind::Softmax:
-    case OpKind::SoftmaxBwd:
-    case OpKind::CrossEntropy:
-    case OpKind::CrossEntropyBwd:
-    case OpKind::Mse:
-    case OpKind::MseBwd:
-      return g.classes;  // each sample's row, once per class
-    default:
-      return 1;
-  }
+  const OpInfo& info = opInfo(reader.kind);
+  return info.readsPerElement ? info.readsPerElement(g, reader, index) : 1;
 }
 
 // Which elementwise ops are computed inside their readers: those whose
@@ -108,7 +45,7 @@ std::vector<bool> inlineByCost(const Graph& g, const std::vector<bool>& returned
     if (forced[i] != 1 && !isElementwise(op.kind)) continue;
     int64_t n = 0;
     for (auto [r, j] : readers[op.result]) n += readsPerElement(g, g.ops[r], j) * (inlined[r] ? evals[r] : 1);
-    if (forced[i] != 1 && (n - 1) * evalCost(op.kind) > kMemoryCost) continue;
+    if (forced[i] != 1 && (n - 1) * opInfo(op.kind).evalCost > kMemoryCost) continue;
     inlined[i] = true;
     evals[i] = n;
   }
@@ -142,16 +79,13 @@ Fusion fuse(const Graph& g) {
     }
   std::vector<int> forced(g.ops.size(), -1);  // 1: computed inside its reader; 0: a kernel
   for (size_t i = 0; i < g.ops.size(); ++i) {
-    const OpKind kind = g.ops[i].kind;
-    if (kind != OpKind::MaxPoolBwd && kind != OpKind::AvgPoolBwd && kind != OpKind::FlattenBwd) continue;
+    if (opInfo(g.ops[i].kind).fuse != FuseAs::RoutedGradient) continue;
     int cur = static_cast<int>(i);
     for (;;) {
       const int t = g.ops[cur].result;
       if (t < 0 || returned[t] || readers[t] != 1) break;
       const int next = reader[t];
-      const OpKind nk = g.ops[next].kind;
-      if ((nk != OpKind::ReluBwd && nk != OpKind::SigmoidBwd && nk != OpKind::TanhBwd) || g.ops[next].operands[0] != t)
-        break;
+      if (opInfo(g.ops[next].kind).fuse != FuseAs::ElementwiseGradient || g.ops[next].operands[0] != t) break;
       forced[cur] = 1;
       forced[next] = 0;
       cur = next;
@@ -163,11 +97,10 @@ Fusion fuse(const Graph& g) {
   // logits (or outputs) and the labels, once per sample.
   int lossOp = -1;
   for (size_t i = 0; i < g.ops.size(); ++i)
-    if (g.ops[i].kind == OpKind::CrossEntropy || g.ops[i].kind == OpKind::Mse) lossOp = static_cast<int>(i);
+    if (opInfo(g.ops[i].kind).fuse == FuseAs::Loss) lossOp = static_cast<int>(i);
   for (size_t i = 0; i < g.ops.size(); ++i) {
     if (f.inlined[i]) continue;
-    const OpKind kind = g.ops[i].kind;
-    if (lossOp >= 0 && (kind == OpKind::CrossEntropyBwd || kind == OpKind::MseBwd)) {
+    if (lossOp >= 0 && opInfo(g.ops[i].kind).fuse == FuseAs::LossGradient) {
       Kernel& lk = f.kernels[f.kernelOf[lossOp]];
       lk.also.push_back(static_cast<int>(i));
       for (int t : g.ops[i].operands)

@@ -42,10 +42,6 @@ struct Fusion {
 
 Fusion fuse(const Graph& graph);
 
-// The elementwise ops (activations and their gradients): computed inside
-// their readers where that recomputes little, else kernels of their own.
-bool isElementwise(OpKind kind);
-
 // --emit=fused: one line per kernel, with what it computes and reads.
 std::string printFused(const Graph& graph, const Fusion& fusion);
 

@@ -1,8 +1,7 @@
 #include "grad/Grad.h"
 
-#include <cassert>
-
 #include "ir/Ops.h"
+#include "support/Invariant.h"
 
 namespace cnnc {
 
@@ -16,7 +15,7 @@ GradBuilder::GradBuilder(Graph& graph) : g_(graph), grads_(graph.tensors.size(),
 int GradBuilder::emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs) {
   // A sequential model uses every tensor once, so each gradient is written
   // by exactly one rule; a graph with fan-out would add the contributions.
-  assert(gradOf(target) < 0 && "tensor used twice: gradient accumulation is not supported");
+  require(gradOf(target) < 0, "a tensor used twice: gradient accumulation is not supported");
   const Tensor& t = g_.tensors[target];
   bool isParam = g_.roles[target] == TensorRole::Param;
   int id = g_.addTensor({"grad." + t.name, t.shape, DType::F32, forward.loc},
@@ -29,21 +28,19 @@ int GradBuilder::emit(OpKind kind, std::vector<int> operands, const Op& forward,
 }
 
 void differentiate(Graph& g) {
-  assert(g.loss >= 0 && !g.hasGrad);
+  require(g.loss >= 0 && !g.hasGrad, "differentiate needs a checked graph with a loss, once");
   GradBuilder b(g);
   const size_t forwardOps = g.ops.size();
-  // The root: the loss's own backward op gives the gradient of what the
-  // loss read (fused softmax + cross-entropy: p - onehot).
-  const Op lossOp = g.ops[forwardOps - 1];
-  OpKind lossBwd = lossOp.kind == OpKind::CrossEntropy ? OpKind::CrossEntropyBwd : OpKind::MseBwd;
-  b.emit(lossBwd, {lossOp.operands[0], g.labels}, lossOp, lossOp.operands[0]);
-  // Then every layer, last to first. A final softmax that the
-  // cross-entropy loss skipped has no gradient flowing into it.
-  for (size_t i = forwardOps - 1; i-- > 0;) {
-    const Op op = g.ops[i];
-    if (b.gradOf(op.result) < 0) continue;
+  // The root: the loss, the last forward op, whose rule gives the gradient
+  // of what it read (fused softmax + cross-entropy: p - onehot). Then every
+  // layer, last to first. A final softmax that the cross-entropy loss
+  // skipped has no gradient flowing into it.
+  require(g.ops[forwardOps - 1].result == g.loss, "the loss is the last forward op");
+  for (size_t i = forwardOps; i-- > 0;) {
+    const Op op = g.ops[i];  // a copy: rules add ops
+    if (op.result != g.loss && b.gradOf(op.result) < 0) continue;
     const OpInfo& info = opInfo(op.kind);
-    assert(info.grad && "every layer has a gradient rule");
+    require(info.grad != nullptr, "a gradient flows into an op with no gradient rule");
     info.grad(b, op);
   }
   for (int p : g.params) g.paramGrads.push_back(b.gradOf(p));

@@ -1,8 +1,8 @@
 // grad: IR -> IR + backward ops + the optimizer update.
 //
 // Reverse-mode differentiation: starting from the loss, each forward op's
-// gradient rule (the `grad` column of the op table, written in
-// grad/Rules.cpp) emits the backward ops that turn the gradient of its
+// gradient rule (the `grad` of its row in the op table, written in the
+// op's file in compiler/ops/) emits the backward ops that turn the gradient of its
 // result into gradients of its operands. Then one update op applies the
 // optimizer to every parameter at once. Must run after check.
 #pragma once

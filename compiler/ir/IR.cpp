@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "ir/Ops.h"
+#include "support/Invariant.h"
 
 namespace cnnc {
 
@@ -18,6 +19,55 @@ int64_t numElements(const Shape& shape) {
 }
 
 const char* dtypeName(DType dtype) { return dtype == DType::F32 ? "f32" : "i32"; }
+
+std::string AttrValue::text(bool shortPair) const {
+  switch (type) {
+    case Type::Int: return fmt::format("{}", ints[0]);
+    case Type::Pair:
+      return shortPair && ints[0] == ints[1] ? fmt::format("{}", ints[0]) : fmt::format("{}x{}", ints[0], ints[1]);
+    case Type::Bool: return flag ? "true" : "false";
+    case Type::Number: return fmt::format("{}", number);
+  }
+  return "?";
+}
+
+void Attrs::set(const std::string& name, AttrValue value) {
+  for (auto& [n, v] : values_)
+    if (n == name) {
+      v = value;
+      return;
+    }
+  values_.emplace_back(name, value);
+}
+
+bool Attrs::has(const std::string& name) const {
+  for (const auto& entry : values_)
+    if (entry.first == name) return true;
+  return false;
+}
+
+const AttrValue& Attrs::get(const std::string& name) const {
+  for (const auto& entry : values_)
+    if (entry.first == name) return entry.second;
+  internalError(fmt::format("an op has no attribute '{}'", name));
+}
+
+const AttrValue& Attrs::typed(const std::string& name, AttrValue::Type type) const {
+  const AttrValue& v = get(name);
+  if (v.type != type) internalError(fmt::format("attribute '{}' asked for as another type", name));
+  return v;
+}
+
+int64_t Attrs::integer(const std::string& name) const { return typed(name, AttrValue::Type::Int).ints[0]; }
+std::array<int64_t, 2> Attrs::pair(const std::string& name) const { return typed(name, AttrValue::Type::Pair).ints; }
+bool Attrs::flag(const std::string& name) const { return typed(name, AttrValue::Type::Bool).flag; }
+double Attrs::number(const std::string& name) const { return typed(name, AttrValue::Type::Number).number; }
+
+std::string Attrs::format() const {
+  std::vector<std::string> parts;
+  for (const auto& [name, value] : values_) parts.push_back(name + "=" + value.text());
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
 
 namespace {
 
@@ -70,7 +120,7 @@ std::string printGraph(const Graph& g) {
     const OpInfo& info = opInfo(op.kind);
     std::vector<std::string> operands;
     for (int id : op.operands) operands.push_back(ref(id));
-    std::string attrs = op.phase == Phase::Update ? optimizerAttrs(g.train.optimizer) : formatAttrs(info, op.attrs);
+    std::string attrs = op.phase == Phase::Update ? optimizerAttrs(g.train.optimizer) : op.attrs.format();
     std::string call = fmt::format("{}({}){}", info.name, fmt::join(operands, ", "), attrs.empty() ? "" : " {" + attrs + "}");
     if (op.result < 0)
       out += fmt::format("  {}{}\n", call, at(op.loc));

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/Diagnostics.h"
@@ -26,7 +27,7 @@ enum class DType { F32, I32 };
 const char* dtypeName(DType dtype);
 
 enum class OpKind {
-  // Layers of the language (the order of the op table in Ops.cpp).
+  // Layers of the language (in this order in messages that list them).
   Conv2d,
   Relu,
   Sigmoid,
@@ -56,20 +57,52 @@ enum class OpKind {
   MseBwd,           // 2 (out - onehot) / (valid * classes)
   // Optimizer steps over every parameter at once (in place).
   SgdUpdate,
-  AdamUpdate,
+  AdamUpdate,  // the last: kOpKinds counts up to it
 };
+constexpr int kOpKinds = static_cast<int>(OpKind::AdamUpdate) + 1;
 
 // Which part of a training step an op belongs to.
 enum class Phase { Forward, Backward, Update };
 
-// Attributes of an op; which ones an op has is listed in its OpInfo.
-struct Attrs {
-  int64_t out = 0;                   // conv2d channels, linear features
-  int64_t in = 0;                    // linear: the in= the user wrote (0: not given)
-  std::array<int64_t, 2> kernel{0, 0};
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 2> padding{0, 0};
-  bool bias = true;
+// One attribute value, of one of the language's argument types (ArgType
+// in Ops.h): an integer, an HxW pair, a flag or a number.
+struct AttrValue {
+  enum class Type { Int, Pair, Bool, Number };
+  Type type = Type::Int;
+  std::array<int64_t, 2> ints{0, 0};  // Int: ints[0]; Pair: height, width
+  bool flag = false;
+  double number = 0;
+
+  static AttrValue integer(int64_t v) { return {Type::Int, {v, v}, false, 0}; }
+  static AttrValue pair(int64_t h, int64_t w) { return {Type::Pair, {h, w}, false, 0}; }
+  static AttrValue boolean(bool v) { return {Type::Bool, {0, 0}, v, 0}; }
+  static AttrValue real(double v) { return {Type::Number, {0, 0}, false, v}; }
+  bool operator==(const AttrValue& o) const {
+    return type == o.type && ints == o.ints && flag == o.flag && number == o.number;
+  }
+  // `5`, `5x3`, `true`, `0.01`; a square pair as `5x5` unless `short`.
+  std::string text(bool shortPair = false) const;
+};
+
+// An op's attributes by name, in the order of its signature (its row's
+// args in Ops.h); each op has its own. Asking for one the op does not
+// have, or as another type, is a bug in cnnc (internalError).
+class Attrs {
+ public:
+  void set(const std::string& name, AttrValue value);
+  bool has(const std::string& name) const;
+  const AttrValue& get(const std::string& name) const;
+  int64_t integer(const std::string& name) const;
+  std::array<int64_t, 2> pair(const std::string& name) const;
+  bool flag(const std::string& name) const;
+  double number(const std::string& name) const;
+  const std::vector<std::pair<std::string, AttrValue>>& all() const { return values_; }
+  // `out=16, kernel=5x5, stride=1x1, padding=2x2, bias=true`: for dumps.
+  std::string format() const;
+
+ private:
+  const AttrValue& typed(const std::string& name, AttrValue::Type type) const;
+  std::vector<std::pair<std::string, AttrValue>> values_;
 };
 
 struct Tensor {

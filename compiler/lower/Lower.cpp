@@ -1,17 +1,19 @@
-// THE ALGORITHM: each IR op as Halide Funcs. Shapes in comments use the
-// letters N (batch), C/CI/CO (channels), H, W (image), OH, OW (output),
+// THE ALGORITHM's frame: the pipelines' inputs and parameters, each op
+// lowered by its row (compiler/ops/, through lower/LowerContext.h), the
+// helpers those lowerings share, and the optimizer's update. Shapes in
+// comments use the letters N (batch), C/CI/CO (channels), H, W (image),
 // F (features), O (outputs), K (classes).
 #include "lower/Lower.h"
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <cstdint>
 #include <functional>
 
 #include "fuse/Fuse.h"
-#include "plan/Plan.h"
 #include "ir/Ops.h"
+#include "lower/LowerContext.h"
+#include "plan/Plan.h"
 
 namespace cnnc {
 
@@ -61,18 +63,17 @@ std::string funcName(const std::string& tensorName) {
   return fmt::format("{}_{:08x}", name.substr(0, 40), hash);
 }
 
-namespace {
+LowerContext::LowerContext(const Graph& g, Lowered& L) : g_(g), L_(L) {
+  using namespace loopvars;
+  // Batch sample n is order(first + n); padding samples past the end of
+  // the order read a real sample, and count for nothing.
+  Expr position = clamp(L_.first + n, 0, L_.order.dim(0).max());
+  sample_(n) = clamp(L_.order(position), 0, L_.images.dim(1).max());
+  label_(n) = clamp(cast<int>(L_.labels(sample_(n))), 0, static_cast<int>(g.classes) - 1);
+}
 
-Var c("c"), x("x"), y("y"), n("n"), i("i"), o("o");
-Var kx("kx"), ky("ky"), ci("ci"), co("co");
-
-struct Dims {
-  int N = 0, C = 0, H = 0, W = 0;  // images
-  int F = 0;                       // vectors
-  bool image = false;
-};
-
-Dims dimsOf(const Tensor& t) {
+Dims LowerContext::dims(int id) const {
+  const Tensor& t = tensor(id);
   Dims d;
   d.N = static_cast<int>(t.shape[0]);
   if (t.shape.size() == 4) {
@@ -86,26 +87,42 @@ Dims dimsOf(const Tensor& t) {
   return d;
 }
 
-// `in` (c, x, y, n) extended beyond its W x H with `value` (the padding).
+std::vector<Var> LowerContext::vars(int id) const {
+  using namespace loopvars;
+  return dims(id).image ? std::vector<Var>{c, x, y, n} : std::vector<Var>{i, n};
+}
+
+std::string LowerContext::name(const Op& op) const {
+  return funcName(tensor(op.result).name) + "_" + opInfo(op.kind).name;
+}
+
+LoweredOp& LowerContext::add(const Op& op, Func out) {
+  func(op.result) = out;
+  LoweredOp l;
+  l.op = &op;
+  l.loops = opInfo(op.kind).loops;
+  l.out = out;
+  L_.ops.push_back(l);
+  return L_.ops.back();
+}
+
+Expr LowerContext::label(Expr n) const { return label_(n); }
+Expr LowerContext::sample(Expr n) const { return sample_(n); }
+
 Func padded(const Func& in, const Dims& d, Expr value, const std::string& name) {
+  using namespace loopvars;
   Func p(name);
   Expr inside = x >= 0 && x < d.W && y >= 0 && y < d.H;
   p(c, x, y, n) = select(inside, in(c, clamp(x, 0, d.W - 1), clamp(y, 0, d.H - 1), n), value);
   return p;
 }
 
-// Samples whose weight gradients are summed in one partial sum: the largest
-// divisor of the batch up to 8 (8 chunks of 8 at batch 64).
 int samplesPerChunk(int batch) {
   for (int s = 8; s > 1; --s)
     if (batch % s == 0) return s;
   return 1;
 }
 
-// The maximum of terms(0) .. terms(count - 1). Small windows (pools,
-// class scores) become a tree of max() with no loop, which is fast and
-// which Halide's propagate_adjoints can differentiate; large ones a
-// reduction.
 Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
   if (count > 64) {
     RDom r(0, count, name);
@@ -116,9 +133,6 @@ Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& 
   return m;
 }
 
-// The index of the first maximum of terms(0) .. terms(count - 1) (row-major
-// order of a window: PyTorch's choice among equal values). Small windows
-// become a chain of selects with no loop; large ones a reduction.
 Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
   if (count > 64) {
     RDom r(0, count, name);
@@ -134,405 +148,69 @@ Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::strin
   return index;
 }
 
-class Lowering {
- public:
-  explicit Lowering(const Graph& g) : g_(g) {
-    L_.tensors.resize(g.tensors.size());
-    L_.images = ImageParam(UInt(8), 2, "images");
-    L_.labels = ImageParam(UInt(8), 1, "labels");
-    L_.order = ImageParam(Int(32), 1, "order");
-    // Batch sample n is order(first + n); padding samples past the end of
-    // the order read a real sample, and count for nothing.
-    Expr position = clamp(L_.first + n, 0, L_.order.dim(0).max());
-    sample_(n) = clamp(L_.order(position), 0, L_.images.dim(1).max());
-    label_(n) = clamp(cast<int>(L_.labels(sample_(n))), 0, static_cast<int>(g.classes) - 1);
+std::vector<Func> LoweredOp::helpers() const {
+  std::vector<Func> all;
+  for (const Func& f : {partial, partialAcc, staged, stagedDy, argmax, rowSum, lse, predicted})
+    if (f.defined()) all.push_back(f);
+  return all;
+}
+
+namespace {
+
+// Every shape is known at compile time: say so to Halide, so that loops
+// have constant extents (and schedules may unroll them).
+void bound(OutputImageParam b, const Shape& irShape) {
+  for (size_t d = 0; d < irShape.size(); ++d)
+    b.dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(irShape[irShape.size() - 1 - d]));
+}
+
+// images is (F, S) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
+void lowerInput(LowerContext& cx) {
+  using namespace loopvars;
+  const Graph& g = cx.graph();
+  const Tensor& t = cx.tensor(g.input);
+  Dims d = cx.dims(g.input);
+  Func in(funcName(t.name));
+  Lowered& L = cx.lowered();
+  if (d.image) {
+    Expr f = (c * d.H + y) * d.W + x;
+    in(c, x, y, n) = cast<float>(L.images(f, cx.sample(n))) / 255.0f;
+  } else {
+    in(i, n) = cast<float>(L.images(i, cx.sample(n))) / 255.0f;
   }
+  cx.func(g.input) = in;
+}
 
-  Lowered run() {
-    lowerInput();
-    // Every shape is known at compile time: say so to Halide, so that
-    // loops have constant extents (and schedules may unroll them).
-    auto bound = [](OutputImageParam b, const Shape& irShape) {
-      for (size_t d = 0; d < irShape.size(); ++d)
-        b.dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(irShape[irShape.size() - 1 - d]));
-    };
-    L_.images.dim(0).set_bounds(0, static_cast<int>(numElements(g_.sampleShape)));
-    for (int p : g_.params) {
-      const Tensor& t = g_.tensors[p];
-      ImageParam param(Float(32), static_cast<int>(t.shape.size()), funcName(t.name));
-      bound(param, t.shape);
-      L_.params.push_back(param);
-      L_.tensors[p] = Func(param);
-    }
-    for (const Op& op : g_.ops) {
-      if (op.phase == Phase::Update) continue;
-      lowerOp(op);
-    }
-    for (int grad : g_.paramGrads) {
-      L_.grads.push_back(L_.tensors[grad]);
-      bound(L_.grads.back().output_buffer(), g_.tensors[grad].shape);
-    }
-    // The eval pipeline's output: scores (K, N).
-    bound(L_.tensors[g_.output].output_buffer(), {g_.train.batch, g_.classes});
-    return std::move(L_);
+Lowered lowerOps(const Graph& g) {
+  Lowered L;
+  L.tensors.resize(g.tensors.size());
+  L.images = ImageParam(UInt(8), 2, "images");
+  L.labels = ImageParam(UInt(8), 1, "labels");
+  L.order = ImageParam(Int(32), 1, "order");
+  // Ops point into L.ops while it grows: room for every op up front.
+  L.ops.reserve(g.ops.size());
+  LowerContext cx(g, L);
+  lowerInput(cx);
+  L.images.dim(0).set_bounds(0, static_cast<int>(numElements(g.sampleShape)));
+  for (int p : g.params) {
+    const Tensor& t = g.tensors[p];
+    ImageParam param(Float(32), static_cast<int>(t.shape.size()), funcName(t.name));
+    bound(param, t.shape);
+    L.params.push_back(param);
+    L.tensors[p] = Func(param);
   }
-
- private:
-  Func& T(int id) { return L_.tensors[id]; }
-  const Tensor& tensor(int id) const { return g_.tensors[id]; }
-
-  // images is (F, S) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
-  void lowerInput() {
-    const Tensor& t = tensor(g_.input);
-    Dims d = dimsOf(t);
-    Func in(funcName(t.name));
-    if (d.image) {
-      Expr f = (c * d.H + y) * d.W + x;
-      in(c, x, y, n) = cast<float>(L_.images(f, sample_(n))) / 255.0f;
-    } else {
-      in(i, n) = cast<float>(L_.images(i, sample_(n))) / 255.0f;
-    }
-    T(g_.input) = in;
+  for (const Op& op : g.ops) {
+    if (op.phase == Phase::Update) continue;
+    opInfo(op.kind).lower(cx, op);
   }
-
-  LoweredOp& add(const Op& op, Func out) {
-    T(op.result) = out;
-    L_.ops.push_back({&op, false, out, Func(), RDom(), Func(), {}});
-    return L_.ops.back();
+  for (int grad : g.paramGrads) {
+    L.grads.push_back(L.tensors[grad]);
+    bound(L.grads.back().output_buffer(), g.tensors[grad].shape);
   }
-
-  void lowerOp(const Op& op) {
-    const std::string name = funcName(tensor(op.result).name) + "_" + opInfo(op.kind).name;
-    const Attrs& a = op.attrs;
-    const int KW = static_cast<int>(a.kernel[1]), KH = static_cast<int>(a.kernel[0]);
-    const int SX = static_cast<int>(a.stride[1]), SY = static_cast<int>(a.stride[0]);
-    const int PX = static_cast<int>(a.padding[1]), PY = static_cast<int>(a.padding[0]);
-    Func out(name);
-    switch (op.kind) {
-      case OpKind::Conv2d: {
-        // in (ci, x, y, n), weight (kx, ky, ci, co) -> out (co, x, y, n)
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func in = padded(T(op.operands[0]), d, 0.0f, name + "_padded");
-        Func w = T(op.operands[1]);
-        Func wT(name + "_weight_t");
-        wT(co, kx, ky, ci) = w(kx, ky, ci, co);
-        RDom r(0, KW, 0, KH, 0, d.C, name + "_r");
-        Func acc(name + "_acc");
-        acc(co, x, y, n) = op.operands.size() > 2 ? Expr(T(op.operands[2])(co)) : Expr(0.0f);
-        acc(co, x, y, n) += wT(co, r.x, r.y, r.z) * in(r.z, x * SX + r.x - PX, y * SY + r.y - PY, n);
-        out(co, x, y, n) = acc(co, x, y, n);
-        LoweredOp& l = add(op, out);
-        l.acc = acc;
-        l.r = r;
-        l.weightT = wT;
-        l.helpers = {in};
-        return;
-      }
-      case OpKind::Conv2dBwdData: {
-        // dy (co, ox, oy, n), weight (kx, ky, ci, co) -> dx (ci, x, y, n):
-        // each input pixel gathers dy from the outputs whose window saw it.
-        Dims dy = dimsOf(tensor(op.operands[0]));
-        Func dyPad = padded(T(op.operands[0]), dy, 0.0f, name + "_dy_padded");
-        Func w = T(op.operands[1]);
-        Func wT(name + "_weight_t");
-        wT(ci, kx, ky, co) = w(kx, ky, ci, co);
-        RDom r(0, KW, 0, KH, 0, dy.C, name + "_r");
-        Expr oxs = x + PX - r.x, oys = y + PY - r.y;  // output position times the stride
-        Expr hit = oxs % SX == 0 && oys % SY == 0;
-        Func acc(name + "_acc");
-        acc(ci, x, y, n) = 0.0f;
-        acc(ci, x, y, n) += select(hit, wT(ci, r.x, r.y, r.z) * dyPad(r.z, oxs / SX, oys / SY, n), 0.0f);
-        out(ci, x, y, n) = acc(ci, x, y, n);
-        LoweredOp& l = add(op, out);
-        l.acc = acc;
-        l.r = r;
-        l.weightT = wT;
-        l.helpers = {dyPad};
-        return;
-      }
-      case OpKind::Conv2dBwdWeight: {
-        // dy (co, ox, oy, n), in (ci, x, y, n) -> dw (kx, ky, ci, co):
-        // a partial sum per chunk of S samples over the output positions,
-        // then the sum of the chunks, both in a fixed order that no thread
-        // count changes (as short sums of sums they also round less than
-        // one long sum). Chunks, not single samples: 64 per-sample partials
-        // of conv3's weight were 13 MB written and read back every step
-        // (0.9 ms of 12.7 on this 2-core AMD EPYC, 2026-11-28).
-        Dims dy = dimsOf(tensor(op.operands[0]));
-        Dims d = dimsOf(tensor(op.operands[1]));
-        Func in = padded(T(op.operands[1]), d, 0.0f, name + "_padded");
-        // dy one sample at a time: what fuse inlined into it (an
-        // activation's gradient) is computed once per element, not per tap.
-        Func dyF(name + "_dy");
-        dyF(co, x, y, n) = T(op.operands[0])(co, x, y, n);
-        const int S = samplesPerChunk(dy.N);
-        RDom r(0, dy.W, 0, dy.H, 0, S, name + "_r");  // positions, then the chunk's samples
-        Expr sample = n * S + r.z;                      // n: the chunk
-        Func partAcc(name + "_per_chunk_acc");         // (co, kx, ky, ci, n): channels-innermost
-        partAcc(co, kx, ky, ci, n) = 0.0f;
-        partAcc(co, kx, ky, ci, n) +=
-            dyF(co, r.x, r.y, sample) * in(ci, r.x * SX + kx - PX, r.y * SY + ky - PY, sample);
-        Func part(name + "_per_chunk");
-        part(co, kx, ky, ci, n) = partAcc(co, kx, ky, ci, n);
-        RDom b(0, dy.N / S, name + "_chunks");
-        Func acc(name + "_acc");
-        acc(co, kx, ky, ci) = 0.0f;
-        acc(co, kx, ky, ci) += part(co, kx, ky, ci, b);
-        out(kx, ky, ci, co) = acc(co, kx, ky, ci);
-        LoweredOp& l = add(op, out);
-        l.acc = acc;
-        l.r = r;
-        l.helpers = {part, partAcc, in, dyF};
-        return;
-      }
-      case OpKind::BiasBwd: {
-        // dy (c, x, y, n) or (o, n) -> db (c); images sum per sample first
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func dy = T(op.operands[0]);
-        RDom b(0, d.N, name + "_batch");
-        out(c) = 0.0f;
-        if (d.image) {
-          RDom r(0, d.W, 0, d.H, name + "_r");
-          Func part(name + "_per_sample");
-          part(c, n) = 0.0f;
-          part(c, n) += dy(c, r.x, r.y, n);
-          out(c) += part(c, b);
-          add(op, out).helpers.push_back(part);
-        } else {
-          out(c) += dy(c, b);
-          add(op, out);
-        }
-        return;
-      }
-      case OpKind::Relu: elementwise(op, out, [](Expr v) { return max(v, 0.0f); }); return;
-      case OpKind::Sigmoid: elementwise(op, out, [](Expr v) { return 1.0f / (1.0f + exp(-v)); }); return;
-      case OpKind::Tanh: elementwise(op, out, [](Expr v) { return tanhOf(v); }); return;
-      case OpKind::ReluBwd:
-        elementwise2(op, out, [](Expr dy, Expr yv) { return select(yv > 0.0f, dy, 0.0f); });
-        return;
-      case OpKind::SigmoidBwd:
-        elementwise2(op, out, [](Expr dy, Expr yv) { return dy * (1.0f - yv) * yv; });
-        return;
-      case OpKind::TanhBwd:
-        elementwise2(op, out, [](Expr dy, Expr yv) { return dy * (1.0f - yv * yv); });
-        return;
-      case OpKind::MaxPool:
-      case OpKind::AvgPool: {
-        // in (c, x, y, n) -> out (c, ox, oy, n)
-        Dims d = dimsOf(tensor(op.operands[0]));
-        bool isMax = op.kind == OpKind::MaxPool;
-        Func in = padded(T(op.operands[0]), d, isMax ? Expr(-INFINITY) : Expr(0.0f), name + "_padded");
-        RDom r(0, KW, 0, KH, name + "_r");
-        Expr v = in(c, x * SX + r.x - PX, y * SY + r.y - PY, n);
-        if (isMax) {
-          out(c, x, y, n) = maxOf(
-              KW * KH, [&](Expr t) { return in(c, x * SX + t % KW - PX, y * SY + t / KW - PY, n); }, name + "_r");
-        } else {
-          out(c, x, y, n) = sum(v) / float(KW * KH);  // padding counted, as PyTorch's default
-        }
-        add(op, out);
-        return;
-      }
-      case OpKind::MaxPoolBwd:
-      case OpKind::AvgPoolBwd: {
-        // dy (c, ox, oy, n) -> dx (c, x, y, n): each input gathers from the
-        // windows that cover it.
-        Dims dy = dimsOf(tensor(op.operands[0]));
-        Func dyF = T(op.operands[0]);
-        RDom k(0, KW, 0, KH, name + "_k");
-        Expr oxs = x + PX - k.x, oys = y + PY - k.y;
-        Expr ox = clamp(oxs / SX, 0, dy.W - 1), oy = clamp(oys / SY, 0, dy.H - 1);
-        Expr covers = oxs >= 0 && oys >= 0 && oxs % SX == 0 && oys % SY == 0 && oxs / SX < dy.W && oys / SY < dy.H;
-        Func win(name + "_argmax");
-        if (op.kind == OpKind::MaxPoolBwd) {
-          // The first maximum of each window in row-major order (PyTorch's).
-          Dims d = dimsOf(tensor(op.operands[1]));
-          Func in = padded(T(op.operands[1]), d, Expr(-INFINITY), name + "_padded");
-          win(c, x, y, n) = argmaxOf(
-              KW * KH, [&](Expr t) { return in(c, x * SX + t % KW - PX, y * SY + t / KW - PY, n); }, name + "_r");
-          if (SX == KW && SY == KH) {
-            // Windows that do not overlap (the usual pooling): each input is
-            // in at most one window, so it reads one gradient, not KW x KH.
-            Expr px = x + PX, py = y + PY;  // >= 0: x, y >= 0
-            Expr inside = px / SX < dy.W && py / SY < dy.H;
-            Expr wx = min(px / SX, dy.W - 1), wy = min(py / SY, dy.H - 1);
-            out(c, x, y, n) =
-                select(inside && win(c, wx, wy, n) == (py % SY) * KW + px % SX, dyF(c, wx, wy, n), 0.0f);
-          } else {
-            covers = covers && win(c, ox, oy, n) == k.y * KW + k.x;
-            out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
-          }
-        } else {
-          out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f)) / float(KW * KH);
-        }
-        LoweredOp& l = add(op, out);
-        if (op.kind == OpKind::MaxPoolBwd) l.helpers.push_back(win);
-        return;
-      }
-      case OpKind::Flatten: {
-        // in (c, x, y, n) -> out (f, n), f in PyTorch's C,H,W order
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func in = T(op.operands[0]);
-        if (d.image)
-          out(i, n) = in(i / (d.H * d.W), i % d.W, (i / d.W) % d.H, n);
-        else
-          out(i, n) = in(i, n);
-        add(op, out);
-        return;
-      }
-      case OpKind::FlattenBwd: {
-        Dims d = dimsOf(tensor(op.result));
-        Func dy = T(op.operands[0]);
-        if (d.image)
-          out(c, x, y, n) = dy((c * d.H + y) * d.W + x, n);
-        else
-          out(i, n) = dy(i, n);
-        add(op, out);
-        return;
-      }
-      case OpKind::Linear: {
-        // in (f, n), weight (f, o) -> out (o, n)
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func in = T(op.operands[0]), w = T(op.operands[1]);
-        RDom r(0, d.F, name + "_r");
-        Func acc(name + "_acc");
-        acc(o, n) = op.operands.size() > 2 ? Expr(T(op.operands[2])(o)) : Expr(0.0f);
-        acc(o, n) += in(r, n) * w(r, o);
-        out(o, n) = acc(o, n);
-        LoweredOp& l = add(op, out);
-        l.acc = acc;
-        l.r = r;
-        return;
-      }
-      case OpKind::LinearBwdData: {
-        // dy (o, n), weight (f, o) -> dx (f, n)
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func dy = T(op.operands[0]), w = T(op.operands[1]);
-        RDom r(0, d.F, name + "_r");
-        out(i, n) = 0.0f;
-        out(i, n) += dy(r, n) * w(i, r);
-        add(op, out);
-        return;
-      }
-      case OpKind::LinearBwdWeight: {
-        // dy (o, n), in (f, n) -> dw (f, o)
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func dy = T(op.operands[0]), in = T(op.operands[1]);
-        RDom r(0, d.N, name + "_r");
-        out(i, o) = 0.0f;
-        out(i, o) += dy(o, r) * in(i, r);
-        add(op, out);
-        return;
-      }
-      case OpKind::Softmax: {
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func in = T(op.operands[0]);
-        RDom r(0, d.F, name + "_r");
-        Func m(name + "_max"), e(name + "_exp"), s(name + "_sum");
-        m(n) = maxOf(d.F, [&](Expr t) { return in(t, n); }, name + "_m");
-        e(o, n) = exp(in(o, n) - m(n));
-        s(n) = sum(e(r, n));
-        out(o, n) = e(o, n) / s(n);
-        add(op, out).helpers.push_back(s);
-        return;
-      }
-      case OpKind::SoftmaxBwd: {
-        Dims d = dimsOf(tensor(op.operands[0]));
-        Func dy = T(op.operands[0]), yF = T(op.operands[1]);
-        RDom r(0, d.F, name + "_r");
-        Func dot(name + "_dot");
-        dot(n) = sum(dy(r, n) * yF(r, n));
-        out(o, n) = yF(o, n) * (dy(o, n) - dot(n));
-        add(op, out).helpers.push_back(dot);
-        return;
-      }
-      case OpKind::CrossEntropy:
-      case OpKind::Mse:
-        lowerLoss(op, name);
-        return;
-      case OpKind::CrossEntropyBwd: {
-        // (softmax(logits) - onehot) / valid for real samples, 0 for padding
-        Func lse = L_.lse;
-        Expr label = label_(n);
-        Expr p = exp(T(op.operands[0])(o, n) - lse(n));
-        out(o, n) = select(n < L_.valid, (p - select(o == label, 1.0f, 0.0f)) / cast<float>(L_.valid), 0.0f);
-        add(op, out);
-        return;
-      }
-      case OpKind::MseBwd: {
-        Expr label = label_(n);
-        Expr diff = T(op.operands[0])(o, n) - select(o == label, 1.0f, 0.0f);
-        Expr count = cast<float>(L_.valid * static_cast<int>(g_.classes));
-        out(o, n) = select(n < L_.valid, 2.0f * diff / count, 0.0f);
-        add(op, out);
-        return;
-      }
-      default:
-        assert(false && "op has no lowering");
-    }
-  }
-
-  template <typename Fn>
-  void elementwise(const Op& op, Func& out, Fn fn) {
-    Func in = T(op.operands[0]);
-    std::vector<Var> v = varsOf(op.result);
-    out(v) = fn(in(v));
-    add(op, out);
-  }
-
-  template <typename Fn>
-  void elementwise2(const Op& op, Func& out, Fn fn) {
-    Func a = T(op.operands[0]), b = T(op.operands[1]);
-    std::vector<Var> v = varsOf(op.result);
-    out(v) = fn(a(v), b(v));
-    add(op, out);
-  }
-
-  std::vector<Var> varsOf(int tensorId) const {
-    return dimsOf(tensor(tensorId)).image ? std::vector<Var>{c, x, y, n} : std::vector<Var>{i, n};
-  }
-
-  // The loss (mean over the valid samples) and the count of correct
-  // predictions; logits (o, n) or outputs (o, n), labels (n).
-  void lowerLoss(const Op& op, const std::string& name) {
-    Func in = T(op.operands[0]);
-    const int K = static_cast<int>(g_.classes);
-    const int N = static_cast<int>(g_.train.batch);
-    RDom k(0, K, name + "_k");
-    RDom b(0, N, name + "_b");
-    b.where(b < L_.valid);
-    Expr label = label_(n);
-    Func perSample(name + "_per_sample");
-    if (op.kind == OpKind::CrossEntropy) {
-      // log-softmax + negative log-likelihood, stable: lse = m + log(sum(exp(x - m)))
-      Func m(name + "_max"), lse(name + "_lse");
-      m(n) = maxOf(K, [&](Expr t) { return in(t, n); }, name + "_m");
-      lse(n) = m(n) + log(sum(exp(in(k, n) - m(n))));
-      perSample(n) = lse(n) - in(label, n);
-      L_.lse = lse;
-      L_.ops.push_back({&op, false, perSample, Func(), RDom(), Func(), {lse}});
-    } else {
-      Expr diff = in(k, n) - select(k == label, 1.0f, 0.0f);
-      perSample(n) = sum(diff * diff) / float(K);
-      L_.ops.push_back({&op, false, perSample, Func(), RDom(), Func(), {}});
-    }
-    Func loss("loss");
-    loss() = sum(perSample(b)) / cast<float>(L_.valid);
-    // argmax of the scores the user sees (the output) equals that of the logits
-    Func predicted(name + "_predicted");
-    predicted(n) = argmax(k, T(g_.output)(k, n))[0];
-    Func correct("correct");
-    correct() = sum(select(predicted(b) == label_(b), 1, 0));
-    T(op.result) = loss;
-    L_.loss = loss;
-    L_.correct = correct;
-    L_.ops.back().helpers.push_back(predicted);
-  }
-
-  const Graph& g_;
-  Lowered L_;
-  Func sample_{"sample"}, label_{"label"};  // the batch's sample indices and labels
-};
+  // The eval pipeline's output: scores (K, N).
+  bound(L.tensors[g.output].output_buffer(), {g.train.batch, g.classes});
+  return L;
+}
 
 }  // namespace
 
@@ -556,7 +234,7 @@ std::vector<int64_t> funcExtents(const Shape& s) {
 }
 
 Lowered lowerGraph(const Graph& graph) {
-  Lowered L = Lowering(graph).run();
+  Lowered L = lowerOps(graph);
   const Fusion fusion = fuse(graph);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
   if (graph.hasGrad) {
@@ -572,6 +250,7 @@ Lowered lowerGraph(const Graph& graph) {
 }
 
 LoweredUpdate lowerUpdate(const Graph& g) {
+  using loopvars::i;
   LoweredUpdate u;
   u.params = ImageParam(Float(32), 1, "params");
   u.grads = ImageParam(Float(32), 1, "grads");

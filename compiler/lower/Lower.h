@@ -16,20 +16,33 @@
 #include <vector>
 
 #include "ir/IR.h"
+#include "ir/Ops.h"
 
 namespace cnnc {
 
-// One op as Halide Funcs, with what its schedule needs to know.
+// One op as Halide Funcs, with what its schedule needs to know. Which
+// fields an op fills depends on its loop nest (its row's `loops`).
 struct LoweredOp {
   const Op* op = nullptr;
+  LoopNest loops = LoopNest::None;
   bool inlined = false;   // computed inside its consumers (fuse): no schedule of its own
   Halide::Func out;       // the op's result (a pipeline output or an intermediate)
   Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
-  Halide::RDom r;         // acc's reduction domain
+  Halide::RDom r;         // acc's reduction domain (the partial sums' for a weight gradient)
   Halide::Func weightT;   // convolutions: the weight re-laid channels-innermost
+  Halide::Func staged;    // convolutions: the zero-padded input (dy for the data gradient)
+  Halide::Func stagedDy;  // weight gradients: dy, one chunk at a time
+  Halide::Func partial;   // weight and bias gradients: sums per chunk or sample
+  Halide::Func partialAcc;  // weight gradients: partial's reduction
   // Small stages worth computing once per call: a maxpool's argmax per
   // window, a softmax's sums, a loss's log-sum-exp and predictions.
-  std::vector<Halide::Func> helpers;
+  Halide::Func argmax;
+  Halide::Func rowSum;
+  Halide::Func lse;
+  Halide::Func predicted;
+
+  // The helper Funcs that are defined, in a fixed order (after out, acc, weightT).
+  std::vector<Halide::Func> helpers() const;
 };
 
 struct Lowered {

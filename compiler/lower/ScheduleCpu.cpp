@@ -118,7 +118,7 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
   // A zero-padded copy of each sample's input, so the inner loop reads
   // memory instead of testing borders.
-  if (!l.helpers.empty()) l.helpers[0].compute_at(l.out, n);
+  l.staged.compute_at(l.out, n);
 }
 
 // The loss's per-sample values (the loss, the log-sum-exp, the predicted
@@ -127,10 +127,10 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
 // partial batch asks the allocator for nothing new. Only for what is
 // computed at root: with `lseInLoop` (training) the log-sum-exp is computed
 // per sample, and bounding it would compute the whole batch's per sample.
-void wholeBatch(const Lowered& L, LoweredOp& loss, int batch, bool lseInLoop) {
+void wholeBatch(LoweredOp& loss, int batch, bool lseInLoop) {
   loss.out.bound(loss.out.args()[0], 0, batch);
-  for (Func& h : loss.helpers)
-    if (!(lseInLoop && L.isLse(h))) h.bound(h.args()[0], 0, batch);
+  if (loss.lse.defined() && !lseInLoop) loss.lse.bound(loss.lse.args()[0], 0, batch);
+  loss.predicted.bound(loss.predicted.args()[0], 0, batch);
 }
 
 // The loss and its gradient as one kernel (fuse): one loop over the
@@ -143,15 +143,11 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
   std::vector<Var> a = g.args();  // o, n
   g.compute_root().vectorize(a[0], vectorFor(classes, natural));
   for (LoweredOp& loss : L.ops) {
-    if (loss.op->kind != OpKind::CrossEntropy && loss.op->kind != OpKind::Mse) continue;
-    wholeBatch(L, loss, batch, true);
+    if (loss.loops != LoopNest::Loss) continue;
+    wholeBatch(loss, batch, true);
     loss.out.compute_root().compute_with(g, a[1]);  // the per-sample loss
-    for (Func& h : loss.helpers) {
-      if (L.isLse(h))
-        h.compute_at(g, a[1]);  // once per sample, read by the loss and the gradient
-      else
-        h.compute_root().compute_with(g, a[1]);  // the predicted class
-    }
+    if (loss.lse.defined()) loss.lse.compute_at(g, a[1]);  // once per sample, read by the loss and the gradient
+    loss.predicted.compute_root().compute_with(g, a[1]);
   }
 }
 
@@ -165,12 +161,11 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
     const Op& op = *l.op;
     const int inner = extentOf(op, g, 0);
     std::vector<Var> a = l.out.args();
-    switch (op.kind) {
-      case OpKind::Conv2d:
-      case OpKind::Conv2dBwdData:
+    switch (l.loops) {
+      case LoopNest::Convolution:
         tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
         break;
-      case OpKind::Conv2dBwdWeight: {
+      case LoopNest::WeightGradient: {
         // Per chunk of samples (parallel over the chunks), tiles of
         // (vectors of output channels) x (the kernel's columns) accumulate
         // in registers over the output positions of each sample in turn,
@@ -181,7 +176,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         const int maxTile = avx512 ? 4 : 2;
         int tw = 1;
         while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
-        Func part = l.helpers[0], partAcc = l.helpers[1], input = l.helpers[2];
+        Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
         std::vector<Var> p = part.args();  // co, kx, ky, ci, n
         Var coO("coO"), coI("coI");
         part.compute_root()
@@ -203,7 +198,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         // dy: a chunk's copy when it is computed on the fly (an inlined
         // activation gradient: once per element, not per tap); read in
         // place when a kernel wrote it.
-        Func dy = l.helpers[3];
+        Func dy = l.stagedDy;
         if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
         std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
         l.acc.compute_root().vectorize(b[0], v);
@@ -219,7 +214,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         l.out.compute_root();
         break;
       }
-      case OpKind::Linear: {
+      case LoopNest::Dense: {
         // acc (o, n) += in (r, n) * w (r, o): few outputs, long sums. Per
         // sample (parallel over the batch), a vector of partial sums per
         // output over r in steps of a vector, all outputs at once (10
@@ -253,34 +248,31 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         l.out.compute_root();
         break;
       }
-      case OpKind::LinearBwdData:
-      case OpKind::LinearBwdWeight:
+      case LoopNest::DenseGradient:
         // out (f, n) / (f, o): contiguous along f in both weight and input.
         rowMajor(l.out, inner, natural);
         // An update may not recompute elements (ShiftInwards): guard the tail.
         l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
         break;
-      case OpKind::BiasBwd:
+      case LoopNest::ChannelSum:
         rowMajor(l.out, inner, natural, false);
         l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
-        for (Func& h : l.helpers) {  // per-sample sums, parallel over the batch
+        if (Func h = l.partial; h.defined()) {  // per-sample sums, parallel over the batch
           std::vector<Var> p = h.args();
           h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
           h.update().vectorize(p[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(p[1]);
         }
         break;
-      case OpKind::CrossEntropy:
-      case OpKind::Mse:
+      case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)
-        wholeBatch(L, l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training);
+        wholeBatch(l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training);
         l.out.compute_root();
-        for (Func& h : l.helpers) h.compute_root();
+        for (Func& h : l.helpers()) h.compute_root();
         break;
-      case OpKind::CrossEntropyBwd:
-      case OpKind::MseBwd:
+      case LoopNest::LossGradient:
         if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, static_cast<int>(g.train.batch), natural);
         break;
-      case OpKind::Flatten: {
+      case LoopNest::Transpose: {
         const Shape& in = g.tensors[op.operands[0]].shape;  // N, C, H, W
         if (in.size() != 4) {
           rowMajor(l.out, inner, natural);
@@ -301,13 +293,15 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
             .parallel(a[1]);
         break;
       }
-      default:
-        if (!isElementwise(op.kind)) {
-          // Pooling and its backward, softmax.
-          rowMajor(l.out, inner, natural);
-          for (Func& h : l.helpers) rowMajor(h, inner, natural);
-          break;
-        }
+      case LoopNest::Gather:
+      case LoopNest::Rows:
+        // Pooling and its backward, softmax.
+        rowMajor(l.out, inner, natural);
+        for (Func& h : l.helpers()) rowMajor(h, inner, natural);
+        break;
+      case LoopNest::None:
+        break;
+      case LoopNest::Elementwise:
         // An activation that is a kernel of its own (fuse), reading only
         // tensors in memory: one pass over contiguous memory, channels and
         // columns fused, so that a layer of 6 channels still fills whole
@@ -354,9 +348,9 @@ std::vector<std::vector<Func>> rootFuncsByKernel(const Lowered& L, const Graph& 
     take(l.out);
     take(l.acc);
     take(l.weightT);
-    for (const Func& h : l.helpers) take(h);
+    for (const Func& h : l.helpers()) take(h);
     // The loss and the count of correct predictions: outputs, so computed at root.
-    if (l.op->kind == OpKind::CrossEntropy || l.op->kind == OpKind::Mse)
+    if (l.loops == LoopNest::Loss)
       for (const Func& f : {L.loss, L.correct}) funcs.push_back(f);
   }
   return byKernel;

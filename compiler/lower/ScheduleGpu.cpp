@@ -105,7 +105,7 @@ void convolutionOnGpu(LoweredOp& l, int channels, int width, int height) {
   l.acc.update().reorder(p[1], l.r.x, l.r.y, l.r.z).unroll(p[1]);
   // The block's input window in shared memory, loaded by its threads:
   // input channels across, rows split over the block's rows.
-  Func in = l.helpers[0];
+  Func in = l.staged;
   std::vector<Var> q = in.args();  // c, x, y, n
   Var rO("rO"), rI("rI");
   in.compute_at(l.out, xO).split(q[2], rO, rI, ty, TailStrategy::GuardWithIf).reorder(q[1], q[0], rI, rO, q[3]).gpu_threads(q[0], rI);
@@ -118,47 +118,48 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
     if (l.inlined) continue;  // computed inside the kernels that read it
-    switch (l.op->kind) {
-      case OpKind::Conv2d:
-      case OpKind::Conv2dBwdData: {
+    switch (l.loops) {
+      case LoopNest::Convolution: {
         const Shape& s = g.tensors[l.op->result].shape;  // N, C, H, W
         convolutionOnGpu(l, static_cast<int>(s[1]), static_cast<int>(s[3]), static_cast<int>(s[2]));
         break;
       }
-      case OpKind::Conv2dBwdWeight: {
-        // helpers: per-chunk partial sums, their accumulator, the padded
-        // input, dy. The sums are accumulated inside the threads that write them.
+      case LoopNest::WeightGradient: {
+        // The sums are accumulated inside the threads that write them.
         inThread(l.acc, onGpu(l.out));
-        inThread(l.helpers[1], onGpu(l.helpers[0]));
-        onGpu(l.helpers[2]);
+        inThread(l.partialAcc, onGpu(l.partial));
+        onGpu(l.staged);
         // dy: its own kernel only when computed on the fly (an inlined
         // activation gradient); read in place when a kernel wrote it.
-        if (!L.written(l.op->operands[0])) onGpu(l.helpers[3]);
+        if (!L.written(l.op->operands[0])) onGpu(l.stagedDy);
         break;
       }
-      case OpKind::Linear:
+      case LoopNest::Dense:
         inThread(l.acc, onGpu(l.out));
         break;
-      case OpKind::MaxPoolBwd: {
-        // The window's argmax, recomputed by each input's thread (4 values
-        // for a 2x2 window) rather than written out by a kernel of its own.
-        LoopLevel thread = onGpu(l.out);
-        for (Func& h : l.helpers) inThread(h, thread);
+      case LoopNest::Gather:
+        // A maxpool gradient's argmax, recomputed by each input's thread (4
+        // values for a 2x2 window) rather than written out by a kernel of its own.
+        inThread(l.argmax, onGpu(l.out));
         break;
-      }
-      case OpKind::CrossEntropy:
-      case OpKind::Mse:
+      case LoopNest::Loss:
         loss = &l;
         break;
-      case OpKind::CrossEntropyBwd:
-      case OpKind::MseBwd:
+      case LoopNest::LossGradient:
         lossGradient = &l;
         break;
-      default:
+      case LoopNest::None:
+        break;
+      case LoopNest::DenseGradient:
+      case LoopNest::ChannelSum:
+      case LoopNest::Rows:
+      case LoopNest::Transpose:
+      case LoopNest::Elementwise:
         onGpu(l.out);
         onGpu(l.acc);
         onGpu(l.weightT);
-        for (Func& h : l.helpers) onGpu(h);
+        for (Func& h : l.helpers()) onGpu(h);
+        break;
     }
   }
   // The loss kernel: the loss and the count of correct predictions each on
@@ -180,9 +181,10 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   if (loss) {
     const int batch = static_cast<int>(g.train.batch);
     loss->out.bound(loss->out.args()[0], 0, batch);
-    for (Func& h : loss->helpers) h.bound(h.args()[0], 0, batch);
+    for (Func& h : loss->helpers()) h.bound(h.args()[0], 0, batch);
     inThread(loss->out, lossThread);  // per-sample losses
-    for (Func& h : loss->helpers) inThread(h, L.isLse(h) ? lossThread : correctThread);
+    inThread(loss->lse, lossThread);
+    inThread(loss->predicted, correctThread);
   }
 }
 

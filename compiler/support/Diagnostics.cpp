@@ -1,4 +1,5 @@
 #include "support/Diagnostics.h"
+#include "support/Invariant.h"
 
 #include <fmt/format.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -6,6 +7,8 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -118,5 +121,15 @@ void SourceFile::flush() {
 }
 
 std::string SourceFile::describe(Loc loc) const { return fmt::format("{}:{}:{}", name_, loc.line, loc.col); }
+
+}  // namespace cnnc
+
+namespace cnnc {
+
+void internalError(const std::string& what) {
+  fmt::print(stderr, "cnnc: internal error: {} (a bug in cnnc; please report it with the .cnn file)\n", what);
+  std::fflush(stderr);
+  std::abort();
+}
 
 }  // namespace cnnc

@@ -93,7 +93,7 @@ class Harness {
       l.out.compute_root();
       for (Halide::Func f : {l.acc, l.weightT})
         if (f.defined()) f.compute_root();
-      for (Halide::Func& f : l.helpers) f.compute_root();
+      for (Halide::Func f : l.helpers()) f.compute_root();
     }
     Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
     for (LoweredOp& l : plain.ops) {

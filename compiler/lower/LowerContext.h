@@ -1,0 +1,75 @@
+// What an op's lowering (its row's `lower`, in compiler/ops/) works with:
+// the Funcs of the tensors lowered so far, and helpers that several ops
+// share. Layouts are those of lower/Lower.h: activations (c, x, y, n) for
+// an IR [N, C, H, W], (f, n) for [N, F]; conv weights (kx, ky, ci, co),
+// linear weights (f, o).
+#pragma once
+
+#include <Halide.h>
+
+#include <functional>
+#include <string>
+
+#include "lower/Lower.h"
+
+namespace cnnc {
+
+// The loop variables every lowering names its Funcs' dimensions with.
+namespace loopvars {
+inline Halide::Var c{"c"}, x{"x"}, y{"y"}, n{"n"}, i{"i"}, o{"o"};
+inline Halide::Var kx{"kx"}, ky{"ky"}, ci{"ci"}, co{"co"};
+}  // namespace loopvars
+
+// A tensor's sizes: an image batch N x C x H x W or a vector batch N x F.
+struct Dims {
+  int N = 0, C = 0, H = 0, W = 0;  // images
+  int F = 0;                       // vectors
+  bool image = false;
+};
+
+class LowerContext {
+ public:
+  LowerContext(const Graph& graph, Lowered& lowered);
+
+  const Graph& graph() const { return g_; }
+  Lowered& lowered() { return L_; }
+  const Tensor& tensor(int id) const { return g_.tensors[id]; }
+  Dims dims(int tensor) const;
+  // The Func of a tensor lowered so far (an input, a parameter, a result).
+  Halide::Func& func(int tensor) { return L_.tensors[tensor]; }
+  // The loop variables of a tensor's Func: (c, x, y, n) or (i, n).
+  std::vector<Halide::Var> vars(int tensor) const;
+  // `conv1_0_conv2d`: the name of the Func computing op's result; the
+  // names of its helper Funcs extend it.
+  std::string name(const Op& op) const;
+  // Records op's lowering with `out` as its result; fill in the rest.
+  LoweredOp& add(const Op& op, Halide::Func out);
+  // Batch sample n's label (clamped to the classes), and how many samples
+  // of the batch are real (the rest pad the last batch of an epoch).
+  Halide::Expr label(Halide::Expr n) const;
+  // The index in the split of batch sample n.
+  Halide::Expr sample(Halide::Expr n) const;
+  Halide::Expr valid() const { return L_.valid; }
+
+ private:
+  const Graph& g_;
+  Lowered& L_;
+  Halide::Func sample_{"sample"}, label_{"label"};
+};
+
+// `in` (c, x, y, n) extended beyond its W x H with `value` (the padding).
+Halide::Func padded(const Halide::Func& in, const Dims& d, Halide::Expr value, const std::string& name);
+
+// The maximum of term(0) .. term(count - 1), and the index of its first
+// maximum (row-major order of a window: PyTorch's choice among equal
+// values). Small windows become a tree of max() or a chain of selects with
+// no loop, which is fast and which Halide's propagate_adjoints can
+// differentiate; large ones a reduction.
+Halide::Expr maxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
+Halide::Expr argmaxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
+
+// Samples whose weight gradients are summed in one partial sum: the largest
+// divisor of the batch up to 8 (8 chunks of 8 at batch 64).
+int samplesPerChunk(int batch);
+
+}  // namespace cnnc

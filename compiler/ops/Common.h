@@ -1,0 +1,39 @@
+// What the op files share: the rows each file adds to the table, operand
+// accessors for layers, and rules several ops use.
+#pragma once
+
+#include <vector>
+
+#include "ir/Ops.h"
+
+namespace cnnc {
+
+// Each op file's rows (compiler/ops/<File>.cpp), gathered by Table.cpp.
+std::vector<OpInfo> conv2dOps();
+std::vector<OpInfo> biasOps();
+std::vector<OpInfo> activationOps();
+std::vector<OpInfo> poolOps();
+std::vector<OpInfo> flattenOps();
+std::vector<OpInfo> linearOps();
+std::vector<OpInfo> softmaxOps();
+std::vector<OpInfo> lossOps();
+std::vector<OpInfo> optimizerOps();
+
+namespace ops {
+
+// A layer's operands: data input first, then weight, then bias.
+inline int input(const Op& op) { return op.operands[0]; }
+inline int weight(const Op& op) { return op.operands[1]; }
+inline bool hasBias(const Op& op) { return op.operands.size() > 2; }
+inline int bias(const Op& op) { return op.operands[2]; }
+
+// The per-sample shape of an IR tensor's shape (the batch dimension dropped).
+inline Shape perSample(const Shape& batched) { return Shape(batched.begin() + 1, batched.end()); }
+
+ShapeResult sameShape(const Attrs& attrs, const std::vector<Shape>& in);
+
+// A sliding window (conv2d, pools): the output shape, or why there is none.
+ShapeResult slideWindow(const Attrs& attrs, const Shape& in, int64_t channels);
+
+}  // namespace ops
+}  // namespace cnnc

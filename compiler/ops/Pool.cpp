@@ -1,0 +1,157 @@
+// maxpool and avgpool (nn.MaxPool2d, nn.AvgPool2d with PyTorch's
+// defaults: floor mode, padding counted in the average) and their
+// gradients, each input gathering from the windows that cover it.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "grad/Grad.h"
+#include "lower/LowerContext.h"
+#include "ops/Common.h"
+
+namespace cnnc {
+
+using namespace Halide;
+using namespace loopvars;
+
+namespace {
+
+const std::vector<ArgSpec> kPoolArgs = {{"kernel", ArgType::Pair, true, ""},
+                                        {"stride", ArgType::Pair, false, "kernel"},
+                                        {"padding", ArgType::Pair, false, "0", 0}};
+
+// PyTorch refuses padding over half the kernel (the window would see only
+// padding); so do we, and at compile time.
+ShapeResult shape(const Attrs& a, const std::vector<Shape>& in) {
+  const auto kernel = a.pair("kernel"), padding = a.pair("padding");
+  for (int axis = 0; axis < 2; ++axis) {
+    if (padding[axis] * 2 > kernel[axis])
+      return {{}, fmt::format("padding {} is more than half the kernel {}", padding[axis], kernel[axis]), "padding"};
+  }
+  return ops::slideWindow(a, in[0], in[0][0]);
+}
+
+// A pool or its gradient reads each element once per window covering it.
+int64_t windowsPerElement(const Graph&, const Op& reader, int) {
+  const auto k = reader.attrs.pair("kernel"), s = reader.attrs.pair("stride");
+  auto per = [](int64_t kernel, int64_t stride) { return (kernel + stride - 1) / stride; };
+  return per(k[0], s[0]) * per(k[1], s[1]);
+}
+
+// maxpool -> routed gradient: each window's dy goes to its first maximum
+// (PyTorch's scan order), recomputed from the input.
+void gradMax(GradBuilder& b, const Op& op) {
+  if (b.needsGrad(ops::input(op)))
+    b.emit(OpKind::MaxPoolBwd, {b.gradOf(op.result), ops::input(op)}, op, ops::input(op), op.attrs);
+}
+
+// avgpool -> dy / (kernel area) to every input of the window (padding
+// counted, as PyTorch's count_include_pad=True).
+void gradAvg(GradBuilder& b, const Op& op) {
+  if (b.needsGrad(ops::input(op))) b.emit(OpKind::AvgPoolBwd, {b.gradOf(op.result)}, op, ops::input(op), op.attrs);
+}
+
+struct Window {
+  int KW, KH, SX, SY, PX, PY;
+};
+Window windowOf(const Attrs& a) {
+  const auto k = a.pair("kernel"), s = a.pair("stride"), p = a.pair("padding");
+  return {int(k[1]), int(k[0]), int(s[1]), int(s[0]), int(p[1]), int(p[0])};
+}
+
+// in (c, x, y, n) -> out (c, ox, oy, n)
+void lowerForward(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  const Window k = windowOf(op.attrs);
+  Dims d = cx.dims(op.operands[0]);
+  const bool isMax = op.kind == OpKind::MaxPool;
+  Func in = padded(cx.func(op.operands[0]), d, isMax ? Expr(-INFINITY) : Expr(0.0f), name + "_padded");
+  RDom r(0, k.KW, 0, k.KH, name + "_r");
+  Expr v = in(c, x * k.SX + r.x - k.PX, y * k.SY + r.y - k.PY, n);
+  Func out(name);
+  if (isMax) {
+    out(c, x, y, n) = maxOf(
+        k.KW * k.KH, [&](Expr t) { return in(c, x * k.SX + t % k.KW - k.PX, y * k.SY + t / k.KW - k.PY, n); },
+        name + "_r");
+  } else {
+    out(c, x, y, n) = sum(v) / float(k.KW * k.KH);  // padding counted, as PyTorch's default
+  }
+  cx.add(op, out);
+}
+
+// dy (c, ox, oy, n) -> dx (c, x, y, n): each input gathers from the
+// windows that cover it.
+void lowerBackward(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  const Window k = windowOf(op.attrs);
+  Dims dy = cx.dims(op.operands[0]);
+  Func dyF = cx.func(op.operands[0]);
+  RDom w(0, k.KW, 0, k.KH, name + "_k");
+  Expr oxs = x + k.PX - w.x, oys = y + k.PY - w.y;
+  Expr ox = clamp(oxs / k.SX, 0, dy.W - 1), oy = clamp(oys / k.SY, 0, dy.H - 1);
+  Expr covers =
+      oxs >= 0 && oys >= 0 && oxs % k.SX == 0 && oys % k.SY == 0 && oxs / k.SX < dy.W && oys / k.SY < dy.H;
+  Func out(name);
+  if (op.kind == OpKind::AvgPoolBwd) {
+    out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f)) / float(k.KW * k.KH);
+    cx.add(op, out);
+    return;
+  }
+  // The first maximum of each window in row-major order (PyTorch's).
+  Func win(name + "_argmax");
+  Dims d = cx.dims(op.operands[1]);
+  Func in = padded(cx.func(op.operands[1]), d, Expr(-INFINITY), name + "_padded");
+  win(c, x, y, n) = argmaxOf(
+      k.KW * k.KH, [&](Expr t) { return in(c, x * k.SX + t % k.KW - k.PX, y * k.SY + t / k.KW - k.PY, n); },
+      name + "_r");
+  if (k.SX == k.KW && k.SY == k.KH) {
+    // Windows that do not overlap (the usual pooling): each input is in at
+    // most one window, so it reads one gradient, not KW x KH.
+    Expr px = x + k.PX, py = y + k.PY;  // >= 0: x, y >= 0
+    Expr inside = px / k.SX < dy.W && py / k.SY < dy.H;
+    Expr wx = min(px / k.SX, dy.W - 1), wy = min(py / k.SY, dy.H - 1);
+    out(c, x, y, n) =
+        select(inside && win(c, wx, wy, n) == (py % k.SY) * k.KW + px % k.SX, dyF(c, wx, wy, n), 0.0f);
+  } else {
+    covers = covers && win(c, ox, oy, n) == w.y * k.KW + w.x;
+    out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
+  }
+  cx.add(op, out).argmax = win;
+}
+
+OpInfo pool(OpKind kind, const char* name, void (*rule)(GradBuilder&, const Op&)) {
+  OpInfo info{kind, name};
+  info.isLayer = true;
+  info.input = "image";
+  info.args = kPoolArgs;
+  info.inferShape = shape;
+  info.grad = rule;
+  info.readsPerElement = windowsPerElement;
+  info.lower = lowerForward;
+  info.loops = LoopNest::Gather;
+  return info;
+}
+
+// A pooling gradient is never computed inside the convolution gradients
+// that read it: inside the three backward kernels reading it, the training
+// step took twice as long (23 -> 45 ms, alternating runs on the 2-core AMD
+// EPYC, 2026-11-28). It is computed inside the activation gradient after
+// it instead (FuseAs::RoutedGradient).
+OpInfo gradient(OpKind kind, const char* name) {
+  OpInfo info{kind, name};
+  info.args = kPoolArgs;
+  info.fuse = FuseAs::RoutedGradient;
+  info.readsPerElement = windowsPerElement;
+  info.lower = lowerBackward;
+  info.loops = LoopNest::Gather;
+  return info;
+}
+
+}  // namespace
+
+std::vector<OpInfo> poolOps() {
+  return {pool(OpKind::MaxPool, "maxpool", gradMax), pool(OpKind::AvgPool, "avgpool", gradAvg),
+          gradient(OpKind::MaxPoolBwd, "maxpool_bwd"), gradient(OpKind::AvgPoolBwd, "avgpool_bwd")};
+}
+
+}  // namespace cnnc
