@@ -15,7 +15,7 @@ namespace cnnc_rt {
 struct Kernels {
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
-  int (*update)(Buffers&, const float* scalars) = nullptr;
+  int (*update)(Buffers&, const UpdateScalars& scalars) = nullptr;
   const GpuSpec* gpu = nullptr;  // its interface places buffers there
 };
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "Optimizer.h"
+
 namespace cnnc_rt {
 
 // One parameter: its PyTorch state_dict name and shape, where it lives in
@@ -19,13 +21,6 @@ struct ParamSpec {
   std::vector<int64_t> shape;
   int64_t offset;
   int64_t fanIn;  // 0 for a bias: it takes the fan-in of the weight before it
-};
-
-enum class OptimizerKind { Sgd, Adam };
-
-struct OptimizerSpec {
-  OptimizerKind kind;
-  double lr, momentum, beta1, beta2, eps, weightDecay;
 };
 
 // Halide buffers over memory the runtime allocated once, up front.
@@ -68,7 +63,7 @@ struct GpuSpec {
   std::string api;  // "cuda", "opencl": what --device names it
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
-  int (*update)(Buffers&, const float* scalars) = nullptr;
+  int (*update)(Buffers&, const UpdateScalars& scalars) = nullptr;
   const halide_device_interface_t* interface = nullptr;
   // GPU kernels each call launches (one per stage computed at root).
   int launchesPerStep = 0, launchesPerEval = 0, launchesPerUpdate = 0;
@@ -86,7 +81,7 @@ struct ModelSpec {
   std::vector<ActivationSpec> activations;
   int64_t activationFloats = 0;
   OptimizerSpec optimizer{};
-  int stateCount = 0;
+  int stateCount = 0;  // stateCount(optimizer): the arenas of optimizer state
   std::string loss;
   int64_t epochs = 1, seed = 0;
   bool shuffle = true;
@@ -100,9 +95,7 @@ struct ModelSpec {
   // The batch is samples order[first, first + valid), padded to `batch`.
   int (*trainStep)(Buffers&, int first, int valid) = nullptr;
   int (*evaluate)(Buffers&, int first, int valid) = nullptr;
-  // scalars: adam: beta1, 1-beta1, beta2, 1-beta2, eps, weight_decay,
-  // -step_size, sqrt(bias_correction2); sgd: -lr, momentum, weight_decay.
-  int (*update)(Buffers&, const float* scalars) = nullptr;
+  int (*update)(Buffers&, const UpdateScalars& scalars) = nullptr;
   std::vector<GpuSpec> gpus;  // in the order --device auto tries them; empty for a CPU-only trainer
 };
 

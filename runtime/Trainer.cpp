@@ -245,17 +245,6 @@ bool evaluate(Session& s, const Kernels& k, Session::Data& test, EvalResult& res
   return true;
 }
 
-// The update's scalars for step t (1-based), as torch.optim computes them
-// (sgd uses the first three).
-std::array<float, 8> updateScalars(const OptimizerSpec& o, double lr, int64_t t) {
-  if (o.kind == OptimizerKind::Adam) {
-    double bc1 = 1.0 - std::pow(o.beta1, double(t)), bc2 = 1.0 - std::pow(o.beta2, double(t));
-    return {float(o.beta1), float(1.0 - o.beta1), float(o.beta2), float(1.0 - o.beta2), float(o.eps),
-            float(o.weightDecay), float(-(lr / bc1)), float(std::sqrt(bc2))};
-  }
-  return {float(-lr), float(o.momentum), float(o.weightDecay), 0, 0, 0, 0, 0};
-}
-
 // Ctrl-C: the step in flight finishes, the weights are saved, exit 130.
 // A second Ctrl-C ends the process at once.
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -438,8 +427,8 @@ int train(const ModelSpec& spec, const Options& opt) {
                      opt.save.empty() || epoch == 1 ? "" : opt.save.c_str());
         return 3;
       }
-      const std::array<float, 8> scalars = updateScalars(spec.optimizer, lr, step);
-      if (!check(timed(gProfile, updateKernel, 1.0, [&] { return finished(k.update(s.b, scalars.data()), s.b.flatParams); }), "optimizer"))
+      const UpdateScalars scalars = updateScalars(spec.optimizer, lr, step);
+      if (!check(timed(gProfile, updateKernel, 1.0, [&] { return finished(k.update(s.b, scalars), s.b.flatParams); }), "optimizer"))
         return 1;
       ++gGrowth.trainCalls;
       gGrowth.stepCopies += deviceCopies() - copiesBefore;

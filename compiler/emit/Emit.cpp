@@ -295,11 +295,19 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
     return out;
   };
   bool adam = g.train.optimizer.kind == Optimizer::Kind::Adam;
-  int stateCount = adam ? 2 : (g.train.optimizer.momentum != 0 ? 1 : 0);
-  int scalarCount = adam ? 8 : 3;
+  // The optimizer's state arrays are the graph's (grad made them); the
+  // step's scalars are passed by field, in the update's order.
+  int stateCount = 0;
+  for (TensorRole role : g.roles) stateCount += role == TensorRole::OptState;
   std::string state, scalars;
   for (int i = 0; i < stateCount; ++i) state += fmt::format(", b.state[{}]", i);
-  for (int i = 0; i < scalarCount; ++i) scalars += fmt::format(", scalars[{}]", i);
+  auto passScalars = [&](const char* member, const auto& fields) {
+    for (const auto& f : fields) scalars += fmt::format(", s.{}.{}", member, f.name);
+  };
+  if (adam)
+    passScalars("adam", cnnc_rt::kAdamScalars);
+  else
+    passScalars("sgd", cnnc_rt::kSgdScalars);
   const MemoryPlan plan = planMemory(g, fuse(g));
   std::string activations;
   for (size_t i = 0; i < plan.activations.size(); ++i) activations += fmt::format(",\n      b.activations[{}]", i);
@@ -320,7 +328,7 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
         m, suffix, kind, camel, params("params"));
     s += fmt::format(
         "// {2}: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state\n"
-        "int update{3}(cnnc_rt::Buffers& b, const float* scalars) {{\n"
+        "int update{3}(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {{\n"
         "  return {0}_update{1}(b.flatParams, b.flatGrads{4}{5},\n      b.flatParams{4});\n}}\n\n",
         m, suffix, kind, camel, state, scalars);
   }

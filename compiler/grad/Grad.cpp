@@ -1,6 +1,7 @@
 #include "grad/Grad.h"
 
 #include "ir/Ops.h"
+#include "runtime/Optimizer.h"
 #include "support/Invariant.h"
 
 namespace cnnc {
@@ -52,15 +53,12 @@ void differentiate(Graph& g) {
   update.operands.insert(update.operands.end(), g.paramGrads.begin(), g.paramGrads.end());
   int64_t total = 0;
   for (int p : g.params) total += numElements(g.tensors[p].shape);
-  auto state = [&](const char* name) {
-    int id = g.addTensor({name, {total}, DType::F32, Loc{}}, TensorRole::OptState);
+  // The optimizer's state (runtime/Optimizer.h says which): one array
+  // over all parameters each.
+  const auto kind = update.kind == OpKind::AdamUpdate ? cnnc_rt::OptimizerKind::Adam : cnnc_rt::OptimizerKind::Sgd;
+  for (int k = 0; k < cnnc_rt::stateCount(kind, g.train.optimizer.momentum); ++k) {
+    int id = g.addTensor({cnnc_rt::stateName(kind, k), {total}, DType::F32, Loc{}}, TensorRole::OptState);
     update.operands.push_back(id);
-  };
-  if (update.kind == OpKind::AdamUpdate) {
-    state("adam.exp_avg");
-    state("adam.exp_avg_sq");
-  } else if (g.train.optimizer.momentum != 0) {
-    state("sgd.momentum_buffer");
   }
   g.ops.push_back(update);
   g.hasGrad = true;

@@ -14,6 +14,8 @@
 #include "ir/Ops.h"
 #include "lower/LowerContext.h"
 #include "plan/Plan.h"
+#include "runtime/Optimizer.h"
+#include "support/Invariant.h"
 
 namespace cnnc {
 
@@ -254,42 +256,67 @@ LoweredUpdate lowerUpdate(const Graph& g) {
   LoweredUpdate u;
   u.params = ImageParam(Float(32), 1, "params");
   u.grads = ImageParam(Float(32), 1, "grads");
+  // The optimizer's state arrays are the graph's (grad made them): each
+  // an input named after its tensor (`adam.exp_avg` -> `exp_avg`).
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    if (g.roles[t] != TensorRole::OptState) continue;
+    const std::string& name = g.tensors[t].name;
+    u.state.push_back(ImageParam(Float(32), 1, name.substr(name.find('.') + 1)));
+  }
   const Optimizer& opt = g.train.optimizer;
+  require(opt.kind != Optimizer::Kind::Adam || u.state.size() == 2, "adam's update needs its two moments");
   Expr p = u.params(i), grad = u.grads(i);
+  // One float parameter per field of the step's scalars
+  // (runtime/Optimizer.h), in the order of its field list.
+  auto declare = [&](const auto& fields) {
+    u.scalars.reserve(std::size(fields));
+    for (const auto& f : fields) u.scalars.emplace_back(f.name);
+  };
   auto scalar = [&](const char* name) {
-    u.scalars.emplace_back(name);
-    return Expr(u.scalars.back());
+    for (const Param<float>& s : u.scalars)
+      if (s.name() == name) return Expr(s);
+    internalError(fmt::format("the update has no scalar '{}'", name));
   };
   if (opt.kind == Optimizer::Kind::Adam) {
     // torch.optim.Adam (1.13, single tensor): L2 weight decay into the
     // gradient, then the moments, then p += -step_size * m / denom.
-    u.state = {ImageParam(Float(32), 1, "exp_avg"), ImageParam(Float(32), 1, "exp_avg_sq")};
-    u.scalars.reserve(8);
-    Expr beta1 = scalar("beta1"), oneMinusBeta1 = scalar("one_minus_beta1");
-    Expr beta2 = scalar("beta2"), oneMinusBeta2 = scalar("one_minus_beta2");
-    Expr eps = scalar("eps"), wd = scalar("weight_decay");
-    Expr negStepSize = scalar("neg_step_size"), bc2Sqrt = scalar("bias_correction2_sqrt");
+    declare(cnnc_rt::kAdamScalars);
+    Expr wd = scalar("weightDecay");
     Expr gw = select(wd != 0.0f, grad + wd * p, grad);
-    Expr m = u.state[0](i) * beta1 + gw * oneMinusBeta1;
-    Expr v = u.state[1](i) * beta2 + gw * gw * oneMinusBeta2;
-    Expr denom = sqrt(v) / bc2Sqrt + eps;
+    Expr m = u.state[0](i) * scalar("beta1") + gw * scalar("oneMinusBeta1");
+    Expr v = u.state[1](i) * scalar("beta2") + gw * gw * scalar("oneMinusBeta2");
+    Expr denom = sqrt(v) / scalar("biasCorrection2Sqrt") + scalar("eps");
     u.out = Func("adam_update");
-    u.out(i) = Tuple(p + negStepSize * (m / denom), m, v);
+    u.out(i) = Tuple(p + scalar("negStepSize") * (m / denom), m, v);
   } else {
     // torch.optim.SGD: d = g + wd p; buf = momentum buf + d; p += -lr buf
-    u.scalars.reserve(3);
-    Expr negLr = scalar("neg_lr"), momentum = scalar("momentum"), wd = scalar("weight_decay");
+    declare(cnnc_rt::kSgdScalars);
+    Expr wd = scalar("weightDecay");
     Expr d = select(wd != 0.0f, grad + wd * p, grad);
     u.out = Func("sgd_update");
-    if (opt.momentum != 0) {
-      u.state = {ImageParam(Float(32), 1, "momentum_buffer")};
-      Expr buf = u.state[0](i) * momentum + d;
-      u.out(i) = Tuple(p + negLr * buf, buf);
+    if (!u.state.empty()) {
+      Expr buf = u.state[0](i) * scalar("momentum") + d;
+      u.out(i) = Tuple(p + scalar("negLr") * buf, buf);
     } else {
-      u.out(i) = p + negLr * d;
+      u.out(i) = p + scalar("negLr") * d;
     }
   }
   return u;
+}
+
+cnnc_rt::OptimizerSpec optimizerSpec(const Optimizer& o) {
+  const auto kind = o.kind == Optimizer::Kind::Adam ? cnnc_rt::OptimizerKind::Adam : cnnc_rt::OptimizerKind::Sgd;
+  return {kind, o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay};
+}
+
+void setUpdateScalars(LoweredUpdate& u, const Graph& g, const cnnc_rt::UpdateScalars& s) {
+  auto set = [&](const auto& fields, const auto& values) {
+    for (size_t k = 0; k < std::size(fields); ++k) u.scalars[k].set(values.*(fields[k].field));
+  };
+  if (g.train.optimizer.kind == Optimizer::Kind::Adam)
+    set(cnnc_rt::kAdamScalars, s.adam);
+  else
+    set(cnnc_rt::kSgdScalars, s.sgd);
 }
 
 }  // namespace cnnc

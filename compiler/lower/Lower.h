@@ -17,6 +17,7 @@
 
 #include "ir/IR.h"
 #include "ir/Ops.h"
+#include "runtime/Optimizer.h"
 
 namespace cnnc {
 
@@ -83,12 +84,16 @@ Lowered lowerGraph(const Graph& graph);
 struct LoweredUpdate {
   Halide::ImageParam params, grads;       // float (P)
   std::vector<Halide::ImageParam> state;  // adam: exp_avg, exp_avg_sq; sgd: momentum buffer
-  // adam: lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt
-  // sgd: lr, momentum, weight_decay
+  // One per field of the step's scalars (runtime/Optimizer.h: kAdamScalars
+  // or kSgdScalars), named after it, in that order.
   std::vector<Halide::Param<float>> scalars;
   Halide::Func out;                        // Tuple: new params, then new state
 };
 LoweredUpdate lowerUpdate(const Graph& graph);
+// The graph's optimizer as a trainer holds it (the glue writes the same).
+cnnc_rt::OptimizerSpec optimizerSpec(const Optimizer& optimizer);
+// Sets the update's scalars for a JIT run (the tests).
+void setUpdateScalars(LoweredUpdate& update, const Graph& graph, const cnnc_rt::UpdateScalars& scalars);
 
 // The extents of an activation's Func, innermost first: (C, W, H, N) for
 // an IR [N, C, H, W], (F, N) for [N, F].

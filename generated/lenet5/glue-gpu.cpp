@@ -81,8 +81,8 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // CPU: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int update(cnnc_rt::Buffers& b, const float* scalars) {
-  return lenet5_update(b.flatParams, b.flatGrads, b.state[0], scalars[0], scalars[1], scalars[2],
+int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return lenet5_update(b.flatParams, b.flatGrads, b.state[0], s.sgd.negLr, s.sgd.momentum, s.sgd.weightDecay,
       b.flatParams, b.state[0]);
 }
 
@@ -152,8 +152,8 @@ int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // CUDA: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int updateCuda(cnnc_rt::Buffers& b, const float* scalars) {
-  return lenet5_update_cuda(b.flatParams, b.flatGrads, b.state[0], scalars[0], scalars[1], scalars[2],
+int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return lenet5_update_cuda(b.flatParams, b.flatGrads, b.state[0], s.sgd.negLr, s.sgd.momentum, s.sgd.weightDecay,
       b.flatParams, b.state[0]);
 }
 
@@ -223,8 +223,8 @@ int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // OpenCL: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int updateOpenCL(cnnc_rt::Buffers& b, const float* scalars) {
-  return lenet5_update_opencl(b.flatParams, b.flatGrads, b.state[0], scalars[0], scalars[1], scalars[2],
+int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return lenet5_update_opencl(b.flatParams, b.flatGrads, b.state[0], s.sgd.negLr, s.sgd.momentum, s.sgd.weightDecay,
       b.flatParams, b.state[0]);
 }
 

@@ -48,8 +48,8 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // CPU: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int update(cnnc_rt::Buffers& b, const float* scalars) {
-  return mlp_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7],
+int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return mlp_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -86,8 +86,8 @@ int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // CUDA: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int updateCuda(cnnc_rt::Buffers& b, const float* scalars) {
-  return mlp_update_cuda(b.flatParams, b.flatGrads, b.state[0], b.state[1], scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7],
+int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return mlp_update_cuda(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -124,8 +124,8 @@ int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
 }
 
 // OpenCL: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
-int updateOpenCL(cnnc_rt::Buffers& b, const float* scalars) {
-  return mlp_update_opencl(b.flatParams, b.flatGrads, b.state[0], b.state[1], scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7],
+int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
+  return mlp_update_opencl(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
       b.flatParams, b.state[0], b.state[1]);
 }
 

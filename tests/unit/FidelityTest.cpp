@@ -195,15 +195,7 @@ void checkModel(const std::string& model) {
   for (int t = 1; t <= 50; ++t) {
     if (t > 1) runStep();
     trajectory.push_back(loss());
-    if (o.kind == Optimizer::Kind::Adam) {
-      double bc1 = 1 - std::pow(o.beta1, t), bc2 = 1 - std::pow(o.beta2, t);
-      std::vector<float> v = {float(o.beta1), float(1 - o.beta1), float(o.beta2), float(1 - o.beta2), float(o.eps),
-                              float(o.weightDecay), float(-(o.lr / bc1)), float(std::sqrt(bc2))};
-      for (size_t s = 0; s < v.size(); ++s) U.scalars[s].set(v[s]);
-    } else {
-      std::vector<float> v = {float(-o.lr), float(o.momentum), float(o.weightDecay)};
-      for (size_t s = 0; s < v.size(); ++s) U.scalars[s].set(v[s]);
-    }
+    setUpdateScalars(U, g, cnnc_rt::updateScalars(optimizerSpec(o), o.lr, t));  // the runtime's, as a trainer passes them
     std::vector<Buffer<>> outs{flat};
     for (auto& s : state) outs.push_back(s);
     update.realize(Halide::Realization(outs));

@@ -309,15 +309,8 @@ void checkOptimizer(const std::string& optimizer) {
       u.state[s].set(Buffer<float>(state[s].data(), P));
       outs.push_back(Buffer<float>(P));
     }
-    std::vector<float> scalars;
-    if (o.kind == Optimizer::Kind::Adam) {
-      double bc1 = 1 - std::pow(o.beta1, step), bc2 = 1 - std::pow(o.beta2, step);
-      scalars = {float(o.beta1), float(1 - o.beta1), float(o.beta2), float(1 - o.beta2), float(o.eps),
-                 float(o.weightDecay), float(-(o.lr / bc1)), float(std::sqrt(bc2))};
-    } else {
-      scalars = {float(-o.lr), float(o.momentum), float(o.weightDecay)};
-    }
-    for (size_t s = 0; s < scalars.size(); ++s) u.scalars[s].set(scalars[s]);
+    // The runtime's scalars for this step, as a trainer passes them.
+    setUpdateScalars(u, g, cnnc_rt::updateScalars(optimizerSpec(o), o.lr, step));
     pipeline.realize(Halide::Realization(outs));
     for (int i = 0; i < P; ++i) p[i] = Buffer<float>(outs[0])(i);
     for (size_t s = 0; s < state.size(); ++s)
