@@ -1,5 +1,7 @@
 #include "Image.h"
 
+#include "AtomicFile.h"
+
 #include <png.h>
 
 #include <algorithm>
@@ -132,14 +134,18 @@ bool writePng(const std::string& path, const Gray& g, std::string& error) {
   image.width = g.width;
   image.height = g.height;
   image.format = PNG_FORMAT_GRAY;
-  std::string temp = path + ".tmp";
-  if (!png_image_write_to_file(&image, temp.c_str(), 0, g.pixels.data(), 0, nullptr) ||
-      std::rename(temp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write" + (image.message[0] ? std::string(": ") + image.message : std::string());
-    std::remove(temp.c_str());
+  // Encoded in memory first (the size, then the bytes), then written in one step.
+  png_alloc_size_t size = 0;
+  std::string bytes;
+  if (png_image_write_to_memory(&image, nullptr, &size, 0, g.pixels.data(), 0, nullptr)) {
+    bytes.resize(size);
+    if (!png_image_write_to_memory(&image, bytes.data(), &size, 0, g.pixels.data(), 0, nullptr)) bytes.clear();
+  }
+  if (bytes.empty()) {
+    error = path + ": cannot encode the image" + (image.message[0] ? std::string(": ") + image.message : std::string());
     return false;
   }
-  return true;
+  return writeFileAtomically(path, bytes, error);
 }
 
 Gray resize(const Gray& in, int width, int height) {

@@ -1,5 +1,7 @@
 #include "Safetensors.h"
 
+#include "AtomicFile.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -30,42 +32,21 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
   std::string text = header.dump();
   // Pad the header with spaces so the data starts 8-byte aligned.
   while ((8 + text.size()) % 8 != 0) text += ' ';
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    return false;
-  }
-  auto writeAll = [&](const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      p += n;
-      size -= n;
-    }
-    return true;
-  };
   uint64_t length = text.size();
   uint8_t le[8];
   for (int i = 0; i < 8; ++i) le[i] = uint8_t(length >> (8 * i));
-  bool ok = writeAll(le, 8) && writeAll(text.data(), text.size());
-  for (const TensorView& t : tensors) {
-    uint64_t count = 1;
-    for (int64_t d : t.shape) count *= d;
-    ok = ok && writeAll(t.data, 4 * count);  // little-endian hosts only (x86, arm64)
-  }
-  ok = ok && ::fsync(fd) == 0;
-  int saved = errno;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write: " + std::strerror(saved ? saved : errno) +
-            " (nothing was replaced: what the path held before is intact)";
-    ::unlink(temp.c_str());
-    return false;
-  }
-  return true;
+  return writeFileAtomically(
+      path,
+      [&](int fd) {
+        bool ok = writeAll(fd, le, 8) && writeAll(fd, text.data(), text.size());
+        for (const TensorView& t : tensors) {
+          uint64_t count = 1;
+          for (int64_t d : t.shape) count *= d;
+          ok = ok && writeAll(fd, t.data, 4 * count);  // little-endian hosts only (x86, arm64)
+        }
+        return ok;
+      },
+      error);
 }
 
 bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error,

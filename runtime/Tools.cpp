@@ -8,28 +8,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "AtomicFile.h"
 #include "Idx.h"
 #include "Image.h"
 
 namespace cnnc_rt {
 
 bool writeTextFile(const std::string& path, const std::string& text, std::string& error) {
-  std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary);
-    out << text;
-    if (!out.flush()) {
-      error = path + ": cannot write: " + std::strerror(errno);
-      std::remove(temp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    std::remove(temp.c_str());
-    return false;
-  }
-  return true;
+  return writeFileAtomically(path, text, error);
 }
 
 int samplesCommand(const std::string& data, int64_t index, int count, const std::string& output) {

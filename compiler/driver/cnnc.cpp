@@ -21,6 +21,7 @@
 #include "lex/Lexer.h"
 #include "plan/Plan.h"
 #include "parse/Parser.h"
+#include "runtime/AtomicFile.h"
 #include "support/Version.h"
 
 namespace {
@@ -49,25 +50,13 @@ std::string availableStages() {
   return out;
 }
 
-// Writes `text` to `path` through a temporary file and a rename, so that
-// the path holds either the whole output or whatever it held before.
+// Writes `text` to `path` in one step (runtime/AtomicFile.h): the path
+// holds either the whole output or whatever it held before.
 bool writeAtomically(const std::string& path, const std::string& text) {
-  std::string temp = fmt::format("{}.tmp.{}", path, getpid());
-  {
-    std::ofstream out(temp, std::ios::binary);
-    if (out) out << text;
-    if (!out || !out.flush()) {
-      fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", path, std::strerror(errno));
-      std::remove(temp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", path, std::strerror(errno));
-    std::remove(temp.c_str());
-    return false;
-  }
-  return true;
+  std::string error;
+  if (cnnc_rt::writeFileAtomically(path, text, error)) return true;
+  fmt::print(stderr, "cnnc: error: {}\n", error);
+  return false;
 }
 
 // Prints `text`, or writes it to `output` when one was given.

@@ -16,6 +16,7 @@
 #include "fuse/Fuse.h"
 #include "ir/Ops.h"
 #include "plan/Plan.h"
+#include "runtime/AtomicFile.h"
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleGpu.h"
@@ -472,18 +473,14 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
     fmt::print(stderr, "cnnc: error: linking the trainer failed (command: {})\n", command);
     return false;
   }
-  // Into place in one step: the output path holds the whole trainer or
-  // whatever it held before.
-  fs::path staged = outPath;
-  staged += fmt::format(".tmp.{}", getpid());
-  fs::copy_file(linked, staged, fs::copy_options::overwrite_existing, ec);
-  if (!ec) fs::permissions(staged, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                       fs::perms::others_read | fs::perms::others_exec, ec);
-  if (!ec) fs::rename(staged, outPath, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    fs::remove(staged, ec);
-    fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", options.output, why);
+  // Into place in one step (runtime/AtomicFile.h): the output path holds
+  // the whole trainer or whatever it held before.
+  std::ifstream in(linked, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  std::string error;
+  if (!in || !cnnc_rt::writeFileAtomically(options.output, bytes.str(), error, 0755)) {
+    fmt::print(stderr, "cnnc: error: {}\n", error.empty() ? "cannot read the linked trainer " + linked.string() : error);
     return false;
   }
   return true;
