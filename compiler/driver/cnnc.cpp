@@ -19,6 +19,7 @@
 #include "ir/IR.h"
 #include "fuse/Fuse.h"
 #include "lex/Lexer.h"
+#include "lower/Pipelines.h"
 #include "plan/Plan.h"
 #include "parse/Parser.h"
 #include "runtime/AtomicFile.h"
@@ -66,6 +67,83 @@ int deliver(const std::string& text, const std::string& output) {
     return 0;
   }
   return writeAtomically(output, text) ? 0 : 1;
+}
+
+// What cnnc was asked for, besides the file.
+struct Request {
+  Emit emit = Emit::Binary;
+  bool summary = false;      // --summary instead of a stage
+  bool dotWithGrad = false;  // --emit=dot --grad
+  std::string output;        // -o; empty: stdout (stages), required for a trainer
+  cnnc::Targets targets;
+  bool halideProfile = false;
+  std::string autoscheduler;
+  bool verbose = false;
+};
+
+// What each stage made, kept for the stages after it: each runs once.
+struct Compilation {
+  std::unique_ptr<cnnc::SourceFile> file;
+  std::vector<cnnc::Token> tokens;   // lex
+  cnnc::File ast;                    // parse
+  std::optional<cnnc::Graph> graph;  // check (ir), then grad adds to it
+  cnnc::Fusion fusion;               // fuse
+  cnnc::MemoryPlan plan;             // plan
+  std::optional<cnnc::Pipelines> cpu;  // lower: the CPU's pipelines
+  std::vector<cnnc::Pipelines> gpus;   // lower: each GPU API's, in targets.gpus order
+};
+
+// Runs the stages in order up to the one asked for, and prints it (or
+// builds the trainer); returns the exit status.
+int compile(const std::string& input, const Request& r) {
+  Compilation c;
+  c.file = cnnc::SourceFile::open(input);
+  if (!c.file) return 1;
+  c.tokens = cnnc::lex(*c.file);
+  if (r.emit == Emit::Tokens) return c.file->errorCount() > 0 ? 1 : deliver(cnnc::dumpTokens(*c.file, c.tokens), r.output);
+  c.ast = cnnc::parse(*c.file, c.tokens);
+  const bool syntaxOk = c.file->errorCount() == 0;
+  if (r.emit == Emit::Ast) return syntaxOk ? deliver(cnnc::dumpAst(*c.file, c.ast), r.output) : 1;
+  // Checked even after syntax errors, so one run reports all it can.
+  c.graph = cnnc::check(*c.file, c.ast, syntaxOk);
+  if (!c.graph || !syntaxOk) return 1;
+  cnnc::Graph& g = *c.graph;
+  if (r.summary) return deliver(cnnc::printSummary(g), r.output);
+  if (r.emit == Emit::Ir) return deliver(cnnc::printGraph(g), r.output);
+  if (r.emit == Emit::Dot && !r.dotWithGrad) return deliver(cnnc::printDot(g), r.output);
+  cnnc::differentiate(g);
+  if (r.emit == Emit::Dot) return deliver(cnnc::printDot(g), r.output);
+  if (r.emit == Emit::Grad) return deliver(cnnc::printGraph(g), r.output);
+  c.fusion = cnnc::fuse(g);
+  if (r.emit == Emit::Fused) return deliver(cnnc::printFused(g, c.fusion), r.output);
+  c.plan = cnnc::planMemory(g, c.fusion);
+  if (r.emit == Emit::Plan) return deliver(cnnc::printPlan(g, c.fusion, c.plan), r.output);
+  if (r.emit == Emit::Binary && r.output.empty()) {
+    fmt::print(stderr, "cnnc: error: no output: pass -o TRAINER to build a trainer, or --summary / --emit=STAGE\n");
+    return 2;
+  }
+  // lower: the pipelines for the CPU and each GPU API, as they are compiled
+  // (no Halide runtime in them: the trainer links one for all).
+  Halide::Target cpu = r.targets.cpu.with_feature(Halide::Target::NoRuntime);
+  if (r.halideProfile) cpu = cpu.with_feature(Halide::Target::Profile);
+  const bool lowered = cnnc::halideGuard("lowering", [&] {
+    c.cpu = cnnc::buildPipelines(g, c.fusion, c.plan, cpu, r.autoscheduler);
+    for (cnnc::GpuApi api : r.targets.gpus)
+      c.gpus.push_back(cnnc::buildPipelines(g, c.fusion, c.plan, cnnc::gpuTarget(cpu, api)));
+  });
+  if (!lowered) return 1;
+  if (r.emit == Emit::Halide) return deliver(cnnc::printHalide(g, *c.cpu), r.output);
+  if (r.emit == Emit::Stmt) {
+    // With GPU APIs in --target, the first one's pipelines: what runs where, and the copies.
+    std::string text = cnnc::printStmt(g, c.gpus.empty() ? *c.cpu : c.gpus.front());
+    return text.empty() ? 1 : deliver(text, r.output);
+  }
+  const cnnc::Compiled compiled{g, c.fusion, c.plan, r.targets, *c.cpu, c.gpus};
+  if (r.emit == Emit::Glue) return deliver(cnnc::glueSource(compiled), r.output);
+  cnnc::EmitOptions options;
+  options.output = r.output;
+  options.verbose = r.verbose;
+  return cnnc::buildTrainer(compiled, options) ? 0 : 1;
 }
 
 }  // namespace
@@ -132,32 +210,10 @@ int main(int argc, char** argv) {
     }
     emit = stage->emit;
   }
-  // The CPU (host, or a Halide CPU target) and any GPU APIs, comma-separated
-  // in any order: host,cuda,opencl.
-  std::vector<cnnc::GpuApi> gpus;
-  std::string cpu, why;
-  for (std::string_view rest = targets; why.empty();) {
-    const size_t comma = rest.find(',');
-    const std::string part(rest.substr(0, comma));
-    const bool isCuda = part == "cuda", isOpenCL = part == "opencl";
-    if (part.empty()) {
-      why = "an empty name in the list";
-    } else if (isCuda || isOpenCL) {
-      const cnnc::GpuApi api = isCuda ? cnnc::GpuApi::Cuda : cnnc::GpuApi::OpenCL;
-      if (std::find(gpus.begin(), gpus.end(), api) != gpus.end()) why = part + " is named twice";
-      gpus.push_back(api);
-    } else if (!cpu.empty()) {
-      why = "one CPU target only, found '" + cpu + "' and '" + part + "'";
-    } else {
-      cpu = part;
-    }
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  // CUDA first: the order in which `--device auto` tries them.
-  std::sort(gpus.begin(), gpus.end());
-  if (why.empty() && cpu.empty()) why = "no CPU target; add host";
-  if (!why.empty() || !cnnc::setCpuTarget(cpu, why)) {
+  Request r;
+  r.emit = emit;
+  std::string why;
+  if (!cnnc::parseTargets(targets, r.targets, why)) {
     fmt::print(stderr,
                "cnnc: error: unknown --target '{}' ({}); expected host, host,cuda, host,opencl, host,cuda,opencl, or a "
                "Halide CPU target such as x86-64-linux-avx2-f16c-fma-sse41 in place of host\n",
@@ -169,48 +225,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto file = cnnc::SourceFile::open(input);
-  if (!file) return 1;
-  std::vector<cnnc::Token> tokens = cnnc::lex(*file);
-  if (emit == Emit::Tokens) {
-    if (file->errorCount() > 0) return 1;
-    return deliver(cnnc::dumpTokens(*file, tokens), output);
-  }
-  cnnc::File ast = cnnc::parse(*file, tokens);
-  bool syntaxOk = file->errorCount() == 0;
-  if (emit == Emit::Ast) return syntaxOk ? deliver(cnnc::dumpAst(*file, ast), output) : 1;
-  // Checked even after syntax errors, so one run reports all it can.
-  std::optional<cnnc::Graph> graph = cnnc::check(*file, ast, syntaxOk);
-  if (!graph || !syntaxOk) return 1;
-  if (summary) return deliver(cnnc::printSummary(*graph), output);
-  if (emit == Emit::Ir) return deliver(cnnc::printGraph(*graph), output);
-  if (emit == Emit::Dot && !withGrad) return deliver(cnnc::printDot(*graph), output);
-  cnnc::differentiate(*graph);
-  if (emit == Emit::Dot) return deliver(cnnc::printDot(*graph), output);
-  if (emit == Emit::Grad) return deliver(cnnc::printGraph(*graph), output);
-  if (emit == Emit::Fused) return deliver(cnnc::printFused(*graph, cnnc::fuse(*graph)), output);
-  if (emit == Emit::Plan) {
-    const cnnc::Fusion fusion = cnnc::fuse(*graph);
-    return deliver(cnnc::printPlan(*graph, fusion, cnnc::planMemory(*graph, fusion)), output);
-  }
-  if (emit == Emit::Halide) {
-    std::string text = cnnc::printHalide(*graph);
-    return text.empty() ? 1 : deliver(text, output);
-  }
-  if (emit == Emit::Glue) return deliver(cnnc::glueSource(*graph, gpus), output);
-  if (emit == Emit::Stmt) {
-    std::string text = cnnc::printStmt(*graph, gpus);
-    return text.empty() ? 1 : deliver(text, output);
-  }
-  if (output.empty()) {
-    fmt::print(stderr, "cnnc: error: no output: pass -o TRAINER to build a trainer, or --summary / --emit=STAGE\n");
-    return 2;
-  }
-  cnnc::EmitOptions options;
-  options.output = output;
-  options.verbose = verbose;
-  options.gpus = gpus;
-  options.profile = halideProfile;
-  options.autoscheduler = autoscheduler;
-  return cnnc::buildTrainer(*graph, options) ? 0 : 1;
+  r.summary = summary;
+  r.dotWithGrad = withGrad;
+  r.output = output;
+  r.halideProfile = halideProfile;
+  r.autoscheduler = autoscheduler;
+  r.verbose = verbose;
+  return compile(input, r);
 }

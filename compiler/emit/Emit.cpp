@@ -4,11 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -33,113 +31,6 @@ using namespace Halide;
 
 namespace {
 
-// The three pipelines of a trainer, built and scheduled for `target`.
-struct Pipelines {
-  Lowered step;
-  Lowered evalStep;  // a second lowering when an autoscheduler schedules evaluation on its own
-  LoweredUpdate update;
-  Pipeline train, eval, optimizer;
-  std::vector<Argument> trainArgs, evalArgs, updateArgs;
-};
-
-std::string lowercase(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
-// Estimates for an autoscheduler: every input and output's extent (they
-// are all known but the dataset's size, guessed as MNIST's).
-// Halide's (innermost-first) region of an IR shape.
-Region regionOf(const Shape& s) {
-  Region r;
-  for (size_t d = s.size(); d-- > 0;) r.push_back({0, static_cast<int>(s[d])});
-  return r;
-}
-
-void setEstimates(Lowered& L, const Graph& g, const std::vector<Func>& outputs, const std::vector<Shape>& shapes) {
-  L.images.set_estimates({{0, static_cast<int>(numElements(g.sampleShape))}, {0, 60000}});
-  L.labels.set_estimates({{0, 60000}});
-  L.order.set_estimates({{0, 60000}});
-  L.first.set_estimate(0);
-  L.valid.set_estimate(static_cast<int>(g.train.batch));
-  for (size_t i = 0; i < g.params.size(); ++i) L.params[i].set_estimates(regionOf(g.tensors[g.params[i]].shape));
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    Func f = outputs[i];
-    f.set_estimates(regionOf(shapes[i]));
-  }
-}
-
-Pipelines buildPipelines(const Graph& g, const Target& target, const std::string& autoscheduler = "") {
-  Pipelines p;
-  p.step = lowerGraph(g);
-  p.update = lowerUpdate(g);
-  if (target.has_gpu_feature()) {
-    scheduleGpu(p.step, g, target);
-    scheduleUpdateGpu(p.update, target);
-  } else if (autoscheduler.empty()) {
-    scheduleCpu(p.step, g, target, PipelineKind::Training);
-    scheduleUpdateCpu(p.update, target);
-  } else {
-    scheduleUpdateCpu(p.update, target);
-  }
-
-  std::vector<Argument> common = {p.step.images, p.step.labels, p.step.order, p.step.first, p.step.valid};
-  for (ImageParam& param : p.step.params) common.push_back(param);
-  std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
-  trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
-  // The kernels' results land in the activation arena at the plan's offsets.
-  trainOutputs.insert(trainOutputs.end(), p.step.activations.begin(), p.step.activations.end());
-  p.train = Pipeline(trainOutputs);
-  p.trainArgs = common;
-  p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
-  p.evalArgs = common;
-  auto ownLowering = [&]() {
-    p.evalStep = lowerGraph(g);
-    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
-    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
-    return std::vector<Func>{p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
-  };
-  if (autoscheduler.empty() && !target.has_gpu_feature()) {
-    // The training pipeline computes the loss with its gradient, which
-    // evaluation does not have: evaluation gets a lowering of its own.
-    std::vector<Func> evalOutputs = ownLowering();
-    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
-    p.eval = Pipeline(evalOutputs);
-    // `train --profile` times each kernel from the trace events around
-    // its loop nests (a few calls per kernel and step; the trainer's
-    // handler returns at once when not profiling). Not with Halide's own
-    // profiler (--halide-profile), which reports per Func itself.
-    const Fusion fusion = fuse(g);
-    if (!target.has_feature(Target::Profile))
-      for (Lowered* L : {&p.step, &p.evalStep})
-        for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
-          for (Func& f : funcs) f.trace_realizations();
-  }
-  if (!autoscheduler.empty() && !target.has_gpu_feature()) {
-    // The training and evaluation pipelines share Funcs: schedule two
-    // lowerings, one per pipeline.
-    load_plugin(std::string(CNNC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" + lowercase(autoscheduler) + ".so");
-    const MachineParams machine(static_cast<int>(std::thread::hardware_concurrency()), 32 << 20, 40);
-    std::vector<Shape> trainShapes = {{}, {}};
-    for (int t : g.paramGrads) trainShapes.push_back(g.tensors[t].shape);
-    for (const Slot& s : planMemory(g, fuse(g)).activations) {
-      const std::vector<int64_t> e = funcExtents(g.tensors[s.tensor].shape);
-      trainShapes.push_back(Shape(e.rbegin(), e.rend()));  // regionOf reverses it back
-    }
-    setEstimates(p.step, g, trainOutputs, trainShapes);
-    p.train.auto_schedule(autoscheduler, target, machine);
-    std::vector<Func> evalOutputs = ownLowering();
-    setEstimates(p.evalStep, g, evalOutputs, {{g.train.batch, g.classes}, {}, {}});
-    p.eval = Pipeline(evalOutputs);
-    p.eval.auto_schedule(autoscheduler, target, machine);
-  }
-  p.optimizer = Pipeline(p.update.out);
-  p.updateArgs = {p.update.params, p.update.grads};
-  for (ImageParam& s : p.update.state) p.updateArgs.push_back(s);
-  for (Param<float>& s : p.update.scalars) p.updateArgs.push_back(s);
-  return p;
-}
-
 // Runs a command; true when it exits 0.
 bool run(const std::string& command, bool verbose) {
   if (verbose) fmt::print(stderr, "cnnc: {}\n", command);
@@ -153,33 +44,6 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-
-// Halide reports errors by throwing; turn them into messages.
-template <typename Fn>
-bool halideGuard(const char* what, Fn fn) {
-  try {
-    fn();
-    return true;
-  } catch (const Halide::Error& e) {
-    fmt::print(stderr, "cnnc: error: {} failed in Halide: {}\n", what, e.what());
-    return false;
-  }
-}
-
-Target& cpuTarget() {
-  static Target target = get_host_target();
-  return target;
-}
-Target hostTarget() { return cpuTarget(); }
-
-// A GPU target. CUDA: PTX for compute capability 6.1, which the driver
-// compiles for any newer GPU (H100: 9.0) when the trainer starts. OpenCL:
-// OpenCL C source, which the platform compiles when the trainer starts
-// (pocl: once per kernel, cached in ~/.cache/pocl).
-Target gpuTarget(GpuApi api) {
-  if (api == GpuApi::Cuda) return hostTarget().with_feature(Target::CUDA).with_feature(Target::CUDACapability61);
-  return hostTarget().with_feature(Target::OpenCL);
-}
 
 // What the glue calls a GPU API's pipelines and runtime: suffix, C++ name, header.
 struct GpuNames {
@@ -195,15 +59,11 @@ GpuNames gpuNames(GpuApi api) {
 // floating-point operations per call (2 per multiply-add, the whole
 // batch), and the Funcs it computes at root with cnnc's CPU schedules
 // (their trace events time it).
-std::string kernelTables(const Graph& g) {
-  const Fusion fusion = fuse(g);
-  const Target host = hostTarget();
+std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& cpu) {
   std::string out;
-  for (PipelineKind kind : {PipelineKind::Training, PipelineKind::Evaluation}) {
-    Lowered L = lowerGraph(g);
-    scheduleCpu(L, g, host, kind);
-    const std::vector<std::vector<Func>> funcs = rootFuncsByKernel(L, g, fusion);
-    const bool training = kind == PipelineKind::Training;
+  for (const Lowered* L : {&cpu.step, &cpu.evalStep}) {
+    const std::vector<std::vector<Func>> funcs = rootFuncsByKernel(*L, g, fusion);
+    const bool training = L == &cpu.step;
     out += fmt::format("const cnnc_rt::KernelSpec k{}Kernels[] = {{\n", training ? "Train" : "Eval");
     for (size_t k = 0; k < fusion.kernels.size(); ++k) {
       const Kernel& kernel = fusion.kernels[k];
@@ -229,54 +89,11 @@ std::string kernelTables(const Graph& g) {
   return out;
 }
 
-// GPU kernels launched per call of each GPU pipeline: every stage that
-// the GPU schedule computes at root is one kernel (what is computed inside
-// it, shared-memory tiles included, is not). The same for every GPU API.
-struct GpuLaunches {
-  int step = 0, eval = 0, update = 0;
-};
-GpuLaunches gpuLaunches(const Graph& g, GpuApi api) {
-  Lowered L = lowerGraph(g);
-  scheduleGpu(L, g, gpuTarget(api));
-  const Fusion fusion = fuse(g);
-  const std::vector<std::vector<Func>> roots = rootFuncsByKernel(L, g, fusion);
-  GpuLaunches n;
-  for (size_t k = 0; k < fusion.kernels.size(); ++k) {
-    const Phase phase = g.ops[fusion.kernels[k].root].phase;
-    for (const Func& f : roots[k]) {
-      const int stages = 1 + f.num_update_definitions();
-      if (phase != Phase::Update) n.step += stages;
-      if (phase == Phase::Forward) n.eval += stages;
-    }
-  }
-  LoweredUpdate u = lowerUpdate(g);
-  n.update = 1 + u.out.num_update_definitions();
-  return n;
-}
-
 }  // namespace
 
-const char* gpuApiName(GpuApi api) { return api == GpuApi::Cuda ? "cuda" : "opencl"; }
-
-bool setCpuTarget(const std::string& text, std::string& why) {
-  if (text == "host") {
-    cpuTarget() = get_host_target();
-    return true;
-  }
-  if (!Target::validate_target_string(text)) {
-    why = "not a Halide target";
-    return false;
-  }
-  Target t(text);
-  if (t.has_gpu_feature() || (t.arch != Target::X86 && t.arch != Target::ARM) || t.os != Target::Linux) {
-    why = "not a Linux CPU target (GPU APIs are added with ,cuda or ,opencl)";
-    return false;
-  }
-  cpuTarget() = t;
-  return true;
-}
-
-std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
+std::string glueSource(const Compiled& c) {
+  const Graph& g = c.graph;
+  const std::vector<GpuApi>& gpus = c.targets.gpus;
   const std::string m = g.model;
   std::string s;
   s += fmt::format("// Generated by cnnc from {}: model '{}'. Do not edit; rerun cnnc.\n", g.file, m);
@@ -309,7 +126,7 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
     passScalars("adam", cnnc_rt::kAdamScalars);
   else
     passScalars("sgd", cnnc_rt::kSgdScalars);
-  const MemoryPlan plan = planMemory(g, fuse(g));
+  const MemoryPlan& plan = c.plan;
   std::string activations;
   for (size_t i = 0; i < plan.activations.size(); ++i) activations += fmt::format(",\n      b.activations[{}]", i);
   std::vector<GpuNames> variants = {{"", "CPU", "", "", ""}};  // the CPU's pipelines, then each GPU API's
@@ -348,7 +165,7 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
     s += fmt::format("    {{\"{}\", {{{}}}, {}}},\n", g.tensors[slot.tensor].name,
                      fmt::join(funcExtents(g.tensors[slot.tensor].shape), ", "), slot.offset);
   s += "};\n\n";
-  s += kernelTables(g);
+  s += kernelTables(g, c.fusion, c.cpu);
   s += "}  // namespace\n\n";
   const Optimizer& o = g.train.optimizer;
   s += "int main(int argc, char** argv) {\n";
@@ -371,7 +188,7 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
   s += fmt::format("  spec.trainMacsPerSample = {};\n", totals.trainMacsPerSample);
   s += fmt::format("  spec.outputIsProbability = {};\n", g.output != g.logits ? "true" : "false");
   s += fmt::format("  spec.builtBy = \"cnnc {} (Halide {}, target {}{})\";\n", kVersion, CNNC_HALIDE_VERSION,
-                   hostTarget().to_string(), [&] {
+                   c.targets.cpu.to_string(), [&] {
                      std::string apis;
                      for (GpuApi api : gpus) apis += " + " + gpuNames(api).label;
                      return apis;
@@ -380,9 +197,10 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
   s += "  spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));\n";
   s += "  spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));\n";
   s += "  spec.trainStep = trainStep;\n  spec.evaluate = evaluate;\n  spec.update = update;\n";
-  for (GpuApi api : gpus) {
+  for (size_t k = 0; k < gpus.size(); ++k) {
+    const GpuApi api = gpus[k];
     const GpuNames n = gpuNames(api);
-    const GpuLaunches launches = gpuLaunches(g, api);
+    const GpuLaunches launches = gpuLaunches(g, c.fusion, c.gpus[k]);
     s += fmt::format("  spec.gpus.push_back({{\"{0}\", trainStep{1}, evaluate{1}, update{1}, {2}(), {3}, {4}, {5}, {6}}});\n",
                      gpuApiName(api), n.camel, n.interface, launches.step, launches.eval, launches.update,
                      api == GpuApi::OpenCL ? "halide_opencl_set_device_type" : "nullptr");
@@ -391,7 +209,8 @@ std::string glueSource(const Graph& g, const std::vector<GpuApi>& gpus) {
   return s;
 }
 
-bool buildTrainer(const Graph& g, const EmitOptions& options) {
+bool buildTrainer(const Compiled& c, const EmitOptions& options) {
+  const Graph& g = c.graph;
   std::error_code ec;
   fs::path outPath = fs::absolute(options.output, ec);
   // Said before compiling, not after: the folder must exist and take files.
@@ -424,12 +243,10 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
   auto header = [&](const std::string& name) { return (work / (name + ".h")).string(); };
   std::vector<std::string> objects;
   // Each pipeline for each target: the CPU always, each GPU API on request.
-  auto compileAll = [&](const Target& base, const std::string& suffix) {
-    Target target = base.with_feature(Target::NoRuntime);
-    if (options.profile) target = target.with_feature(Target::Profile);
-    Pipelines p = buildPipelines(g, target, options.autoscheduler);
+  auto compileAll = [&](Pipelines& p, const std::string& suffix) {
     auto compile = [&](Pipeline& pipeline, const std::vector<Argument>& args, const std::string& name) {
-      pipeline.compile_to({{OutputFileType::object, object(name)}, {OutputFileType::c_header, header(name)}}, args, name, target);
+      pipeline.compile_to({{OutputFileType::object, object(name)}, {OutputFileType::c_header, header(name)}}, args,
+                          name, p.target);
       objects.push_back(object(name));
     };
     compile(p.train, p.trainArgs, m + "_train_step" + suffix);
@@ -437,10 +254,11 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
     compile(p.optimizer, p.updateArgs, m + "_update" + suffix);
   };
   bool ok = halideGuard("compiling the pipelines", [&] {
-    compileAll(hostTarget(), "");
-    Target runtime = hostTarget();
-    for (GpuApi api : options.gpus) {
-      compileAll(gpuTarget(api), gpuNames(api).suffix);
+    compileAll(c.cpu, "");
+    Target runtime = c.targets.cpu;
+    for (size_t k = 0; k < c.targets.gpus.size(); ++k) {
+      const GpuApi api = c.targets.gpus[k];
+      compileAll(c.gpus[k], gpuNames(api).suffix);
       runtime = runtime.with_feature(api == GpuApi::Cuda ? Target::CUDA : Target::OpenCL);
     }
     // One Halide runtime for the whole binary, with every GPU API asked for.
@@ -451,7 +269,7 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
 
   {
     std::ofstream glue(work / "glue.cpp");
-    glue << glueSource(g, options.gpus);
+    glue << glueSource(c);
     if (!glue) {
       fmt::print(stderr, "cnnc: error: cannot write {}\n", (work / "glue.cpp").string());
       return false;
@@ -484,80 +302,6 @@ bool buildTrainer(const Graph& g, const EmitOptions& options) {
     return false;
   }
   return true;
-}
-
-std::string printHalide(const Graph& g) {
-  // Lowered and scheduled as for the host, printed Func by Func.
-  std::string out;
-  halideGuard("lowering", [&] {
-    Pipelines p = buildPipelines(g, hostTarget());
-    auto dump = [&](const std::string& title, Pipeline& pipeline) {
-      out += fmt::format("pipeline {} {{\n", title);
-      std::map<std::string, Internal::Function> env;
-      for (Func f : pipeline.outputs()) {
-        std::map<std::string, Internal::Function> more = Internal::find_transitive_calls(f.function());
-        env.insert(more.begin(), more.end());
-      }
-      std::vector<std::string> order;
-      for (const auto& [name, fn] : env) order.push_back(name);
-      for (const std::string& name : Internal::topological_order(
-               [&] {
-                 std::vector<Internal::Function> outs;
-                 for (Func f : pipeline.outputs()) outs.push_back(f.function());
-                 return outs;
-               }(),
-               env)) {
-        const Internal::Function& fn = env.at(name);
-        std::ostringstream line;
-        line << "  " << name << "(" << fmt::format("{}", fmt::join(fn.args(), ", ")) << ") = ";
-        const std::vector<Expr>& values = fn.values();
-        if (values.size() == 1) line << values[0];
-        else {
-          line << "{";
-          for (size_t i = 0; i < values.size(); ++i) line << (i ? ", " : "") << values[i];
-          line << "}";
-        }
-        out += line.str() + "\n";
-        for (const Internal::Definition& def : fn.updates()) {
-          std::ostringstream u;
-          u << "  " << name << "(";
-          for (size_t i = 0; i < def.args().size(); ++i) u << (i ? ", " : "") << def.args()[i];
-          u << ") = ";
-          for (size_t i = 0; i < def.values().size(); ++i) u << (i ? ", " : "") << def.values()[i];
-          out += u.str() + "\n";
-        }
-      }
-      out += "}\n";
-    };
-    dump(g.model + "_train_step", p.train);
-    dump(g.model + "_eval", p.eval);
-    dump(g.model + "_update", p.optimizer);
-  });
-  return out;
-}
-
-std::string printStmt(const Graph& g, const std::vector<GpuApi>& gpus) {
-  std::string out;
-  halideGuard("lowering", [&] {
-    Target target = (gpus.empty() ? hostTarget() : gpuTarget(gpus[0])).with_feature(Target::NoRuntime);
-    Pipelines p = buildPipelines(g, target);
-    fs::path dir = fs::temp_directory_path() / fmt::format("cnnc-stmt-{}", getpid());
-    fs::create_directories(dir);
-    auto dump = [&](const std::string& name, Pipeline& pipeline, const std::vector<Argument>& args) {
-      std::string file = (dir / (name + ".stmt")).string();
-      pipeline.compile_to_lowered_stmt(file, args, Text, target);
-      std::ifstream in(file);
-      std::stringstream text;
-      text << in.rdbuf();
-      out += fmt::format("// pipeline {}\n{}\n", name, text.str());
-    };
-    dump(g.model + "_train_step", p.train, p.trainArgs);
-    dump(g.model + "_eval", p.eval, p.evalArgs);
-    dump(g.model + "_update", p.optimizer, p.updateArgs);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  });
-  return out;
 }
 
 }  // namespace cnnc

@@ -235,12 +235,11 @@ std::vector<int64_t> funcExtents(const Shape& s) {
   return std::vector<int64_t>(s.rbegin(), s.rend());
 }
 
-Lowered lowerGraph(const Graph& graph) {
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan) {
   Lowered L = lowerOps(graph);
-  const Fusion fusion = fuse(graph);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
   if (graph.hasGrad) {
-    for (const Slot& s : planMemory(graph, fusion).activations) {
+    for (const Slot& s : plan.activations) {
       Func f = L.tensors[s.tensor];
       const std::vector<int64_t> extents = funcExtents(graph.tensors[s.tensor].shape);
       for (size_t d = 0; d < extents.size(); ++d)

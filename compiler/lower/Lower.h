@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "fuse/Fuse.h"
 #include "ir/IR.h"
 #include "ir/Ops.h"
+#include "plan/Plan.h"
 #include "runtime/Optimizer.h"
 
 namespace cnnc {
@@ -77,8 +79,10 @@ struct Lowered {
   bool isLse(const Halide::Func& f) const { return lse.defined() && f.name() == lse.name(); }
 };
 
-// Lowers the forward ops and, when the graph has them, the backward ops.
-Lowered lowerGraph(const Graph& graph);
+// Lowers the forward ops and, when the graph has them, the backward ops:
+// fuse's ops computed inside their readers are marked inlined, and the
+// kernels' results get the plan's arena slots.
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan);
 
 // The optimizer update over flat arrays of every parameter (in place).
 struct LoweredUpdate {

@@ -109,7 +109,9 @@ void checkModel(const std::string& model) {
   const Halide::Target host = Halide::get_host_target();
   // As the trainer: one lowering per pipeline (training computes the loss
   // together with its gradient; evaluation has no gradient).
-  Lowered L = lowerGraph(g), E = lowerGraph(g);
+  const Fusion fusion = fuse(g);
+  const MemoryPlan plan = planMemory(g, fusion);
+  Lowered L = lowerGraph(g, fusion, plan), E = lowerGraph(g, fusion, plan);
   scheduleCpu(L, g, host, PipelineKind::Training);
   scheduleCpu(E, g, host, PipelineKind::Evaluation);
   LoweredUpdate U = lowerUpdate(g);

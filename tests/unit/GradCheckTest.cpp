@@ -28,7 +28,7 @@ class Harness {
     REQUIRE(c.graph);
     g_ = *c.graph;
     differentiate(g_);
-    L_ = lowerGraph(g_);
+    L_ = lowerGraph(g_, fuse(g_), planMemory(g_, fuse(g_)));
     // The loss alone is one of the pipelines here, without its gradient:
     // the evaluation schedule (FidelityTest runs the training one).
     scheduleCpu(L_, g_, Halide::get_host_target(), PipelineKind::Evaluation);
@@ -80,7 +80,7 @@ class Harness {
   // The same gradients from Halide's automatic differentiation, on an
   // unscheduled copy of the forward pipeline over the same inputs.
   std::vector<Buffer<float>> adjoints() {
-    Lowered plain = lowerGraph(g_);
+    Lowered plain = lowerGraph(g_, fuse(g_), planMemory(g_, fuse(g_)));
     plain.images.set(images_);
     plain.labels.set(labels_);
     plain.order.set(order_);

@@ -1,0 +1,284 @@
+#include "lower/Pipelines.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string_view>
+#include <thread>
+
+#include "lower/ScheduleCpu.h"
+#include "lower/ScheduleGpu.h"
+
+#ifndef CNNC_HALIDE_PLUGIN_DIR
+#error "the build defines CNNC_HALIDE_PLUGIN_DIR (Halide's autoscheduler plugins)"
+#endif
+
+namespace cnnc {
+
+namespace fs = std::filesystem;
+using namespace Halide;
+
+const char* gpuApiName(GpuApi api) { return api == GpuApi::Cuda ? "cuda" : "opencl"; }
+
+bool halideGuard(const char* what, const std::function<void()>& fn) {
+  try {
+    fn();
+    return true;
+  } catch (const Halide::Error& e) {
+    fmt::print(stderr, "cnnc: error: {} failed in Halide: {}\n", what, e.what());
+    return false;
+  }
+}
+
+namespace {
+
+// The CPU part of --target: `host`, or a Halide CPU target string.
+bool parseCpuTarget(const std::string& text, Target& cpu, std::string& why) {
+  if (text == "host") {
+    cpu = get_host_target();
+    return true;
+  }
+  if (!Target::validate_target_string(text)) {
+    why = "not a Halide target";
+    return false;
+  }
+  Target t(text);
+  if (t.has_gpu_feature() || (t.arch != Target::X86 && t.arch != Target::ARM) || t.os != Target::Linux) {
+    why = "not a Linux CPU target (GPU APIs are added with ,cuda or ,opencl)";
+    return false;
+  }
+  cpu = t;
+  return true;
+}
+
+}  // namespace
+
+bool parseTargets(const std::string& text, Targets& targets, std::string& why) {
+  targets.gpus.clear();
+  std::string cpu;
+  for (std::string_view rest = text; why.empty();) {
+    const size_t comma = rest.find(',');
+    const std::string part(rest.substr(0, comma));
+    const bool isCuda = part == "cuda", isOpenCL = part == "opencl";
+    if (part.empty()) {
+      why = "an empty name in the list";
+    } else if (isCuda || isOpenCL) {
+      const GpuApi api = isCuda ? GpuApi::Cuda : GpuApi::OpenCL;
+      if (std::find(targets.gpus.begin(), targets.gpus.end(), api) != targets.gpus.end()) why = part + " is named twice";
+      targets.gpus.push_back(api);
+    } else if (!cpu.empty()) {
+      why = "one CPU target only, found '" + cpu + "' and '" + part + "'";
+    } else {
+      cpu = part;
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  std::sort(targets.gpus.begin(), targets.gpus.end());
+  if (why.empty() && cpu.empty()) why = "no CPU target; add host";
+  return why.empty() && parseCpuTarget(cpu, targets.cpu, why);
+}
+
+Target gpuTarget(const Target& cpu, GpuApi api) {
+  if (api == GpuApi::Cuda) return cpu.with_feature(Target::CUDA).with_feature(Target::CUDACapability61);
+  return cpu.with_feature(Target::OpenCL);
+}
+
+namespace {
+
+std::string lowercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Estimates for an autoscheduler: every input and output's extent (they
+// are all known but the dataset's size, guessed as MNIST's).
+// Halide's (innermost-first) region of an IR shape.
+Region regionOf(const Shape& s) {
+  Region r;
+  for (size_t d = s.size(); d-- > 0;) r.push_back({0, static_cast<int>(s[d])});
+  return r;
+}
+
+void setEstimates(Lowered& L, const Graph& g, const std::vector<Func>& outputs, const std::vector<Shape>& shapes) {
+  L.images.set_estimates({{0, static_cast<int>(numElements(g.sampleShape))}, {0, 60000}});
+  L.labels.set_estimates({{0, 60000}});
+  L.order.set_estimates({{0, 60000}});
+  L.first.set_estimate(0);
+  L.valid.set_estimate(static_cast<int>(g.train.batch));
+  for (size_t i = 0; i < g.params.size(); ++i) L.params[i].set_estimates(regionOf(g.tensors[g.params[i]].shape));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Func f = outputs[i];
+    f.set_estimates(regionOf(shapes[i]));
+  }
+}
+
+}  // namespace
+
+Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan& plan, const Target& target,
+                         const std::string& autoscheduler) {
+  Pipelines p;
+  p.target = target;
+  p.step = lowerGraph(g, fusion, plan);
+  p.update = lowerUpdate(g);
+  if (target.has_gpu_feature()) {
+    scheduleGpu(p.step, g, target);
+    scheduleUpdateGpu(p.update, target);
+  } else if (autoscheduler.empty()) {
+    scheduleCpu(p.step, g, target, PipelineKind::Training);
+    scheduleUpdateCpu(p.update, target);
+  } else {
+    scheduleUpdateCpu(p.update, target);
+  }
+
+  std::vector<Argument> common = {p.step.images, p.step.labels, p.step.order, p.step.first, p.step.valid};
+  for (ImageParam& param : p.step.params) common.push_back(param);
+  std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
+  trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
+  // The kernels' results land in the activation arena at the plan's offsets.
+  trainOutputs.insert(trainOutputs.end(), p.step.activations.begin(), p.step.activations.end());
+  p.train = Pipeline(trainOutputs);
+  p.trainArgs = common;
+  p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
+  p.evalArgs = common;
+  auto ownLowering = [&]() {
+    p.evalStep = lowerGraph(g, fusion, plan);
+    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
+    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
+    return std::vector<Func>{p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
+  };
+  if (autoscheduler.empty() && !target.has_gpu_feature()) {
+    // The training pipeline computes the loss with its gradient, which
+    // evaluation does not have: evaluation gets a lowering of its own.
+    std::vector<Func> evalOutputs = ownLowering();
+    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
+    p.eval = Pipeline(evalOutputs);
+    // `train --profile` times each kernel from the trace events around
+    // its loop nests (a few calls per kernel and step; the trainer's
+    // handler returns at once when not profiling). Not with Halide's own
+    // profiler (--halide-profile), which reports per Func itself.
+    if (!target.has_feature(Target::Profile))
+      for (Lowered* L : {&p.step, &p.evalStep})
+        for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
+          for (Func& f : funcs) f.trace_realizations();
+  }
+  if (!autoscheduler.empty() && !target.has_gpu_feature()) {
+    // The training and evaluation pipelines share Funcs: schedule two
+    // lowerings, one per pipeline.
+    load_plugin(std::string(CNNC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" + lowercase(autoscheduler) + ".so");
+    const MachineParams machine(static_cast<int>(std::thread::hardware_concurrency()), 32 << 20, 40);
+    std::vector<Shape> trainShapes = {{}, {}};
+    for (int t : g.paramGrads) trainShapes.push_back(g.tensors[t].shape);
+    for (const Slot& s : plan.activations) {
+      const std::vector<int64_t> e = funcExtents(g.tensors[s.tensor].shape);
+      trainShapes.push_back(Shape(e.rbegin(), e.rend()));  // regionOf reverses it back
+    }
+    setEstimates(p.step, g, trainOutputs, trainShapes);
+    p.train.auto_schedule(autoscheduler, target, machine);
+    std::vector<Func> evalOutputs = ownLowering();
+    setEstimates(p.evalStep, g, evalOutputs, {{g.train.batch, g.classes}, {}, {}});
+    p.eval = Pipeline(evalOutputs);
+    p.eval.auto_schedule(autoscheduler, target, machine);
+  }
+  p.optimizer = Pipeline(p.update.out);
+  p.updateArgs = {p.update.params, p.update.grads};
+  for (ImageParam& s : p.update.state) p.updateArgs.push_back(s);
+  for (Param<float>& s : p.update.scalars) p.updateArgs.push_back(s);
+  return p;
+}
+
+GpuLaunches gpuLaunches(const Graph& g, const Fusion& fusion, const Pipelines& gpu) {
+  const std::vector<std::vector<Func>> roots = rootFuncsByKernel(gpu.step, g, fusion);
+  GpuLaunches n;
+  for (size_t k = 0; k < fusion.kernels.size(); ++k) {
+    const Phase phase = g.ops[fusion.kernels[k].root].phase;
+    for (const Func& f : roots[k]) {
+      const int stages = 1 + f.num_update_definitions();
+      if (phase != Phase::Update) n.step += stages;
+      if (phase == Phase::Forward) n.eval += stages;
+    }
+  }
+  n.update = 1 + gpu.update.out.num_update_definitions();
+  return n;
+}
+
+std::string printHalide(const Graph& g, const Pipelines& built) {
+  // Printed Func by Func, as lowered and scheduled for the CPU.
+  std::string out;
+  Pipelines p = built;  // handles: the same pipelines
+  halideGuard("printing the pipelines", [&] {
+    auto dump = [&](const std::string& title, Pipeline& pipeline) {
+      out += fmt::format("pipeline {} {{\n", title);
+      std::map<std::string, Internal::Function> env;
+      for (Func f : pipeline.outputs()) {
+        std::map<std::string, Internal::Function> more = Internal::find_transitive_calls(f.function());
+        env.insert(more.begin(), more.end());
+      }
+      std::vector<std::string> order;
+      for (const auto& [name, fn] : env) order.push_back(name);
+      for (const std::string& name : Internal::topological_order(
+               [&] {
+                 std::vector<Internal::Function> outs;
+                 for (Func f : pipeline.outputs()) outs.push_back(f.function());
+                 return outs;
+               }(),
+               env)) {
+        const Internal::Function& fn = env.at(name);
+        std::ostringstream line;
+        line << "  " << name << "(" << fmt::format("{}", fmt::join(fn.args(), ", ")) << ") = ";
+        const std::vector<Expr>& values = fn.values();
+        if (values.size() == 1) line << values[0];
+        else {
+          line << "{";
+          for (size_t i = 0; i < values.size(); ++i) line << (i ? ", " : "") << values[i];
+          line << "}";
+        }
+        out += line.str() + "\n";
+        for (const Internal::Definition& def : fn.updates()) {
+          std::ostringstream u;
+          u << "  " << name << "(";
+          for (size_t i = 0; i < def.args().size(); ++i) u << (i ? ", " : "") << def.args()[i];
+          u << ") = ";
+          for (size_t i = 0; i < def.values().size(); ++i) u << (i ? ", " : "") << def.values()[i];
+          out += u.str() + "\n";
+        }
+      }
+      out += "}\n";
+    };
+    dump(g.model + "_train_step", p.train);
+    dump(g.model + "_eval", p.eval);
+    dump(g.model + "_update", p.optimizer);
+  });
+  return out;
+}
+
+std::string printStmt(const Graph& g, Pipelines& p) {
+  std::string out;
+  const bool ok = halideGuard("lowering", [&] {
+    const Target target = p.target;
+    fs::path dir = fs::temp_directory_path() / fmt::format("cnnc-stmt-{}", getpid());
+    fs::create_directories(dir);
+    auto dump = [&](const std::string& name, Pipeline& pipeline, const std::vector<Argument>& args) {
+      std::string file = (dir / (name + ".stmt")).string();
+      pipeline.compile_to_lowered_stmt(file, args, Text, target);
+      std::ifstream in(file);
+      std::stringstream text;
+      text << in.rdbuf();
+      out += fmt::format("// pipeline {}\n{}\n", name, text.str());
+    };
+    dump(g.model + "_train_step", p.train, p.trainArgs);
+    dump(g.model + "_eval", p.eval, p.evalArgs);
+    dump(g.model + "_update", p.optimizer, p.updateArgs);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  });
+  return ok ? out : std::string();
+}
+
+}  // namespace cnnc

@@ -1,0 +1,74 @@
+// A trainer's three Halide pipelines (the training step, evaluation, the
+// optimizer update), lowered and scheduled for one target, and what cnnc
+// compiles for (--target). Built once per target by the driver's lower
+// stage; --emit=halide and --emit=stmt print them, emit compiles them.
+#pragma once
+
+#include <Halide.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fuse/Fuse.h"
+#include "lower/Lower.h"
+#include "plan/Plan.h"
+
+namespace cnnc {
+
+// The GPU APIs a trainer can hold pipelines for, from the same GPU
+// schedule (lower/ScheduleGpu.cpp).
+enum class GpuApi { Cuda, OpenCL };
+const char* gpuApiName(GpuApi api);  // "cuda", "opencl"
+
+// --target: the CPU (the host, or a Halide CPU target such as
+// x86-64-linux-avx2-f16c-fma-sse41: AVX2 code built on an AVX-512 machine)
+// and the GPU APIs, CUDA first (the order `--device auto` tries them).
+struct Targets {
+  Halide::Target cpu;
+  std::vector<GpuApi> gpus;
+};
+// `host`, `host,cuda,opencl`, `x86-64-linux-avx2-f16c-fma-sse41,opencl`, in
+// any order; false with `why` for an empty or repeated name, no CPU or two,
+// or a string that is not a Linux x86/ARM CPU target Halide knows.
+bool parseTargets(const std::string& text, Targets& targets, std::string& why);
+// A GPU API's target over `cpu`. CUDA: PTX for compute capability 6.1,
+// which the driver compiles for any newer GPU (H100: 9.0) when the trainer
+// starts. OpenCL: OpenCL C source, which the platform compiles when the
+// trainer starts (pocl: once per kernel, cached in ~/.cache/pocl).
+Halide::Target gpuTarget(const Halide::Target& cpu, GpuApi api);
+
+struct Pipelines {
+  Halide::Target target;
+  Lowered step;
+  Lowered evalStep;  // evaluation's own lowering (CPU schedules, autoschedulers); undefined on GPUs
+  LoweredUpdate update;
+  Halide::Pipeline train, eval, optimizer;
+  std::vector<Halide::Argument> trainArgs, evalArgs, updateArgs;
+};
+
+// Lowers and schedules the three pipelines for `target`: cnnc's schedules
+// (ScheduleCpu, or ScheduleGpu for a GPU target), or, on the CPU, one of
+// Halide's autoschedulers (Mullapudi2016, Li2018, Adams2019) for the
+// training and evaluation pipelines, to compare with.
+Pipelines buildPipelines(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan,
+                         const Halide::Target& target, const std::string& autoscheduler = "");
+
+// GPU kernels launched per call of each GPU pipeline: every stage that the
+// GPU schedule computes at root is one kernel (what is computed inside it,
+// shared-memory tiles included, is not).
+struct GpuLaunches {
+  int step = 0, eval = 0, update = 0;
+};
+GpuLaunches gpuLaunches(const Graph& graph, const Fusion& fusion, const Pipelines& gpu);
+
+// --emit=halide: the pipelines' Funcs, definition by definition.
+std::string printHalide(const Graph& graph, const Pipelines& pipelines);
+// --emit=stmt: Halide's lowered statement of each pipeline (what runs
+// where, and the copies); "" after a message when Halide fails.
+std::string printStmt(const Graph& graph, Pipelines& pipelines);
+
+// Runs `fn`, turning a Halide error into a message naming `what`; false then.
+bool halideGuard(const char* what, const std::function<void()>& fn);
+
+}  // namespace cnnc
