@@ -64,4 +64,21 @@ inline bool writeFileAtomically(const std::string& path, const std::string& byte
   return writeFileAtomically(path, [&](int fd) { return writeAll(fd, bytes.data(), bytes.size()); }, error, mode);
 }
 
+// Whether `path` can be created or replaced: its folder exists and takes
+// files. Checked before training, so a typo costs a second, not an epoch.
+inline bool canWrite(const std::string& path, std::string& error) {
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st;
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    error = path + ": cannot write: the folder '" + folder + "' does not exist";
+  else if (::access(folder.c_str(), W_OK) != 0)
+    error = path + ": cannot write: the folder '" + folder + "' is not writable";
+  else if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    error = path + ": cannot write: it is a folder";
+  else
+    return true;
+  return false;
+}
+
 }  // namespace cnnc_rt

@@ -1,0 +1,163 @@
+// The trainer's commands besides train: eval, predict, info.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+
+#include "Commands.h"
+#include "Image.h"
+#include "Tools.h"
+#include "Weights.h"
+
+namespace cnnc_rt {
+
+namespace {
+
+// For eval and predict: the --weights in `s`, and `split`, placed where the
+// kernels run. Null after a message on failure.
+std::unique_ptr<Session::Data> prepare(const Run& run, const std::string& weights, Session& s, const Split& split) {
+  std::string error;
+  const Kernels& k = run.kernels;
+  if (!loadWeights(run.spec, weights, s.params, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return nullptr;
+  }
+  if (k.gpu && !s.toDevice(k.gpu->interface)) {
+    deviceFailed("placing the parameters on the GPU");
+    return nullptr;
+  }
+  std::unique_ptr<Session::Data> data = s.attach(split, split.images.count);
+  if (!data) deviceFailed("copying the data to the GPU");
+  return data;
+}
+
+}  // namespace
+
+int evalCommand(Run& run, const EvalOptions& opt) {
+  const ModelSpec& spec = run.spec;
+  const Console& out = run.console;
+  if (!choose(run, opt.device)) return 1;
+  Split testSet;
+  if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Session s(spec);
+  std::unique_ptr<Session::Data> data = prepare(run, opt.weights, s, testSet);
+  if (!data) return 1;
+  std::string error;
+  EvalResult test;
+  std::vector<int64_t> confusion(spec.classes * spec.classes, 0);
+  auto start = std::chrono::steady_clock::now();
+  if (!evaluate(run, s, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.say("test accuracy %.2f%%  test loss %.4f  (%lld images in %.2f s)\n", 100.0 * test.accuracy, test.loss,
+      (long long)testSet.images.count, seconds);
+  if (!opt.confusion.empty()) {
+    out.say("\nconfusion matrix (rows: label, columns: prediction)\n      ");
+    for (int64_t p = 0; p < spec.classes; ++p) out.say("%6lld", (long long)p);
+    out.say("\n");
+    for (int64_t t = 0; t < spec.classes; ++t) {
+      out.say("%6lld", (long long)t);
+      for (int64_t p = 0; p < spec.classes; ++p) out.say("%6lld", (long long)confusion[t * spec.classes + p]);
+      out.say("\n");
+    }
+    if (!writeConfusionSvg(opt.confusion, confusion, static_cast<int>(spec.classes), error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+    out.say("wrote %s\n", opt.confusion.c_str());
+  }
+  return 0;
+}
+
+// predict: label and top-3 probabilities for each image file.
+int predictCommand(Run& run, const PredictOptions& opt) {
+  const ModelSpec& spec = run.spec;
+  const Console& out = run.console;
+  const int64_t F = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                    std::multiplies<int64_t>());
+  if (F != 28 * 28) {
+    std::fprintf(stderr, "error: predict reads 28x28 images; model '%s' takes %lld values per sample\n",
+                 spec.name.c_str(), (long long)F);
+    return 1;
+  }
+  Split split;
+  split.images.rows = split.images.cols = 28;
+  for (const std::string& path : opt.images) {
+    Gray image;
+    std::string error;
+    if (!readImage(path, image, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return 1;
+    }
+    if (image.width != 28 || image.height != 28) {
+      if (!opt.json)
+        out.say("note: %s is %dx%d; scaled to 28x28\n", path.c_str(), image.width, image.height);
+      image = resize(image, 28, 28);
+    }
+    if (opt.invert)
+      for (auto& p : image.pixels) p = static_cast<uint8_t>(255 - p);
+    split.images.pixels.insert(split.images.pixels.end(), image.pixels.begin(), image.pixels.end());
+    split.labels.labels.push_back(0);
+  }
+  split.images.count = static_cast<int64_t>(opt.images.size());
+  if (!choose(run, opt.device)) return 1;
+  Session s(spec);
+  std::unique_ptr<Session::Data> data = prepare(run, opt.weights, s, split);
+  if (!data) return 1;
+  EvalResult ignored;
+  std::vector<float> scores;
+  if (!evaluate(run, s, *data, ignored, nullptr, &scores)) return 1;
+  const int64_t K = spec.classes;
+  for (size_t i = 0; i < opt.images.size(); ++i) {
+    std::vector<double> p(scores.begin() + i * K, scores.begin() + (i + 1) * K);
+    if (!spec.outputIsProbability) {  // softmax of the logits
+      double m = *std::max_element(p.begin(), p.end()), sum = 0;
+      for (double& v : p) sum += (v = std::exp(v - m));
+      for (double& v : p) v /= sum;
+    }
+    std::vector<int> rank(K);
+    std::iota(rank.begin(), rank.end(), 0);
+    std::stable_sort(rank.begin(), rank.end(), [&](int a, int b) { return p[a] > p[b]; });
+    if (opt.json) {
+      std::vector<double> rounded;
+      for (double v : p) rounded.push_back(std::round(v * 1e6) / 1e6);
+      nlohmann::ordered_json line = {{"file", opt.images[i]}, {"label", rank[0]}, {"probabilities", rounded}};
+      std::printf("%s\n", line.dump().c_str());
+    } else {
+      out.say("%s: %d  (top 3: %d %.3f, %d %.3f, %d %.3f)\n", opt.images[i].c_str(), rank[0], rank[0], p[rank[0]], rank[1],
+          p[rank[1]], rank[2], p[rank[2]]);
+    }
+  }
+  return 0;
+}
+
+int infoCommand(const ModelSpec& spec) {
+  std::printf("%s", spec.summary.c_str());
+  std::printf("\nbuilt by:        %s\n", spec.builtBy.c_str());
+  std::printf("source:          %s\n", spec.source.c_str());
+  std::string devices = "cpu";
+  for (const GpuSpec& gpu : spec.gpus) devices += ", " + gpu.api;
+  std::printf("devices:         %s\n", devices.c_str());
+  std::printf("%s", deviceReport(spec).c_str());
+  std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
+  const double mb = 1.0 / (1 << 20);
+  const int64_t arena = spec.totalParams * 4;
+  std::printf("memory:          parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB, "
+              "activations %.2f MiB (placed by cnnc: --emit=plan)\n",
+              arena * mb, arena * mb, spec.stateCount * arena * mb, spec.activationFloats * 4 * mb);
+  std::printf("training step:   %.1f MFLOP per sample (%lld multiply-adds forward, %lld with the gradients)\n",
+              2.0 * spec.trainMacsPerSample / 1e6, (long long)spec.macsPerSample,
+              (long long)spec.trainMacsPerSample);
+  std::printf("FMA peak:        %.0f GFLOP/s on %u threads (measured now)\n",
+              measurePeakGflops(static_cast<int>(std::thread::hardware_concurrency())),
+              std::thread::hardware_concurrency());
+  std::printf("defaults:        %s, %s lr %g, %lld epochs, seed %lld, %s\n", spec.loss.c_str(),
+              spec.optimizer.kind == OptimizerKind::Adam ? "adam" : "sgd", spec.optimizer.lr, (long long)spec.epochs,
+              (long long)spec.seed, spec.shuffle ? "shuffled" : "in file order");
+  return 0;
+}
+
+}  // namespace cnnc_rt

@@ -1,0 +1,276 @@
+// train: the training loop. Memory for a run is allocated once, up front
+// (Session); a training step allocates nothing of its own.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "AtomicFile.h"
+#include "Commands.h"
+#include "Resume.h"
+#include "Weights.h"
+
+namespace cnnc_rt {
+
+namespace {
+
+// Ctrl-C: the step in flight finishes, the weights are saved, exit 130.
+// A second Ctrl-C ends the process at once. (A signal handler's flag: the
+// trainer's one global.)
+volatile std::sig_atomic_t gInterrupted = 0;
+void onInterrupt(int) {
+  gInterrupted = 1;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+// Where a run starts, and its settings: from the options, with the weights
+// from --init or a seeded initialisation; or, with --resume, as the
+// interrupted run had them (weights and optimizer state included). False
+// after a message.
+bool startingPoint(Run& run, const TrainOptions& opt, int64_t trainCount, Session& s, ResumePoint& at) {
+  const ModelSpec& spec = run.spec;
+  at.epochs = opt.epochs;
+  at.seed = opt.seed;
+  at.limit = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainCount) : trainCount;
+  at.lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
+  at.shuffle = spec.shuffle && !opt.noShuffle;
+  std::string error;
+  if (!opt.resume.empty()) {
+    if (!loadState(spec, opt.resume, s.params, s.state, at, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return false;
+    }
+    run.console.say("resuming at step %lld (epoch %lld, sample %lld) with the interrupted run's settings\n",
+                    (long long)at.step, (long long)at.epoch, (long long)at.next);
+  } else if (!opt.init.empty()) {
+    if (!loadWeights(spec, opt.init, s.params, error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return false;
+    }
+  } else {
+    initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
+  }
+  return true;
+}
+
+// The epoch's order of the first `count` samples: file order, or shuffled
+// by Fisher-Yates with a generator seeded per epoch (reproducible).
+void orderFor(Aligned<int32_t>& order, int64_t count, bool shuffle, int64_t seed, int64_t epoch) {
+  std::iota(order.begin(), order.end(), 0);
+  if (!shuffle) return;
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) * 1000003u + static_cast<uint64_t>(epoch));
+  for (int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % uint64_t(i + 1)]);
+}
+
+// Samples [first, first + n) of the epoch's order in a training run.
+struct Batch {
+  int64_t epoch, first, n, step;  // step: 1-based, this batch's
+};
+
+// One training step: the forward pass, the loss and every gradient, then
+// the optimizer's update; the loss is left in s.loss. 0, or the exit
+// status after a message (3: the loss is not finite; the update was not
+// applied, so the parameters are those from before this step).
+int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOptions& opt) {
+  const Kernels& k = run.kernels;
+  const int stepKernel = run.profile.kernel("train_step", 2.0 * run.spec.trainMacsPerSample);  // 2 FLOPs a multiply-add
+  const int updateKernel = run.profile.kernel("update", 10.0 * run.spec.totalParams);          // about 10 a parameter
+  const uint64_t before = run.profile.on() ? scratchStats().systemAllocs : 0;
+  const int64_t heapBefore = run.profile.on() ? heapAllocations() : -1;
+  const DeviceCopies copiesBefore = deviceCopies();
+  const int status = timed(run.profile, stepKernel, double(b.n), [&] {
+    traceInto(Traced::Training);
+    return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);
+  });
+  if (!check(status, "training step")) return 1;
+  // The loss is the one value a step brings back from a GPU.
+  if (!s.download(s.b.loss)) return deviceFailed("reading the loss from the GPU");
+  if (!std::isfinite(s.loss)) {
+    const bool saved = !opt.save.empty() && b.epoch > 1;
+    std::fprintf(stderr,
+                 "error: the loss is %s at step %lld (epoch %lld, samples %lld-%lld); training stopped%s%s\n"
+                 "hint: a lower --lr usually helps\n",
+                 std::isnan(s.loss) ? "nan" : "infinite", (long long)b.step, (long long)b.epoch, (long long)b.first,
+                 (long long)(b.first + b.n - 1), saved ? "; the last checkpoint is " : "", saved ? opt.save.c_str() : "");
+    return 3;
+  }
+  const UpdateScalars scalars = updateScalars(run.spec.optimizer, lr, b.step);
+  if (!check(timed(run.profile, updateKernel, 1.0,
+                   [&] { return finished(run, k.update(s.b, scalars), s.b.flatParams); }),
+             "optimizer"))
+    return 1;
+  PoolGrowth& g = run.growth;
+  ++g.trainCalls;
+  g.stepCopies += deviceCopies() - copiesBefore;
+  if (run.profile.on() && scratchStats().systemAllocs != before) g.lastTrain = g.trainCalls;
+  if (heapBefore >= 0 && g.trainCalls > PoolGrowth::kWarmSteps) g.heapInSteps += heapAllocations() - heapBefore;
+  return 0;
+}
+
+// Ctrl-C or --max-steps after the step `here` ends: saves where the run
+// stands (with --save) and returns the exit status (0 for --max-steps, 130
+// for Ctrl-C, 1 when saving failed).
+template <typename Save>
+int stopEarly(const Run& run, const TrainOptions& opt, const ResumePoint& here, bool maxSteps, Save& save) {
+  const Console& out = run.console;
+  if (out.live()) out.say("\n");
+  out.say(maxSteps ? "stopped after step %lld (epoch %lld): --max-steps\n" : "interrupted at step %lld (epoch %lld)\n",
+          (long long)here.step, (long long)here.epoch);
+  const int status = maxSteps ? 0 : 130;
+  if (opt.save.empty()) {
+    out.say("no --save given: nothing saved\n");
+    return status;
+  }
+  if (!save(here)) return 1;
+  out.say("saved the weights after step %lld to %s (resume with --resume %s)\n", (long long)here.step,
+          opt.save.c_str(), statePath(opt.save).c_str());
+  return status;
+}
+
+// The --log file, appended to when resuming; null without --log, or
+// after a message when it cannot be opened (then `ok` is false).
+std::FILE* openLog(const TrainOptions& opt, bool& ok) {
+  ok = true;
+  if (opt.log.empty()) return nullptr;
+  std::FILE* log = std::fopen(opt.log.c_str(), opt.resume.empty() ? "w" : "a");
+  if (!log) {
+    std::fprintf(stderr, "error: %s: cannot write: %s\n", opt.log.c_str(), std::strerror(errno));
+    ok = false;
+  }
+  return log;
+}
+
+void printProfile(const Run& run, int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  const double peak = measurePeakGflops(threads);
+  run.profile.print(peak, threads);
+  printKernelProfile(peak, run.profile.seconds("train_step"), run.profile.seconds("eval"));
+  const PoolGrowth& g = run.growth;
+  if (const GpuSpec* gpu = run.kernels.gpu) {
+    std::printf("GPU kernel launches (%s; one per stage at root): %d per training step (%lld in all), %d per "
+                "evaluation batch, %d per update; the GFLOP/s above are the device's, the %% peak the CPU's\n",
+                gpu->api.c_str(), gpu->launchesPerStep, (long long)(gpu->launchesPerStep * g.trainCalls),
+                gpu->launchesPerEval, gpu->launchesPerUpdate);
+    const DeviceCopies& c = g.stepCopies;
+    const double steps = double(g.trainCalls);
+    std::printf("host-device copies inside training steps: %.2f per step to the device (%.0f bytes), %.2f per step "
+                "to the host (%.0f bytes); %lld steps\n",
+                c.toDevice / steps, c.bytesToDevice / steps, c.toHost / steps, c.bytesToHost / steps,
+                (long long)g.trainCalls);
+  }
+  const ScratchStats scratch = scratchStats();
+  std::printf("kernel scratch memory: %.1f MiB in %llu blocks, reused from call to call; the last new block: "
+              "training step %lld of %lld, evaluation batch %lld of %lld\n",
+              scratch.bytesHeld / double(1 << 20), (unsigned long long)scratch.systemAllocs, (long long)g.lastTrain,
+              (long long)g.trainCalls, (long long)g.lastEval, (long long)g.evalCalls);
+  if (heapAllocations() >= 0 && g.trainCalls > PoolGrowth::kWarmSteps)
+    std::printf("heap allocations inside training steps %lld-%lld (counted by the preloaded allocator): %lld\n",
+                (long long)PoolGrowth::kWarmSteps + 1, (long long)g.trainCalls, (long long)g.heapInSteps);
+}
+
+int train(Run& run, const TrainOptions& opt) {
+  const ModelSpec& spec = run.spec;
+  const Console& out = run.console;
+  if (!choose(run, opt.device)) return 1;
+  Split trainSet, testSet;
+  if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Session s(spec);
+  std::string error;
+  ResumePoint at;
+  if (!startingPoint(run, opt, trainSet.images.count, s, at)) return 1;
+  if (run.kernels.gpu && !s.toDevice(run.kernels.gpu->interface)) return deviceFailed("placing the parameters on the GPU");
+  if (!opt.save.empty() && !canWrite(opt.save, error)) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return 1;
+  }
+  bool logOk = true;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(openLog(opt, logOk), [](std::FILE* f) { return f ? std::fclose(f) : 0; });
+  if (!logOk) return 1;
+  // The weights (PyTorch's names) and, beside them, the state to resume from.
+  auto save = [&](const ResumePoint& point) {
+    if (opt.save.empty()) return true;
+    if (!s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU") == 0;
+    for (halide_buffer_t* st : s.b.state)
+      if (!s.download(st)) return deviceFailed("reading the optimizer state from the GPU") == 0;
+    if (saveWeights(spec, opt.save, s.params, point.epoch - (point.next == 0 ? 1 : 0), error) &&
+        saveState(spec, statePath(opt.save), s.params, s.state, point, error))
+      return true;
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return false;
+  };
+  std::signal(SIGINT, onInterrupt);
+  const int64_t count = std::min<int64_t>(at.limit, trainSet.images.count), B = spec.batch;
+  std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
+  std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
+  if (!train || !test) return deviceFailed("copying the dataset to the GPU");
+  int64_t step = at.step;
+  out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(), (long long)count,
+          (long long)at.epochs, (long long)B, at.lr, at.shuffle ? "shuffled each epoch" : "in file order");
+  for (int64_t epoch = at.epoch; epoch <= at.epochs; ++epoch) {
+    orderFor(train->order, count, at.shuffle, at.seed, epoch);
+    s.use(*train);
+    if (!s.upload(s.b.order)) return deviceFailed("copying the epoch's order to the GPU");
+    const auto start = std::chrono::steady_clock::now();
+    const bool resumed = epoch == at.epoch;
+    double lossSum = resumed ? at.lossSum : 0;
+    for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
+      const Batch batch{epoch, first, std::min(B, count - first), ++step};
+      if (int status = trainStep(run, s, batch, at.lr, opt)) return status;
+      lossSum += double(s.loss) * batch.n;
+      if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
+        std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
+      const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
+      if (gInterrupted || stop) {
+        ResumePoint here = at;
+        here.epoch = epoch;
+        here.next = first + batch.n;
+        here.step = step;
+        here.lossSum = lossSum;
+        return stopEarly(run, opt, here, stop, save);
+      }
+      if (out.live()) run.console.progress(epoch, at.epochs, first + batch.n, count, lossSum / (first + batch.n), start);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EvalResult result;
+    if (!evaluate(run, s, *test, result)) return 1;
+    const double trainLoss = lossSum / count;
+    if (out.live()) out.say("\r%80s\r", "");
+    out.say("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
+            (long long)epoch, (long long)at.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
+            count / seconds);
+    if (log) {
+      nlohmann::ordered_json line = {{"epoch", epoch},           {"train_loss", trainLoss},
+                                     {"test_accuracy", result.accuracy}, {"test_loss", result.loss},
+                                     {"train_seconds", seconds}, {"images_per_second", count / seconds}};
+      std::fprintf(log.get(), "%s\n", line.dump().c_str());
+      std::fflush(log.get());
+    }
+    ResumePoint next = at;
+    next.epoch = epoch + 1;
+    next.next = 0;
+    next.step = step;
+    next.lossSum = 0;
+    if (!save(next)) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int trainCommand(Run& run, const TrainOptions& opt) {
+  run.profile = Profile(opt.profile);
+  if (opt.profile) startKernelProfile(run.spec.trainKernels, run.spec.evalKernels);
+  const int status = train(run, opt);
+  if (opt.profile && run.growth.trainCalls > 0) printProfile(run, opt.threads);  // nothing to show when it never started
+  return status;
+}
+
+}  // namespace cnnc_rt

@@ -1,0 +1,109 @@
+// What a run reads besides its pipelines: the weights (PyTorch's default
+// initialisation, or safetensors with PyTorch's names) and the dataset,
+// checked against the model.
+#include "Weights.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "Safetensors.h"
+
+namespace cnnc_rt {
+
+namespace {
+
+// A float in [0, 1) from 24 random bits: the same on every platform.
+float uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f); }
+
+}  // namespace
+
+// PyTorch's default initialisation of nn.Conv2d and nn.Linear:
+// kaiming_uniform_(a=sqrt(5)) for weights, i.e. U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), and the same bound for the bias.
+void initialise(const ModelSpec& spec, Aligned<float>& params, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  int64_t fanIn = 1;
+  for (const ParamSpec& p : spec.params) {
+    if (p.fanIn > 0) fanIn = p.fanIn;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(fanIn));
+    int64_t count = std::accumulate(p.shape.begin(), p.shape.end(), int64_t(1), std::multiplies<int64_t>());
+    for (int64_t i = 0; i < count; ++i) params[p.offset + i] = (2.0f * uniform01(rng) - 1.0f) * bound;
+  }
+}
+
+bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>& params, std::string& error) {
+  std::map<std::string, LoadedTensor> tensors;
+  std::map<std::string, std::string> metadata;
+  if (!readSafetensors(path, tensors, error, &metadata)) return false;
+  // cnnc's checkpoints name their model; PyTorch's files need not.
+  const std::string other = metadata.count("model") && metadata["model"] != spec.name
+                                ? "; the file says it holds model '" + metadata["model"] + "'"
+                                : "";
+  for (const ParamSpec& p : spec.params) {
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) {
+      error = path + ": missing tensor '" + p.name + "' (is it a checkpoint of model '" + spec.name + "'?" + other +
+              ")";
+      return false;
+    }
+    if (it->second.shape != p.shape) {
+      auto str = [](const std::vector<int64_t>& s) {
+        std::string out;
+        for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+        return out;
+      };
+      error = path + ": tensor '" + p.name + "' has shape " + str(it->second.shape) + ", the model needs " +
+              str(p.shape);
+      return false;
+    }
+    std::copy(it->second.data.begin(), it->second.data.end(), params.data() + p.offset);
+    tensors.erase(it);
+  }
+  if (!tensors.empty()) {
+    error = path + ": unexpected tensor '" + tensors.begin()->first + "' (not a parameter of model '" + spec.name + "')";
+    return false;
+  }
+  return true;
+}
+
+bool saveWeights(const ModelSpec& spec, const std::string& path, const Aligned<float>& params, int64_t epoch,
+                 std::string& error) {
+  std::vector<TensorView> views;
+  for (const ParamSpec& p : spec.params) views.push_back({p.name, p.shape, params.data() + p.offset});
+  return writeSafetensors(path, views, {{"format", "pt"}, {"model", spec.name}, {"epoch", std::to_string(epoch)}},
+                          error);
+}
+
+bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split) {
+  std::string error;
+  if (!loadSplit(dir, prefix, split, error)) {
+    // The hint is for a dataset not there yet, not for a broken one.
+    const bool missing = error.find(std::strerror(ENOENT)) != std::string::npos;
+    std::fprintf(stderr, "error: %s\n%s", error.c_str(),
+                 missing ? "hint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n" : "");
+    return false;
+  }
+  int64_t features = split.images.rows * split.images.cols;
+  int64_t want = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
+                                 std::multiplies<int64_t>());
+  if (features != want) {
+    std::fprintf(stderr, "error: %s: images are %lldx%lld, model '%s' takes %lld values per sample\n", dir.c_str(),
+                 (long long)split.images.rows, (long long)split.images.cols, spec.name.c_str(), (long long)want);
+    return false;
+  }
+  for (size_t i = 0; i < split.labels.labels.size(); ++i) {
+    if (split.labels.labels[i] >= spec.classes) {
+      std::fprintf(stderr, "error: %s: label %d of sample %zu is not below the model's %lld classes\n", dir.c_str(),
+                   split.labels.labels[i], i, (long long)spec.classes);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace cnnc_rt

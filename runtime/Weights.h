@@ -1,0 +1,31 @@
+// What a run reads besides its pipelines: the weights and the dataset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "Idx.h"
+#include "Model.h"
+#include "Session.h"
+
+namespace cnnc_rt {
+
+// PyTorch's default initialisation of nn.Conv2d and nn.Linear:
+// kaiming_uniform_(a=sqrt(5)) for weights, i.e. U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), and the same bound for the bias; from `seed`, the same
+// numbers on every machine.
+void initialise(const ModelSpec& spec, Aligned<float>& params, uint64_t seed);
+
+// Weights from a safetensors file with the model's PyTorch names (a cnnc
+// checkpoint or PyTorch's state_dict); false with `error` naming the file
+// and the tensor for a missing, extra or misshapen one.
+bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>& params, std::string& error);
+// The weights as safetensors, written in one step (AtomicFile.h).
+bool saveWeights(const ModelSpec& spec, const std::string& path, const Aligned<float>& params, int64_t epoch,
+                 std::string& error);
+
+// A split of the dataset in `dir` ("train", "t10k"), checked against the
+// model (sample size, labels below its classes); false after a message.
+bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split);
+
+}  // namespace cnnc_rt
