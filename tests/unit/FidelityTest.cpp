@@ -215,9 +215,13 @@ void checkModel(const std::string& model) {
       }
     }
   }
-  // Repeating one batch, the runs drift apart slowly (printed for all 50
-  // steps); the first 20 must agree to 5e-3.
-  compare("trajectory (50 steps)", trajectory.data(), ref.at("trajectory"), 1.0);
+  // Repeating one batch, the runs drift apart slowly under Adam, which
+  // divides by each gradient's own magnitude: the first 20 steps agree to
+  // 5e-3, all 50 to 0.1 in absolute terms (mnist's Adam at lr 0.01 drifts
+  // most, to 0.043 near step 22, as the loss falls from 2.3 to 0.01). Under
+  // SGD they do not drift: LeNet-5's agree to 5e-7 relative, checked to 1e-5.
+  const bool adam = o.kind == Optimizer::Kind::Adam;
+  compare("trajectory (50 steps)", trajectory.data(), ref.at("trajectory"), adam ? 0.0 : 1e-5, adam ? 0.1 : 0.0);
   RefTensor first20 = ref.at("trajectory");
   first20.dims = {20};
   compare("trajectory (20 steps)", trajectory.data(), first20, 5e-3);

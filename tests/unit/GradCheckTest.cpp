@@ -7,6 +7,7 @@
 
 #include <Halide.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -96,19 +97,23 @@ class Harness {
       for (Halide::Func f : l.helpers()) f.compute_root();
     }
     Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
+    // Each forward op's adjoint computed once, too. Every forward op is on
+    // the loss's path (has an adjoint) but a final softmax that the
+    // cross-entropy loss skips; the backward ops are not (they are not
+    // part of the loss).
     for (LoweredOp& l : plain.ops) {
-      for (Halide::Func f : {l.out, l.acc, l.weightT}) {
-        if (!f.defined()) continue;
-        try {
-          d(f).compute_root();
-        } catch (const Halide::Error&) {
-          // not on the loss's path (the eval-only outputs)
-        }
-      }
+      if (l.op->phase != Phase::Forward) continue;
+      const bool onPath =
+          !(g_.train.loss == LossKind::CrossEntropy && l.op->result == g_.output && g_.output != g_.logits);
+      INFO("the adjoint of " << l.out.name());
+      CHECK(d(l.out).defined() == onPath);
+      for (Halide::Func f : {l.out, l.acc, l.weightT})
+        if (f.defined() && d(f).defined()) d(f).compute_root();
     }
     std::vector<Halide::Func> adjoints;
     std::vector<Buffer<>> outs;
     for (size_t p = 0; p < params_.size(); ++p) {
+      REQUIRE(d(plain.tensors[g_.params[p]]).defined());
       adjoints.push_back(d(plain.tensors[g_.params[p]]));
       outs.push_back(Buffer<float>(dimsOf(params_[p])));
     }
@@ -179,21 +184,48 @@ void checkGradients(const std::string& text, int valid = 4) {
     // Central differences at up to 7 elements spread over the tensor (all
     // of a convolution's).
     const size_t samples = conv ? count : std::min<size_t>(7, count);
+    double diff2 = 0, numeric2 = 0;  // over the elements checked: |backward - numeric|^2, |numeric|^2
+    size_t kinks = 0;
     for (size_t k = 0; k < samples; ++k) {
       size_t i = conv ? k : (k * 7919) % count;
-      const float h0 = 1e-2f, saved = w[i];
-      w[i] = saved + h0;
-      double up = h.loss();
-      w[i] = saved - h0;
-      double down = h.loss();
-      w[i] = saved;
-      double numeric = (up - down) / (2.0 * h0);
+      // Central differences with steps of h, h/2 and h/4: where the loss is
+      // smooth they agree to O(h^2); where a step crosses a kink (a relu's
+      // zero, a change of a window's maximum) they do not, and the element
+      // is counted, not checked. (Overlapping maxpool, c.0.weight[10]: -0.0109,
+      // -0.0105, -0.0099 at 1e-2, 5e-3, 2.5e-3, and -0.00930 from 1e-3 down:
+      // the backward's -0.00932.)
+      auto central = [&](float step) {
+        const float saved = w[i];
+        w[i] = saved + step;
+        double up = h.loss();
+        w[i] = saved - step;
+        double down = h.loss();
+        w[i] = saved;
+        return (up - down) / (2.0 * step);
+      };
+      const double coarse = central(1e-2f), numeric = central(5e-3f), fine = central(2.5e-3f);
+      const double spread = std::max({coarse, numeric, fine}) - std::min({coarse, numeric, fine});
+      if (spread > 5e-2 * std::abs(numeric) + 2e-4) {
+        ++kinks;
+        continue;
+      }
       double analytic = grads[p].data()[i];
       double err = std::abs(numeric - analytic);
       INFO(name << "[" << i << "]: backward " << analytic << ", central difference " << numeric);
-      CHECK(err <= 2e-3 + 5e-2 * std::abs(numeric));
+      // The floor is the float loss's rounding over 2h (measured differences
+      // are below 4e-5 where the rules are right).
+      CHECK(err <= 2e-4 + 5e-2 * std::abs(numeric));
       worstDifference = std::max(worstDifference, err);
+      diff2 += err * err;
+      numeric2 += numeric * numeric;
     }
+    // And the elements checked as one vector, so that a rule that is off
+    // everywhere by a little, or zero where the gradient is small, fails
+    // too: within 2% of the central differences' norm.
+    INFO(name << ": |backward - central differences| " << std::sqrt(diff2) << ", |central differences| "
+              << std::sqrt(numeric2));
+    CHECK(std::sqrt(diff2) <= 2e-2 * std::sqrt(numeric2) + 1e-4);
+    CHECK(kinks * 5 <= samples);  // at most one in five elements by a kink
     INFO(name << ": max relative difference to propagate_adjoints " << worstAdjoint);
     if (!conv) CHECK(worstAdjoint < 1e-3);
     UNSCOPED_INFO(name << ": vs adjoints " << worstAdjoint << ", vs central differences " << worstDifference);
