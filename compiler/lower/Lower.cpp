@@ -159,12 +159,22 @@ std::vector<Func> LoweredOp::helpers() const {
 
 namespace {
 
-// Every shape is known at compile time: say so to Halide, so that loops
-// have constant extents (and schedules may unroll them).
-void bound(OutputImageParam b, const Shape& irShape) {
-  for (size_t d = 0; d < irShape.size(); ++d)
-    b.dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(irShape[irShape.size() - 1 - d]));
+// Every shape is known at compile time, and every buffer the runtime
+// passes is dense (views into its arenas, innermost dimension first): say
+// so to Halide, so that loops have constant extents (schedules may unroll
+// them) and vectors load whole rows. Without the strides a kernel reading
+// another's result from the activation arena gathered every vector (LeNet-5's
+// c1 tanh, channels and columns fused: 0.45 ms in training against 0.08 in
+// evaluation, where the same tensor is a scratch buffer of known layout).
+void boundExtents(OutputImageParam b, const std::vector<int64_t>& extents) {
+  int stride = 1;
+  for (size_t d = 0; d < extents.size(); ++d) {
+    b.dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(extents[d])).set_stride(stride);
+    stride *= static_cast<int>(extents[d]);
+  }
 }
+// The same for an IR shape (outermost first).
+void bound(OutputImageParam b, const Shape& irShape) { boundExtents(b, std::vector<int64_t>(irShape.rbegin(), irShape.rend())); }
 
 // images is (F, S) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
 void lowerInput(LowerContext& cx) {
@@ -241,9 +251,7 @@ Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& p
   if (graph.hasGrad) {
     for (const Slot& s : plan.activations) {
       Func f = L.tensors[s.tensor];
-      const std::vector<int64_t> extents = funcExtents(graph.tensors[s.tensor].shape);
-      for (size_t d = 0; d < extents.size(); ++d)
-        f.output_buffer().dim(static_cast<int>(d)).set_bounds(0, static_cast<int>(extents[d]));
+      boundExtents(f.output_buffer(), funcExtents(graph.tensors[s.tensor].shape));
       L.activations.push_back(f);
     }
   }

@@ -36,7 +36,7 @@ struct LoweredOp {
   Halide::Func staged;    // convolutions: the zero-padded input (dy for the data gradient)
   Halide::Func stagedDy;  // weight gradients: dy, one chunk at a time
   Halide::Func partial;   // weight and bias gradients: sums per chunk or sample
-  Halide::Func partialAcc;  // weight gradients: partial's reduction
+  Halide::Func partialAcc;  // weight gradients: partial's reduction; bias gradients: the columns' sums
   // Small stages worth computing once per call: a maxpool's argmax per
   // window, a softmax's sums, a loss's log-sum-exp and predictions.
   Halide::Func argmax;

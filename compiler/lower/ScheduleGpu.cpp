@@ -150,8 +150,14 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
         break;
       case LoopNest::None:
         break;
-      case LoopNest::DenseGradient:
       case LoopNest::ChannelSum:
+        // Each sample's sums per channel on a thread of their own, which
+        // sums its column sums too (in registers, not a kernel of their own).
+        onGpu(l.out);
+        onGpu(l.partial);
+        inThread(l.partialAcc, LoopLevel(l.partial, Var("t1")));  // the thread loop of its update (tile)
+        break;
+      case LoopNest::DenseGradient:
       case LoopNest::Rows:
       case LoopNest::Transpose:
       case LoopNest::Elementwise:
