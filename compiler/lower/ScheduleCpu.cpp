@@ -151,182 +151,197 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
   }
 }
 
+// Per chunk of samples (parallel over the chunks), tiles of (vectors of
+// output channels) x (the kernel's columns) accumulate in registers over
+// the output positions of each sample in turn, reading zero-padded copies
+// of the chunk's inputs. Then the sum of the chunks. Neither order depends
+// on the number of threads.
+void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx512) {
+  const Op& op = *l.op;
+  const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
+  const int v = vectorFor(CO, natural);
+  const int maxTile = avx512 ? 4 : 2;
+  int tw = 1;
+  while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
+  Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
+  std::vector<Var> p = part.args();  // co, kx, ky, ci, n
+  Var coO("coO"), coI("coI");
+  part.compute_root()
+      .split(p[0], coO, coI, v * tw)
+      .reorder(coI, p[1], coO, p[2], p[3], p[4])
+      .vectorize(coI, v)
+      .unroll(coI)
+      .unroll(p[1])
+      .parallel(p[4]);
+  std::vector<Var> q = partAcc.args();
+  RDom r = l.r;
+  partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
+  partAcc.update()
+      .reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4])
+      .vectorize(q[0], v)
+      .unroll(q[0])
+      .unroll(q[1]);
+  input.compute_at(part, p[4]);  // one chunk's padded inputs at a time
+  // dy: a chunk's copy when it is computed on the fly (an inlined
+  // activation gradient: once per element, not per tap); read in
+  // place when a kernel wrote it.
+  Func dy = l.stagedDy;
+  if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
+  std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
+  l.acc.compute_root().vectorize(b[0], v);
+  Var t("t");
+  // Guarded: rounding the channels up would ask the kernels before it
+  // for channels that do not exist (their results are arena views
+  // of the exact size, cnnc --emit=plan).
+  l.acc.update()
+      .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
+      .vectorize(b[0], v, TailStrategy::GuardWithIf)
+      .fuse(b[2], b[3], t)
+      .parallel(t);
+  l.out.compute_root();
+}
+
+// acc (o, n) += in (r, n) * w (r, o): few outputs, long sums. Per sample
+// (parallel over the batch), a vector of partial sums per output over r in
+// steps of a vector, a block of outputs at once (10 independent chains for
+// mnist's classifier), then each vector summed. Was one scalar chain per
+// output: 0.08 ms per step at 50 GFLOP/s (train --profile, 2-core AMD
+// EPYC, 2026-11-28).
+void dense(LoweredOp& l, const Graph& g, int natural) {
+  const Op& op = *l.op;
+  std::vector<Var> b = l.acc.args();  // o, n
+  RVar rO("rO"), rI("rI");
+  Var u("u");
+  l.acc.compute_root().parallel(b[1]);
+  Func partial = l.acc.update().split(l.r.x, rO, rI, natural).rfactor(rI, u);
+  l.acc.update().parallel(b[1]);
+  // partial (o, n, u), stored u innermost: each output's vector of
+  // partial sums is contiguous. Stored o innermost (rfactor's
+  // order), every vector was a gather and a scatter at a stride of O:
+  // LeNet-5's f5 (400 -> 120) ran at 5% of the peak, 0.52 ms a step.
+  std::vector<Var> pa = partial.args();
+  partial.compute_at(l.acc, b[1]).reorder_storage(u, pa[0], pa[1]).vectorize(u);
+  // At most 12 outputs' vectors at once (registers): all of them for
+  // a classifier, blocks of a divisor of O for a hidden layer. All
+  // 120 of LeNet-5's f5 unrolled at once spilled: 1.34 ms per step at
+  // 2% of the peak (train --profile, 2-core AMD EPYC, 2026-12-01).
+  const int O = static_cast<int>(g.tensors[op.result].shape[1]);
+  int block = O <= 12 ? O : 8;
+  for (int t = 12; t >= 6 && O > 12; --t)
+    if (O % t == 0) {
+      block = t;
+      break;
+    }
+  Var oO("oO"), oI("oI");
+  partial.update()
+      .split(b[0], oO, oI, block, TailStrategy::GuardWithIf)
+      .reorder(u, oI, rO, oO)
+      .vectorize(u)
+      .unroll(oI);
+  l.out.compute_root();
+}
+
+// out (f, n) / (f, o) += ...: contiguous along f in both weight and input.
+void denseGradient(LoweredOp& l, int inner, int natural) {
+  std::vector<Var> a = l.out.args();
+  rowMajor(l.out, inner, natural);
+  // An update may not recompute elements (ShiftInwards): guard the tail.
+  l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
+}
+
+// db (c): per-sample sums (parallel over the batch), then the batch's.
+void channelSum(LoweredOp& l, int inner, int natural) {
+  std::vector<Var> a = l.out.args();
+  rowMajor(l.out, inner, natural, false);
+  l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
+  if (Func h = l.partial; h.defined()) {  // per-sample sums, parallel over the batch
+    std::vector<Var> p = h.args();
+    h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
+    h.update().vectorize(p[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(p[1]);
+    // Each sample's column sums: rows added in turn, each a run of
+    // channels and columns in vectors.
+    Func cols = l.partialAcc;
+    std::vector<Var> q = cols.args();  // c, x, n
+    Var cx("cx");
+    cols.compute_at(h, p[1]).fuse(q[0], q[1], cx).vectorize(cx, natural, TailStrategy::GuardWithIf);
+    cols.update().reorder(q[0], q[1], cols.rvars(0)[0]).fuse(q[0], q[1], cx).vectorize(cx, natural,
+                                                                                        TailStrategy::GuardWithIf);
+  }
+}
+
+// flatten: a layout change.
+void transpose(LoweredOp& l, const Graph& g, int inner, int natural) {
+  const Op& op = *l.op;
+  std::vector<Var> a = l.out.args();
+  const Shape& in = g.tensors[op.operands[0]].shape;  // N, C, H, W
+  if (in.size() != 4) {
+    rowMajor(l.out, inner, natural);
+    return;
+  }
+  // (c, x, y) -> f = (c * H + y) * W + x: a transpose. Loops over
+  // the output's order with f split into (c, y, x), so no lane
+  // computes a division; vectors of channels (contiguous reads,
+  // strided writes). Was vectors along f, each lane dividing: 0.18 ms
+  // per step for conv3's 64x7x7 (train --profile, 2-core AMD EPYC).
+  const int H = static_cast<int>(in[2]), W = static_cast<int>(in[3]), C = static_cast<int>(in[1]);
+  Var cc("cc"), p("p"), yy("yy"), xx("xx");
+  l.out.compute_root()
+      .split(a[0], cc, p, H * W)
+      .split(p, yy, xx, W)
+      .reorder(cc, xx, yy, a[1])
+      .vectorize(cc, vectorFor(C, natural))
+      .parallel(a[1]);
+}
+
+// An activation (or its gradient) that is a kernel of its own (fuse),
+// reading only tensors in memory: one pass over contiguous memory,
+// channels and columns fused, so that a layer of 6 channels still fills
+// whole vectors (LeNet-5's c1 tanh: 2.0 -> 1.7 ms per step with libm's
+// tanhf, 0.08 ms with tanhOf and dense strides). Not when it computes a
+// pooling gradient inside (fuse): that needs each lane's channel and
+// column, and took 0.09 -> 0.48 ms fused (2-core AMD EPYC, 2026-12-01).
+void activation(const Lowered& L, LoweredOp& l, int inner, int natural) {
+  const Op& op = *l.op;
+  if (std::all_of(op.operands.begin(), op.operands.end(), [&](int t) { return L.inMemory(t); }))
+    elementwiseKernel(l.out, natural);
+  else
+    rowMajor(l.out, inner, natural);
+}
+
 }  // namespace
 
 void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind pipeline) {
   const int natural = target.natural_vector_size<float>();
   const bool avx512 = target.has_feature(Target::AVX512);
+  const bool training = pipeline == PipelineKind::Training;
+  const int batch = static_cast<int>(g.train.batch);
   for (LoweredOp& l : L.ops) {
     if (l.inlined) continue;  // computed inside the kernels that read it
-    const Op& op = *l.op;
-    const int inner = extentOf(op, g, 0);
-    std::vector<Var> a = l.out.args();
+    const int inner = extentOf(*l.op, g, 0);
     switch (l.loops) {
-      case LoopNest::Convolution:
-        tiledConvolution(l, inner, extentOf(op, g, 1), natural, avx512);
-        break;
-      case LoopNest::WeightGradient: {
-        // Per chunk of samples (parallel over the chunks), tiles of
-        // (vectors of output channels) x (the kernel's columns) accumulate
-        // in registers over the output positions of each sample in turn,
-        // reading zero-padded copies of the chunk's inputs. Then the sum of
-        // the chunks. Neither order depends on the number of threads.
-        const int CO = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
-        const int v = vectorFor(CO, natural);
-        const int maxTile = avx512 ? 4 : 2;
-        int tw = 1;
-        while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
-        Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
-        std::vector<Var> p = part.args();  // co, kx, ky, ci, n
-        Var coO("coO"), coI("coI");
-        part.compute_root()
-            .split(p[0], coO, coI, v * tw)
-            .reorder(coI, p[1], coO, p[2], p[3], p[4])
-            .vectorize(coI, v)
-            .unroll(coI)
-            .unroll(p[1])
-            .parallel(p[4]);
-        std::vector<Var> q = partAcc.args();
-        RDom r = l.r;
-        partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
-        partAcc.update()
-            .reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4])
-            .vectorize(q[0], v)
-            .unroll(q[0])
-            .unroll(q[1]);
-        input.compute_at(part, p[4]);  // one chunk's padded inputs at a time
-        // dy: a chunk's copy when it is computed on the fly (an inlined
-        // activation gradient: once per element, not per tap); read in
-        // place when a kernel wrote it.
-        Func dy = l.stagedDy;
-        if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
-        std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
-        l.acc.compute_root().vectorize(b[0], v);
-        Var t("t");
-        // Guarded: rounding the channels up would ask the kernels before it
-        // for channels that do not exist (their results are arena views
-        // of the exact size, cnnc --emit=plan).
-        l.acc.update()
-            .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
-            .vectorize(b[0], v, TailStrategy::GuardWithIf)
-            .fuse(b[2], b[3], t)
-            .parallel(t);
-        l.out.compute_root();
-        break;
-      }
-      case LoopNest::Dense: {
-        // acc (o, n) += in (r, n) * w (r, o): few outputs, long sums. Per
-        // sample (parallel over the batch), a vector of partial sums per
-        // output over r in steps of a vector, all outputs at once (10
-        // independent chains for mnist's classifier), then each vector
-        // summed. Was one scalar chain per output: 0.08 ms per step at
-        // 50 GFLOP/s (train --profile, 2-core AMD EPYC, 2026-11-28).
-        std::vector<Var> b = l.acc.args();  // o, n
-        RVar rO("rO"), rI("rI");
-        Var u("u");
-        l.acc.compute_root().parallel(b[1]);
-        Func partial = l.acc.update().split(l.r.x, rO, rI, natural).rfactor(rI, u);
-        l.acc.update().parallel(b[1]);
-        // partial (o, n, u), stored u innermost: each output's vector of
-        // partial sums is contiguous. Stored o innermost (rfactor's
-        // order), every vector was a gather and a scatter at a stride of O:
-        // LeNet-5's f5 (400 -> 120) ran at 5% of the peak, 0.52 ms a step.
-        std::vector<Var> pa = partial.args();
-        partial.compute_at(l.acc, b[1]).reorder_storage(u, pa[0], pa[1]).vectorize(u);
-        // At most 12 outputs' vectors at once (registers): all of them for
-        // a classifier, blocks of a divisor of O for a hidden layer. All
-        // 120 of LeNet-5's f5 unrolled at once spilled: 1.34 ms per step at
-        // 2% of the peak (train --profile, 2-core AMD EPYC, 2026-12-01).
-        const int O = static_cast<int>(g.tensors[op.result].shape[1]);
-        int block = O <= 12 ? O : 8;
-        for (int t = 12; t >= 6 && O > 12; --t)
-          if (O % t == 0) {
-            block = t;
-            break;
-          }
-        Var oO("oO"), oI("oI");
-        partial.update()
-            .split(b[0], oO, oI, block, TailStrategy::GuardWithIf)
-            .reorder(u, oI, rO, oO)
-            .vectorize(u)
-            .unroll(oI);
-        l.out.compute_root();
-        break;
-      }
-      case LoopNest::DenseGradient:
-        // out (f, n) / (f, o): contiguous along f in both weight and input.
-        rowMajor(l.out, inner, natural);
-        // An update may not recompute elements (ShiftInwards): guard the tail.
-        l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
-        break;
-      case LoopNest::ChannelSum:
-        rowMajor(l.out, inner, natural, false);
-        l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
-        if (Func h = l.partial; h.defined()) {  // per-sample sums, parallel over the batch
-          std::vector<Var> p = h.args();
-          h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
-          h.update().vectorize(p[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(p[1]);
-          // Each sample's column sums: rows added in turn, each a run of
-          // channels and columns in vectors.
-          Func cols = l.partialAcc;
-          std::vector<Var> q = cols.args();  // c, x, n
-          Var cx("cx");
-          cols.compute_at(h, p[1]).fuse(q[0], q[1], cx).vectorize(cx, natural, TailStrategy::GuardWithIf);
-          cols.update().reorder(q[0], q[1], cols.rvars(0)[0]).fuse(q[0], q[1], cx).vectorize(cx, natural,
-                                                                                              TailStrategy::GuardWithIf);
-        }
-        break;
+      case LoopNest::Convolution: tiledConvolution(l, inner, extentOf(*l.op, g, 1), natural, avx512); break;
+      case LoopNest::WeightGradient: weightGradient(L, l, g, natural, avx512); break;
+      case LoopNest::Dense: dense(l, g, natural); break;
+      case LoopNest::DenseGradient: denseGradient(l, inner, natural); break;
+      case LoopNest::ChannelSum: channelSum(l, inner, natural); break;
       case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)
-        wholeBatch(l, static_cast<int>(g.train.batch), pipeline == PipelineKind::Training);
+        wholeBatch(l, batch, training);
         l.out.compute_root();
         for (Func& h : l.helpers()) h.compute_root();
         break;
       case LoopNest::LossGradient:
-        if (pipeline == PipelineKind::Training) scheduleLossKernel(L, l, inner, static_cast<int>(g.train.batch), natural);
+        if (training) scheduleLossKernel(L, l, inner, batch, natural);
         break;
-      case LoopNest::Transpose: {
-        const Shape& in = g.tensors[op.operands[0]].shape;  // N, C, H, W
-        if (in.size() != 4) {
-          rowMajor(l.out, inner, natural);
-          break;
-        }
-        // (c, x, y) -> f = (c * H + y) * W + x: a transpose. Loops over
-        // the output's order with f split into (c, y, x), so no lane
-        // computes a division; vectors of channels (contiguous reads,
-        // strided writes). Was vectors along f, each lane dividing: 0.18 ms
-        // per step for conv3's 64x7x7 (train --profile, 2-core AMD EPYC).
-        const int H = static_cast<int>(in[2]), W = static_cast<int>(in[3]), C = static_cast<int>(in[1]);
-        Var cc("cc"), p("p"), yy("yy"), xx("xx");
-        l.out.compute_root()
-            .split(a[0], cc, p, H * W)
-            .split(p, yy, xx, W)
-            .reorder(cc, xx, yy, a[1])
-            .vectorize(cc, vectorFor(C, natural))
-            .parallel(a[1]);
-        break;
-      }
+      case LoopNest::Transpose: transpose(l, g, inner, natural); break;
       case LoopNest::Gather:
       case LoopNest::Rows:
         // Pooling and its backward, softmax.
         rowMajor(l.out, inner, natural);
         for (Func& h : l.helpers()) rowMajor(h, inner, natural);
         break;
-      case LoopNest::None:
-        break;
-      case LoopNest::Elementwise:
-        // An activation that is a kernel of its own (fuse), reading only
-        // tensors in memory: one pass over contiguous memory, channels and
-        // columns fused, so that a layer of 6 channels still fills whole
-        // vectors (LeNet-5's c1 tanh: 2.0 -> 1.7 ms per step; the rest is
-        // libm's scalar tanhf). Not when it computes a pooling gradient
-        // inside (fuse): that needs each lane's channel and column, and
-        // took 0.09 -> 0.48 ms fused (2-core AMD EPYC, 2026-12-01).
-        if (std::all_of(op.operands.begin(), op.operands.end(), [&](int t) { return L.inMemory(t); }))
-          elementwiseKernel(l.out, natural);
-        else
-          rowMajor(l.out, inner, natural);
-        break;
+      case LoopNest::Elementwise: activation(L, l, inner, natural); break;
+      case LoopNest::None: break;
     }
   }
 }
