@@ -32,6 +32,16 @@ inline Shape perSample(const Shape& batched) { return Shape(batched.begin() + 1,
 
 ShapeResult sameShape(const Attrs& attrs, const std::vector<Shape>& in);
 
+// A sliding window's attributes (kernel, stride, padding) as Halide's
+// dimensions name them: x (width) first.
+struct Window {
+  int KW, KH, SX, SY, PX, PY;
+};
+inline Window windowOf(const Attrs& a) {
+  const auto k = a.pair("kernel"), s = a.pair("stride"), p = a.pair("padding");
+  return {int(k[1]), int(k[0]), int(s[1]), int(s[0]), int(p[1]), int(p[0])};
+}
+
 // A sliding window (conv2d, pools): the output shape, or why there is none.
 ShapeResult slideWindow(const Attrs& attrs, const Shape& in, int64_t channels);
 

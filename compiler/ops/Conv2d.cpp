@@ -58,18 +58,10 @@ void grad(GradBuilder& b, const Op& op) {
   if (ops::hasBias(op)) b.emit(OpKind::BiasBwd, {dy}, op, ops::bias(op));
 }
 
-struct Window {
-  int KW, KH, SX, SY, PX, PY;
-};
-Window windowOf(const Attrs& a) {
-  const auto k = a.pair("kernel"), s = a.pair("stride"), p = a.pair("padding");
-  return {int(k[1]), int(k[0]), int(s[1]), int(s[0]), int(p[1]), int(p[0])};
-}
-
 // in (ci, x, y, n), weight (kx, ky, ci, co) -> out (co, x, y, n)
 void lowerForward(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
-  const Window k = windowOf(op.attrs);
+  const ops::Window k = ops::windowOf(op.attrs);
   Dims d = cx.dims(op.operands[0]);
   Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
   Func w = cx.func(op.operands[1]);
@@ -92,7 +84,7 @@ void lowerForward(LowerContext& cx, const Op& op) {
 // input pixel gathers dy from the outputs whose window saw it.
 void lowerData(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
-  const Window k = windowOf(op.attrs);
+  const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
   Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
   Func w = cx.func(op.operands[1]);
@@ -122,7 +114,7 @@ void lowerData(LowerContext& cx, const Op& op) {
 // EPYC, 2026-11-28).
 void lowerWeight(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
-  const Window k = windowOf(op.attrs);
+  const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
   Dims d = cx.dims(op.operands[1]);
   Func in = padded(cx.func(op.operands[1]), d, 0.0f, name + "_padded");

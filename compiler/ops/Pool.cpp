@@ -51,18 +51,10 @@ void gradAvg(GradBuilder& b, const Op& op) {
   if (b.needsGrad(ops::input(op))) b.emit(OpKind::AvgPoolBwd, {b.gradOf(op.result)}, op, ops::input(op), op.attrs);
 }
 
-struct Window {
-  int KW, KH, SX, SY, PX, PY;
-};
-Window windowOf(const Attrs& a) {
-  const auto k = a.pair("kernel"), s = a.pair("stride"), p = a.pair("padding");
-  return {int(k[1]), int(k[0]), int(s[1]), int(s[0]), int(p[1]), int(p[0])};
-}
-
 // in (c, x, y, n) -> out (c, ox, oy, n)
 void lowerForward(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
-  const Window k = windowOf(op.attrs);
+  const ops::Window k = ops::windowOf(op.attrs);
   Dims d = cx.dims(op.operands[0]);
   const bool isMax = op.kind == OpKind::MaxPool;
   Func in = padded(cx.func(op.operands[0]), d, isMax ? Expr(-INFINITY) : Expr(0.0f), name + "_padded");
@@ -83,7 +75,7 @@ void lowerForward(LowerContext& cx, const Op& op) {
 // windows that cover it.
 void lowerBackward(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
-  const Window k = windowOf(op.attrs);
+  const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
   Func dyF = cx.func(op.operands[0]);
   RDom w(0, k.KW, 0, k.KH, name + "_k");
