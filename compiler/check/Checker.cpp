@@ -7,6 +7,8 @@
 #include <limits>
 #include <map>
 
+#include "check/Arguments.h"
+#include "check/TrainBlock.h"
 #include "ir/Ops.h"
 #include "support/Text.h"
 
@@ -35,27 +37,6 @@ Shape withBatch(int64_t batch, const Shape& sample) {
   return s;
 }
 
-// Arguments as written, after matching against a signature.
-using GivenArgs = std::map<std::string, const Arg*>;
-
-const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
-  static const std::vector<ArgSpec> sgd = {
-      {"lr", ArgType::Number, true, "", 0},
-      {"momentum", ArgType::Number, false, "0", 0},
-      {"weight_decay", ArgType::Number, false, "0", 0},
-  };
-  static const std::vector<ArgSpec> adam = {
-      {"lr", ArgType::Number, false, "0.001", 0},
-      {"beta1", ArgType::Number, false, "0.9", 0, 1},
-      {"beta2", ArgType::Number, false, "0.999", 0, 1},
-      {"eps", ArgType::Number, false, "1e-8", 0},
-      {"weight_decay", ArgType::Number, false, "0", 0},
-  };
-  return kind == Optimizer::Kind::Sgd ? sgd : adam;
-}
-
-const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle"};
-
 class Checker {
  public:
   Checker(SourceFile& file, bool syntaxOk) : file_(file), syntaxOk_(syntaxOk) {}
@@ -73,7 +54,7 @@ class Checker {
       file_.error(ast.trains[i].loc, "a file has at most one train block; found a second one");
       file_.note(ast.trains[0].loc, "the first train block is here");
     }
-    if (!ast.trains.empty()) checkTrain(ast.trains[0], g.train);
+    if (!ast.trains.empty()) checkTrain(file_, ast.trains[0], g.train, locs_);
     if (!ast.models.empty()) checkModel(ast.models[0], g);
     if (file_.errorCount() > 0) return std::nullopt;
     return g;
@@ -81,209 +62,6 @@ class Checker {
 
  private:
   void error(Loc loc, const std::string& message) { file_.error(loc, message); }
-
-  // ---- arguments -------------------------------------------------------
-
-  // Matches `args` against `specs` (positional first, then named); reports
-  // unknown, repeated, missing, mistyped and out-of-range arguments.
-  bool matchArgs(const std::string& owner, Loc ownerLoc, const std::vector<ArgSpec>& specs,
-                 const std::vector<Arg>& args, GivenArgs& given) {
-    bool ok = true;
-    size_t position = 0;
-    bool seenNamed = false;
-    std::vector<std::string> names;
-    for (const ArgSpec& s : specs) names.push_back(s.name);
-    for (const Arg& arg : args) {
-      const ArgSpec* spec = nullptr;
-      if (arg.name.empty()) {
-        if (seenNamed) {
-          error(arg.loc, fmt::format("positional argument after a named one in '{}'", owner));
-          ok = false;
-          continue;
-        }
-        if (position >= specs.size()) {
-          error(arg.loc, specs.empty() ? fmt::format("'{}' takes no arguments, found {}", owner, args.size())
-                                       : fmt::format("'{}' takes at most {} arguments, found {}; expected {}", owner,
-                                                     specs.size(), args.size(), signature(owner, specs)));
-          ok = false;
-          break;
-        }
-        spec = &specs[position++];
-      } else {
-        seenNamed = true;
-        for (const ArgSpec& s : specs)
-          if (arg.name == s.name) spec = &s;
-        if (!spec) {
-          error(arg.loc, specs.empty() ? fmt::format("'{}' takes no arguments, found '{}'", owner, arg.name)
-                                       : fmt::format("unknown argument '{}' of '{}'; expected {}{}", arg.name, owner,
-                                                     joinOr(names), didYouMean(arg.name, names)));
-          ok = false;
-          continue;
-        }
-      }
-      if (given.count(spec->name)) {
-        error(arg.loc, fmt::format("argument '{}' of '{}' is given twice", spec->name, owner));
-        file_.note(given[spec->name]->loc, "first given here");
-        ok = false;
-        continue;
-      }
-      if (!checkArgValue(owner, *spec, arg.value)) {
-        ok = false;
-        continue;
-      }
-      given[spec->name] = &arg;
-    }
-    for (const ArgSpec& s : specs) {
-      if (s.required && !given.count(s.name) && ok) {
-        error(ownerLoc, fmt::format("'{}' needs argument '{}'; expected {}", owner, s.name, signature(owner, specs)));
-        ok = false;
-      }
-    }
-    return ok;
-  }
-
-  bool checkArgValue(const std::string& owner, const ArgSpec& spec, const Value& v) {
-    bool typeOk = false;
-    switch (spec.type) {
-      case ArgType::Int: typeOk = v.kind == Value::Kind::Int; break;
-      case ArgType::Pair:
-        typeOk = v.kind == Value::Kind::Int || (v.kind == Value::Kind::Shape && v.dims.size() == 2);
-        break;
-      case ArgType::Bool: typeOk = v.kind == Value::Kind::Bool; break;
-      case ArgType::Number: typeOk = v.kind == Value::Kind::Int || v.kind == Value::Kind::Float; break;
-    }
-    if (!typeOk) {
-      error(v.loc, fmt::format("argument '{}' of '{}' expects {}, found {}", spec.name, owner, argTypeName(spec.type),
-                               v.describe()));
-      return false;
-    }
-    std::vector<double> numbers;
-    if (v.kind == Value::Kind::Int) numbers.push_back(static_cast<double>(v.intValue));
-    if (v.kind == Value::Kind::Float) numbers.push_back(v.floatValue);
-    for (int64_t d : v.dims) numbers.push_back(static_cast<double>(d));
-    for (double x : numbers) {
-      if (x < spec.min || (spec.below > spec.min && x >= spec.below)) {
-        std::string range = spec.below > spec.min ? fmt::format("in [{}, {})", spec.min, spec.below)
-                                                  : fmt::format("at least {}", spec.min);
-        error(v.loc, fmt::format("argument '{}' of '{}' must be {}, found {}", spec.name, owner, range, v.text));
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // The layer's attributes: the matched arguments as the types of their
-  // specs, then the defaults of the rest.
-  static Attrs layerAttrs(const OpInfo& info, const GivenArgs& given) {
-    Attrs a;
-    for (const ArgSpec& spec : info.args) {
-      auto it = given.find(spec.name);
-      if (it == given.end()) continue;
-      const Value& v = it->second->value;
-      switch (spec.type) {
-        case ArgType::Int: a.set(spec.name, AttrValue::integer(v.intValue)); break;
-        case ArgType::Pair:
-          a.set(spec.name, v.kind == Value::Kind::Int ? AttrValue::pair(v.intValue, v.intValue)
-                                                      : AttrValue::pair(v.dims[0], v.dims[1]));
-          break;
-        case ArgType::Bool: a.set(spec.name, AttrValue::boolean(v.boolValue)); break;
-        case ArgType::Number:
-          a.set(spec.name, AttrValue::real(v.kind == Value::Kind::Int ? double(v.intValue) : v.floatValue));
-          break;
-      }
-    }
-    return attrsWithDefaults(info.args, a);
-  }
-
-  // ---- the train block -------------------------------------------------
-
-  void checkTrain(const TrainBlock& block, TrainConfig& config) {
-    std::map<std::string, Loc> seen;
-    for (const Setting& s : block.settings) {
-      if (std::find(kSettings.begin(), kSettings.end(), s.name) == kSettings.end()) {
-        error(s.loc, fmt::format("unknown setting '{}' in the train block; expected {}{}", s.name, joinOr(kSettings),
-                                 didYouMean(s.name, kSettings)));
-        continue;
-      }
-      if (seen.count(s.name)) {
-        error(s.loc, fmt::format("setting '{}' is given twice", s.name));
-        file_.note(seen[s.name], "first given here");
-        continue;
-      }
-      seen[s.name] = s.loc;
-      if (s.isCall && s.name != "optimizer") {
-        error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
-        continue;
-      }
-      checkSetting(s, config);
-    }
-  }
-
-  void checkSetting(const Setting& s, TrainConfig& config) {
-    const Value& v = s.value;
-    auto expect = [&](Value::Kind kind, const char* what) {
-      if (v.kind == kind) return true;
-      error(v.loc, fmt::format("setting '{}' expects {}, found {}", s.name, what, v.describe()));
-      return false;
-    };
-    auto positive = [&](int64_t& field, int64_t min) {
-      if (!expect(Value::Kind::Int, "an integer")) return;
-      if (v.intValue < min) {
-        error(v.loc, fmt::format("setting '{}' must be at least {}, found {}", s.name, min, v.text));
-        return;
-      }
-      field = v.intValue;
-    };
-    if (s.name == "loss") {
-      lossLoc_ = s.loc;
-      if (!expect(Value::Kind::Ident, "cross_entropy or mse")) return;
-      if (v.ident == "cross_entropy") config.loss = LossKind::CrossEntropy;
-      else if (v.ident == "mse") config.loss = LossKind::Mse;
-      else error(v.loc, fmt::format("unknown loss '{}'; expected cross_entropy or mse{}", v.ident,
-                                    didYouMean(v.ident, {"cross_entropy", "mse"})));
-    } else if (s.name == "optimizer") {
-      if (!expect(Value::Kind::Ident, "sgd(...) or adam(...)")) return;
-      checkOptimizer(s, config.optimizer);
-    } else if (s.name == "batch") {
-      positive(config.batch, 1);
-      batchLoc_ = v.loc;
-    } else if (s.name == "epochs") {
-      positive(config.epochs, 1);
-    } else if (s.name == "seed") {
-      positive(config.seed, 0);
-    } else if (s.name == "shuffle") {
-      if (expect(Value::Kind::Bool, "true or false")) config.shuffle = v.boolValue;
-    } else if (s.name == "data") {
-      if (!expect(Value::Kind::Ident, "a dataset name")) return;
-      if (v.ident != "mnist")
-        error(v.loc, fmt::format("unknown dataset '{}'; expected mnist (a folder of the four MNIST IDX files)",
-                                 v.ident));
-      else
-        config.data = v.ident;
-    }
-  }
-
-  void checkOptimizer(const Setting& s, Optimizer& o) {
-    const std::string& name = s.value.ident;
-    if (name == "sgd") o = Optimizer{Optimizer::Kind::Sgd};
-    else if (name == "adam") o = Optimizer{Optimizer::Kind::Adam};
-    else {
-      error(s.value.loc,
-            fmt::format("unknown optimizer '{}'; expected sgd or adam{}", name, didYouMean(name, {"sgd", "adam"})));
-      return;
-    }
-    GivenArgs given;
-    if (!matchArgs(name, s.value.loc, optimizerArgs(o.kind), s.args, given)) return;
-    for (const auto& [arg, a] : given) {
-      double x = a->value.kind == Value::Kind::Int ? static_cast<double>(a->value.intValue) : a->value.floatValue;
-      if (arg == "lr") o.lr = x;
-      if (arg == "momentum") o.momentum = x;
-      if (arg == "weight_decay") o.weightDecay = x;
-      if (arg == "beta1") o.beta1 = x;
-      if (arg == "beta2") o.beta2 = x;
-      if (arg == "eps") o.eps = x;
-    }
-  }
 
   // ---- the model -------------------------------------------------------
 
@@ -338,7 +116,7 @@ class Checker {
         continue;
       }
       GivenArgs given;
-      bool argsOk = matchArgs(info->name, layer.loc, info->args, layer.args, given);
+      bool argsOk = matchArgs(file_, info->name, layer.loc, info->args, layer.args, given);
       if (info->lastOnly && i + 1 < layers.size()) {
         const Layer& next = layers[i + 1].stage->layers[layers[i + 1].layerIndex];
         error(layer.loc, fmt::format("{} must be the last layer (it gives the inference output); found '{}' "
@@ -490,7 +268,7 @@ class Checker {
     if (boundedProduct(out, g.train.batch) < 0) {
       error(layer.loc, fmt::format("{} output {} is too large at batch {} (more than {} values)", info.name,
                                    shapeString(out), g.train.batch, kMaxElements));
-      if (batchLoc_.valid()) file_.note(batchLoc_, "batch size set here");
+      if (locs_.batch.valid()) file_.note(locs_.batch, "batch size set here");
       return false;
     }
     std::vector<ParamSpec> params = info.params ? info.params(attrs, in) : std::vector<ParamSpec>{};
@@ -535,15 +313,14 @@ class Checker {
     g.output = g.logits = g.ops.back().result;
     if (g.ops.back().kind == OpKind::Softmax) g.logits = g.ops.back().operands[0];
     bool ce = g.train.loss == LossKind::CrossEntropy;
-    Op loss{ce ? OpKind::CrossEntropy : OpKind::Mse, {ce ? g.logits : g.output, g.labels}, -1, {}, lossLoc_, "loss", 0};
-    loss.result = g.loss = g.addTensor({"loss", {}, DType::F32, lossLoc_}, TensorRole::Activation);
+    Op loss{ce ? OpKind::CrossEntropy : OpKind::Mse, {ce ? g.logits : g.output, g.labels}, -1, {}, locs_.loss, "loss", 0};
+    loss.result = g.loss = g.addTensor({"loss", {}, DType::F32, locs_.loss}, TensorRole::Activation);
     g.ops.push_back(loss);
   }
 
   SourceFile& file_;
   bool syntaxOk_;
-  Loc batchLoc_;
-  Loc lossLoc_;
+  TrainLocs locs_;
 };
 
 }  // namespace

@@ -16,8 +16,8 @@ MemoryPlan planMemory(const Graph& g, const Fusion& f) {
     p.paramFloats += alignedFloats(s.count);
     p.params.push_back(s);
   }
-  const Optimizer& o = g.train.optimizer;
-  p.stateArenas = o.kind == Optimizer::Kind::Adam ? 2 : (o.momentum != 0 ? 1 : 0);
+  // The optimizer's state arrays are the graph's (grad made them).
+  for (TensorRole role : g.roles) p.stateArenas += role == TensorRole::OptState;
   // Kernel results other than the loss and the parameter gradients (which
   // have arenas of their own).
   std::vector<bool> elsewhere(g.tensors.size(), false);

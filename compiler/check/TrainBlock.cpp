@@ -1,0 +1,127 @@
+// The train block: each setting checked and turned into the TrainConfig.
+#include "check/TrainBlock.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "check/Arguments.h"
+#include "support/Text.h"
+
+namespace cnnc {
+
+namespace {
+
+const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle"};
+
+const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
+  static const std::vector<ArgSpec> sgd = {
+      {"lr", ArgType::Number, true, "", 0},
+      {"momentum", ArgType::Number, false, "0", 0},
+      {"weight_decay", ArgType::Number, false, "0", 0},
+  };
+  static const std::vector<ArgSpec> adam = {
+      {"lr", ArgType::Number, false, "0.001", 0},
+      {"beta1", ArgType::Number, false, "0.9", 0, 1},
+      {"beta2", ArgType::Number, false, "0.999", 0, 1},
+      {"eps", ArgType::Number, false, "1e-8", 0},
+      {"weight_decay", ArgType::Number, false, "0", 0},
+  };
+  return kind == Optimizer::Kind::Sgd ? sgd : adam;
+}
+
+void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o);
+
+void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, TrainLocs& locs) {
+  const Value& v = s.value;
+  auto expect = [&](Value::Kind kind, const char* what) {
+    if (v.kind == kind) return true;
+    file.error(v.loc, fmt::format("setting '{}' expects {}, found {}", s.name, what, v.describe()));
+    return false;
+  };
+  auto positive = [&](int64_t& field, int64_t min) {
+    if (!expect(Value::Kind::Int, "an integer")) return;
+    if (v.intValue < min) {
+      file.error(v.loc, fmt::format("setting '{}' must be at least {}, found {}", s.name, min, v.text));
+      return;
+    }
+    field = v.intValue;
+  };
+  if (s.name == "loss") {
+    locs.loss = s.loc;
+    if (!expect(Value::Kind::Ident, "cross_entropy or mse")) return;
+    if (v.ident == "cross_entropy") config.loss = LossKind::CrossEntropy;
+    else if (v.ident == "mse") config.loss = LossKind::Mse;
+    else file.error(v.loc, fmt::format("unknown loss '{}'; expected cross_entropy or mse{}", v.ident,
+                                  didYouMean(v.ident, {"cross_entropy", "mse"})));
+  } else if (s.name == "optimizer") {
+    if (!expect(Value::Kind::Ident, "sgd(...) or adam(...)")) return;
+    checkOptimizer(file, s, config.optimizer);
+  } else if (s.name == "batch") {
+    positive(config.batch, 1);
+    locs.batch = v.loc;
+  } else if (s.name == "epochs") {
+    positive(config.epochs, 1);
+  } else if (s.name == "seed") {
+    positive(config.seed, 0);
+  } else if (s.name == "shuffle") {
+    if (expect(Value::Kind::Bool, "true or false")) config.shuffle = v.boolValue;
+  } else if (s.name == "data") {
+    if (!expect(Value::Kind::Ident, "a dataset name")) return;
+    if (v.ident != "mnist")
+      file.error(v.loc, fmt::format("unknown dataset '{}'; expected mnist (a folder of the four MNIST IDX files)",
+                               v.ident));
+    else
+      config.data = v.ident;
+  }
+}
+
+void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o) {
+  const std::string& name = s.value.ident;
+  if (name == "sgd") o = Optimizer{Optimizer::Kind::Sgd};
+  else if (name == "adam") o = Optimizer{Optimizer::Kind::Adam};
+  else {
+    file.error(s.value.loc,
+          fmt::format("unknown optimizer '{}'; expected sgd or adam{}", name, didYouMean(name, {"sgd", "adam"})));
+    return;
+  }
+  GivenArgs given;
+  if (!matchArgs(file, name, s.value.loc, optimizerArgs(o.kind), s.args, given)) return;
+  for (const auto& [arg, a] : given) {
+    double x = a->value.kind == Value::Kind::Int ? static_cast<double>(a->value.intValue) : a->value.floatValue;
+    if (arg == "lr") o.lr = x;
+    if (arg == "momentum") o.momentum = x;
+    if (arg == "weight_decay") o.weightDecay = x;
+    if (arg == "beta1") o.beta1 = x;
+    if (arg == "beta2") o.beta2 = x;
+    if (arg == "eps") o.eps = x;
+  }
+}
+
+}  // namespace
+
+
+void checkTrain(SourceFile& file, const TrainBlock& block, TrainConfig& config, TrainLocs& locs) {
+  std::map<std::string, Loc> seen;
+  for (const Setting& s : block.settings) {
+    if (std::find(kSettings.begin(), kSettings.end(), s.name) == kSettings.end()) {
+      file.error(s.loc, fmt::format("unknown setting '{}' in the train block; expected {}{}", s.name, joinOr(kSettings),
+                               didYouMean(s.name, kSettings)));
+      continue;
+    }
+    if (seen.count(s.name)) {
+      file.error(s.loc, fmt::format("setting '{}' is given twice", s.name));
+      file.note(seen[s.name], "first given here");
+      continue;
+    }
+    seen[s.name] = s.loc;
+    if (s.isCall && s.name != "optimizer") {
+      file.error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
+      continue;
+    }
+    checkSetting(file, s, config, locs);
+  }
+}
+
+}  // namespace cnnc
