@@ -100,14 +100,20 @@ class Checker {
     int current = -1;
     if (known) {
       g.sampleShape = sample;
-      current = g.input =
+      current = inputTensor_ = g.input =
           g.addTensor({"images", withBatch(g.train.batch, sample), DType::F32, m.inputs[0].loc}, TensorRole::Input);
       g.labels = g.addTensor({"labels", {g.train.batch}, DType::I32, m.inputs[0].loc}, TensorRole::Labels);
     }
     Origin origin{known ? m.inputs[0].loc : Loc{}, "the model input is declared here", {}};
+    Sources sources;  // named stages' outputs, as the walk passes them
+    sources.from = {"the model input", known ? m.inputs[0].loc : Loc{}};
     for (size_t i = 0; i < layers.size(); ++i) {
       const Stage& stage = *layers[i].stage;
       const Layer& layer = stage.layers[layers[i].layerIndex];
+      if (isSource(stage, layers[i].layerIndex)) {
+        if (!readSource(g, layer, sources, current, origin)) known = false;
+        continue;
+      }
       const OpInfo* info = findLayer(layer.name);
       if (!info) {
         error(layer.loc, fmt::format("unknown layer '{}'; expected {}{}", layer.name, joinOr(layerNames()),
@@ -116,7 +122,9 @@ class Checker {
         continue;
       }
       GivenArgs given;
-      bool argsOk = matchArgs(file_, info->name, layer.loc, info->args, layer.args, given);
+      std::vector<int> inputs;  // add, concat: the named stages' outputs
+      bool argsOk = info->takesStages ? stageArgs(*info, layer, sources, inputs)
+                                      : matchArgs(file_, info->name, layer.loc, info->args, layer.args, given);
       if (info->lastOnly && i + 1 < layers.size()) {
         const Layer& next = layers[i + 1].stage->layers[layers[i + 1].layerIndex];
         error(layer.loc, fmt::format("{} must be the last layer (it gives the inference output); found '{}' "
@@ -142,7 +150,21 @@ class Checker {
         known = false;
         continue;
       }
-      ShapeResult r = info->inferShape(attrs, {in});
+      std::vector<Shape> inShapes{in};
+      for (int t : inputs) inShapes.push_back(Shape(g.tensors[t].shape.begin() + 1, g.tensors[t].shape.end()));
+      ShapeResult r = info->inferShape(attrs, inShapes);
+      if (!r.error.empty() && info->takesStages) {
+        // The value received and the stage whose shape differs, both named.
+        const size_t k = std::stoul(r.arg);
+        const Arg& arg = layer.args[k - 1];
+        error(arg.value.loc, fmt::format("{} of different shapes: {} gives {}, '{}' gives {}", info->name,
+                                         sources.from.what, shapeString(inShapes[0]), arg.value.ident,
+                                         shapeString(inShapes[k])));
+        if (sources.from.loc.valid()) file_.note(sources.from.loc, sources.from.what + " is defined here");
+        file_.note(sources.defined.at(arg.value.ident), "'" + arg.value.ident + "' is defined here");
+        known = false;
+        continue;
+      }
       if (!r.error.empty()) {
         Loc at = r.arg.empty() || !given.count(r.arg) ? layer.loc : given.at(r.arg)->value.loc;
         error(at, fmt::format("{}: {}", info->name, r.error));
@@ -150,10 +172,18 @@ class Checker {
         continue;
       }
       const std::string& prefix = prefixes[layers[i].stageIndex];
-      std::string path = modulePath(prefix, stage, layers[i].layerIndex);
-      if (!addLayer(g, *info, attrs, layer, prefix, path, stage, layers[i].layerIndex, r.shape, current)) {
+      const size_t position = layers[i].layerIndex - (isSource(stage, 0) ? 1 : 0);
+      std::string path = modulePath(prefix, stage, position);
+      if (!addLayer(g, *info, attrs, layer, prefix, path, stage, position, r.shape, inputs, current)) {
         known = false;
         continue;
+      }
+      if (layers[i].layerIndex + 1 == stage.layers.size()) {
+        // The stage's output, for the stages after it to name.
+        if (!stage.name.empty()) sources.add(stage.name, current, stage.loc);
+        sources.from = {stage.name.empty() ? "the stage before" : "'" + stage.name + "'", stage.loc};
+      } else {
+        sources.from = {stage.name.empty() ? "the layer before" : "'" + stage.name + "'", stage.loc};
       }
       if (info->kind == OpKind::Flatten && in.size() == 3)
         origin = {layer.loc, fmt::format("flattened from {} here", shapeString(in)), in};
@@ -222,6 +252,9 @@ class Checker {
     for (size_t i = 0; i < m.stages.size(); ++i) {
       const Stage& s = m.stages[i];
       prefixes.push_back(s.name.empty() ? fmt::format("layer{}", i) : s.name);
+      // A stage's name may start another stage (v2), so it must not read as a layer.
+      if (findLayer(s.name))
+        error(s.loc, fmt::format("stage name '{}' is the name of a layer; rename it", s.name));
       auto [it, fresh] = seen.emplace(prefixes.back(), &s);
       if (fresh) continue;
       const Stage& first = *it->second;
@@ -241,7 +274,87 @@ class Checker {
   // The PyTorch module path of a layer: `conv1.0`, or just `out` when the
   // stage holds a single layer.
   static std::string modulePath(const std::string& prefix, const Stage& stage, size_t layerIndex) {
-    return stage.layers.size() == 1 ? prefix : fmt::format("{}.{}", prefix, layerIndex);
+    return realLayers(stage) == 1 ? prefix : fmt::format("{}.{}", prefix, layerIndex);
+  }
+
+  // ---- graphs: sources and the stages add names ------------------------
+
+  // Whether the stage's layer at `index` names the stage it starts from
+  // (`skip: block1 -> conv2d(...)`, `input` for the model's input): the
+  // first of several, written without parentheses, and not a layer.
+  static bool isSource(const Stage& stage, size_t index) {
+    const Layer& first = stage.layers[0];
+    return index == 0 && stage.layers.size() > 1 && !first.hasParens && first.args.empty() && !findLayer(first.name);
+  }
+  // The layers of a stage after its source: what positions count.
+  static size_t realLayers(const Stage& stage) { return stage.layers.size() - (isSource(stage, 0) ? 1 : 0); }
+
+  // The outputs of the named stages passed so far, and where the value
+  // a layer receives comes from (for messages).
+  struct Named {
+    std::string what;  // "'stem'", "the model input"
+    Loc loc;
+  };
+  struct Sources {
+    std::map<std::string, int> outputs;
+    std::map<std::string, Loc> defined;
+    Named from;
+    void add(const std::string& name, int tensor, Loc loc) {
+      outputs[name] = tensor;
+      defined[name] = loc;
+    }
+  };
+
+  // `input` or the output of a stage defined above; false after an error.
+  bool lookUp(const std::string& name, Loc loc, const Sources& sources, int& tensor) {
+    if (name == "input") {
+      tensor = inputTensor_;
+      return true;
+    }
+    auto it = sources.outputs.find(name);
+    if (it == sources.outputs.end()) {
+      error(loc, fmt::format("'{}' is not a stage defined above", name));
+      return false;
+    }
+    tensor = it->second;
+    return true;
+  }
+
+  bool readSource(const Graph& g, const Layer& layer, Sources& sources, int& current, Origin& origin) {
+    int tensor = -1;
+    if (!lookUp(layer.name, layer.loc, sources, tensor)) return false;
+    if (tensor < 0) return false;  // the input's shape is not known (an earlier error)
+    current = tensor;
+    const bool input = layer.name == "input";
+    sources.from = {input ? "the model input" : "'" + layer.name + "'",
+                    input ? g.tensors[tensor].loc : sources.defined.at(layer.name)};
+    origin = {sources.from.loc, input ? "the model input is declared here" : "'" + layer.name + "' is defined here", {}};
+    return true;
+  }
+
+  // add(a, b, ...): stage names, positional, each defined above.
+  bool stageArgs(const OpInfo& info, const Layer& layer, const Sources& sources, std::vector<int>& inputs) {
+    if (layer.args.empty()) {
+      error(layer.loc, fmt::format("'{}' needs the names of the stages to {}, as in {}(stem)", info.name,
+                                   info.name == std::string("add") ? "add" : "join", info.name));
+      return false;
+    }
+    bool ok = true;
+    for (const Arg& arg : layer.args) {
+      if (!arg.name.empty() || arg.value.kind != Value::Kind::Ident) {
+        error(arg.loc, fmt::format("'{}' takes stage names, found {}", info.name,
+                                   arg.name.empty() ? arg.value.describe() : "'" + arg.name + "='"));
+        ok = false;
+        continue;
+      }
+      int tensor = -1;
+      if (!lookUp(arg.value.ident, arg.value.loc, sources, tensor) || tensor < 0) {
+        ok = false;
+        continue;
+      }
+      inputs.push_back(tensor);
+    }
+    return ok;
   }
 
   // conv2d and pools need CxHxW; linear and softmax need a vector.
@@ -263,7 +376,8 @@ class Checker {
   // Adds the layer's parameters and op to the graph; false if a tensor
   // would be too large.
   bool addLayer(Graph& g, const OpInfo& info, const Attrs& attrs, const Layer& layer, const std::string& prefix,
-                const std::string& path, const Stage& stage, size_t layerIndex, const Shape& out, int& current) {
+                const std::string& path, const Stage& stage, size_t layerIndex, const Shape& out,
+                const std::vector<int>& inputs, int& current) {
     const Shape in(g.tensors[current].shape.begin() + 1, g.tensors[current].shape.end());
     if (boundedProduct(out, g.train.batch) < 0) {
       error(layer.loc, fmt::format("{} output {} is too large at batch {} (more than {} values)", info.name,
@@ -280,12 +394,14 @@ class Checker {
       }
     }
     Op op{info.kind, {current}, -1, attrs, layer.loc, prefix, static_cast<int>(layerIndex)};
+    op.operands.insert(op.operands.end(), inputs.begin(), inputs.end());
+    op.inputs = static_cast<int>(op.operands.size());
     for (const ParamSpec& p : params) {
       int id = g.addTensor({fmt::format("{}.{}", path, p.suffix), p.shape, DType::F32, layer.loc}, TensorRole::Param);
       g.params.push_back(id);
       op.operands.push_back(id);
     }
-    std::string activation = stage.layers.size() == 1 ? path + ".0" : path;
+    std::string activation = realLayers(stage) == 1 ? path + ".0" : path;
     op.result = current = g.addTensor({activation, withBatch(g.train.batch, out), DType::F32, layer.loc},
                                       TensorRole::Activation);
     g.ops.push_back(op);
@@ -314,6 +430,7 @@ class Checker {
     if (g.ops.back().kind == OpKind::Softmax) g.logits = g.ops.back().operands[0];
     bool ce = g.train.loss == LossKind::CrossEntropy;
     Op loss{ce ? OpKind::CrossEntropy : OpKind::Mse, {ce ? g.logits : g.output, g.labels}, -1, {}, locs_.loss, "loss", 0};
+    loss.inputs = 2;
     loss.result = g.loss = g.addTensor({"loss", {}, DType::F32, locs_.loss}, TensorRole::Activation);
     g.ops.push_back(loss);
   }
@@ -321,6 +438,7 @@ class Checker {
   SourceFile& file_;
   bool syntaxOk_;
   TrainLocs locs_;
+  int inputTensor_ = -1;  // the model input's tensor, once its shape is known
 };
 
 }  // namespace

@@ -15,7 +15,7 @@ Shape sampleOf(const Shape& batched) { return Shape(batched.begin() + 1, batched
 
 int64_t layerParams(const Graph& g, const Op& op) {
   int64_t n = 0;
-  for (size_t i = 1; i < op.operands.size(); ++i) n += numElements(g.tensors[op.operands[i]].shape);
+  for (size_t i = op.inputs; i < op.operands.size(); ++i) n += numElements(g.tensors[op.operands[i]].shape);
   return n;
 }
 
@@ -31,7 +31,7 @@ bool isLayer(const Op& op) { return opInfo(op.kind).isLayer; }
 // first argument positionally, the others by name where they differ from
 // their defaults (checks such as linear's in= left out), square pairs as
 // one number.
-std::string layerText(const Op& op) {
+std::string layerText(const Graph& g, const Op& op) {
   const OpInfo& info = opInfo(op.kind);
   const Attrs defaults = attrsWithDefaults(info.args, [&] {
     Attrs required;
@@ -46,6 +46,12 @@ std::string layerText(const Op& op) {
     if (!spec.required && v == defaults.get(spec.name)) continue;
     const bool first = &spec == &info.args.front();
     parts.push_back(first ? v.text(true) : fmt::format("{}={}", spec.name, v.text(true)));
+  }
+  // add and concat: the stages they name (a stage's outputs are named
+  // after it: `stem.1`; the model input is `images`).
+  for (int k = 1; info.takesStages && k < op.inputs; ++k) {
+    const std::string& t = g.tensors[op.operands[k]].name;
+    parts.push_back(op.operands[k] == g.input ? "input" : t.substr(0, t.find('.')));
   }
   if (parts.empty()) return info.name;
   return fmt::format("{}({})", info.name, fmt::join(parts, ", "));
@@ -77,7 +83,7 @@ std::string printSummary(const Graph& g) {
   rows.push_back({"input", "", shapeString(g.sampleShape), "0", "0"});
   for (const Op& op : g.ops) {
     if (!isLayer(op)) continue;
-    rows.push_back({op.stage, layerText(op), shapeString(sampleOf(g.tensors[op.result].shape)),
+    rows.push_back({op.stage, layerText(g, op), shapeString(sampleOf(g.tensors[op.result].shape)),
                     withCommas(layerParams(g, op)), withCommas(opMacsPerSample(g, op))});
   }
   std::array<size_t, 5> width{};

@@ -1,5 +1,7 @@
 #include "grad/Grad.h"
 
+#include <fmt/format.h>
+
 #include "ir/Ops.h"
 #include "runtime/Optimizer.h"
 #include "support/Invariant.h"
@@ -14,18 +16,42 @@ GradBuilder::GradBuilder(Graph& graph) : g_(graph), grads_(graph.tensors.size(),
 }
 
 int GradBuilder::emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs) {
-  // A sequential model uses every tensor once, so each gradient is written
-  // by exactly one rule; a graph with fan-out would add the contributions.
-  require(gradOf(target) < 0, "a tensor used twice: gradient accumulation is not supported");
+  // The first gradient of `target` is `grad.NAME`; where several ops read
+  // it, each further contribution is `grad.NAME.K`, added to the others.
   const Tensor& t = g_.tensors[target];
-  bool isParam = g_.roles[target] == TensorRole::Param;
-  int id = g_.addTensor({"grad." + t.name, t.shape, DType::F32, forward.loc},
-                        isParam ? TensorRole::Grad : TensorRole::Activation);
+  const bool isParam = g_.roles[target] == TensorRole::Param;
+  require(!isParam || gradOf(target) < 0, "a parameter read by two ops");
+  const int k = gradOf(target) < 0 ? 0 : ++contributions_[target];
+  const std::string name = k == 0 ? "grad." + t.name : fmt::format("grad.{}.{}", t.name, k);
+  int id = g_.addTensor({name, t.shape, DType::F32, forward.loc}, isParam ? TensorRole::Grad : TensorRole::Activation);
   Op op{kind, std::move(operands), id, attrs, forward.loc, forward.stage, forward.layerIndex, Phase::Backward};
   g_.ops.push_back(op);
-  if (grads_.size() < g_.tensors.size()) grads_.resize(g_.tensors.size(), -1);
-  grads_[target] = id;
+  contribute(id, target, forward);
   return id;
+}
+
+void GradBuilder::pass(int gradient, int target, const Op& forward) {
+  if (gradOf(target) >= 0) ++contributions_[target];
+  contribute(gradient, target, forward);
+}
+
+void GradBuilder::contribute(int gradient, int target, const Op& forward) {
+  if (grads_.size() < g_.tensors.size()) grads_.resize(g_.tensors.size(), -1);
+  const int before = grads_[target];
+  if (before < 0 || before == gradient) {
+    grads_[target] = gradient;
+    return;
+  }
+  // The sum so far: `grad.NAME.sumK`, read by the rule of the op that made `target`.
+  const Tensor& t = g_.tensors[target];
+  const int sum = g_.addTensor({fmt::format("grad.{}.sum{}", t.name, contributions_[target]), t.shape, DType::F32,
+                                forward.loc},
+                               TensorRole::Activation);
+  Op add{OpKind::Add, {before, gradient}, sum, {}, forward.loc, forward.stage, forward.layerIndex, Phase::Backward};
+  add.inputs = 2;
+  g_.ops.push_back(add);
+  grads_.resize(g_.tensors.size(), -1);
+  grads_[target] = sum;
 }
 
 void differentiate(Graph& g) {

@@ -7,6 +7,8 @@
 // optimizer to every parameter at once. Must run after check.
 #pragma once
 
+#include <map>
+
 #include "ir/IR.h"
 
 namespace cnnc {
@@ -25,11 +27,20 @@ class GradBuilder {
   bool needsGrad(int tensor) const { return tensor < static_cast<int>(needed_.size()) && needed_[tensor]; }
   // Adds a backward op of `forward`'s layer computing the gradient of
   // `target` (shape and name follow `target`), and records it.
+  // Where `target` already has a gradient (a tensor several ops read), the
+  // new one is a contribution, and an `add` sums the two.
   int emit(OpKind kind, std::vector<int> operands, const Op& forward, int target, Attrs attrs = {});
+  // Records the existing tensor `gradient` as (a contribution to) the
+  // gradient of `target`, without an op: add's rule, whose inputs' gradients
+  // are its own.
+  void pass(int gradient, int target, const Op& forward);
 
  private:
   Graph& g_;
-  std::vector<int> grads_;    // tensor id -> gradient tensor id
+  void contribute(int gradient, int target, const Op& forward);
+
+  std::vector<int> grads_;    // tensor id -> gradient tensor id (the sum of the contributions so far)
+  std::map<int, int> contributions_;  // tensor id -> contributions after the first
   std::vector<bool> needed_;  // tensor id -> depends on a parameter (forward tensors)
 };
 

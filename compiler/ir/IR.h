@@ -37,6 +37,7 @@ enum class OpKind {
   Flatten,
   Linear,
   Softmax,
+  Add,  // also the sum of a tensor's gradient contributions (grad)
   // Losses, added from the train block.
   CrossEntropy,
   Mse,
@@ -116,13 +117,14 @@ enum class TensorRole { Input, Labels, Param, Activation, Grad, OptState };
 
 struct Op {
   OpKind kind;
-  std::vector<int> operands;  // tensor ids: data input first, then weight, bias
+  std::vector<int> operands;  // tensor ids: the data inputs, then the parameters (weight, bias)
   int result = -1;  // -1 for ops that update their operands in place
   Attrs attrs;
   Loc loc;
   std::string stage;   // the stage's name (or layerN), for naming kernels
   int layerIndex = 0;  // position of the layer within its stage
   Phase phase = Phase::Forward;
+  int inputs = 1;  // how many of the operands are data inputs (add: all of them)
 };
 
 struct Optimizer {

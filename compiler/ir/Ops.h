@@ -99,6 +99,9 @@ struct OpInfo {
   bool isLayer = false;       // may be written in a model
   const char* input = "any";  // what it needs: "image" (CxHxW), "vector" (F) or "any"
   bool lastOnly = false;      // only as a model's last layer
+  // Its arguments name earlier stages, whose outputs are its inputs after
+  // the value it receives (add, concat); `args` is then empty.
+  bool takesStages = false;
   std::vector<ArgSpec> args;  // positional order
   // Per-sample output shape from the per-sample shapes of the data inputs
   // (each of the right rank).

@@ -12,6 +12,7 @@ namespace cnnc {
 std::vector<OpInfo> conv2dOps();
 std::vector<OpInfo> biasOps();
 std::vector<OpInfo> activationOps();
+std::vector<OpInfo> addOps();
 std::vector<OpInfo> poolOps();
 std::vector<OpInfo> flattenOps();
 std::vector<OpInfo> linearOps();
@@ -21,11 +22,11 @@ std::vector<OpInfo> optimizerOps();
 
 namespace ops {
 
-// A layer's operands: data input first, then weight, then bias.
+// A layer's operands: its data inputs, then weight, then bias.
 inline int input(const Op& op) { return op.operands[0]; }
-inline int weight(const Op& op) { return op.operands[1]; }
-inline bool hasBias(const Op& op) { return op.operands.size() > 2; }
-inline int bias(const Op& op) { return op.operands[2]; }
+inline int weight(const Op& op) { return op.operands[op.inputs]; }
+inline bool hasBias(const Op& op) { return op.operands.size() > static_cast<size_t>(op.inputs) + 1; }
+inline int bias(const Op& op) { return op.operands[op.inputs + 1]; }
 
 // The per-sample shape of an IR tensor's shape (the batch dimension dropped).
 inline Shape perSample(const Shape& batched) { return Shape(batched.begin() + 1, batched.end()); }

@@ -264,6 +264,16 @@ TEST_CASE("non-overlapping maxpool with padding and a 3x2 window: one gradient p
       "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
 }
 
+TEST_CASE("skip connections: add, a source stage, fan-out whose gradients add up", "[grad]") {
+  // stem.1 feeds block and add(stem); images feed stem and skip; each
+  // add passes dy to both inputs.
+  checkGradients(
+      "model m {\n  input 1x6x6\n  stem: conv2d(2, kernel=3, padding=1) -> tanh\n"
+      "  block: conv2d(2, kernel=3, padding=1) -> sigmoid -> add(stem) -> tanh\n"
+      "  skip: input -> conv2d(2, kernel=1)\n  join: block -> add(skip, stem) -> flatten\n"
+      "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
 TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
   const std::string text =
       "model m {\n  input 5\n  a: linear(4) -> relu\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
