@@ -20,6 +20,7 @@ config.substitutions.append(("%count_malloc", config.count_malloc))
 # (scripts/fetch-mnist.sh puts it there).
 config.substitutions.append(("%mnist_net_gpu", config.gpu_trainer))
 config.substitutions.append(("%lenet5_net_opencl", config.lenet5_opencl_trainer))
+config.substitutions.append(("%resnet_net_opencl", config.resnet_opencl_trainer))
 config.substitutions.append(("%mlp_net_opencl", config.mlp_opencl_trainer))
 config.substitutions.append(("%features_net", config.features_opencl_trainer))
 config.substitutions.append(("%mnist_net", config.trainer))

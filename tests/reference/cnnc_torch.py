@@ -57,7 +57,28 @@ class Mlp(nn.Module):
         return self.out(self.hidden(x.flatten(1)))
 
 
-MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp}
+class ResNet(nn.Module):
+    """models/resnet.cnn: a skip connection and a strided branch, joined with add.
+    Stages are ModuleLists so that parameters keep cnnc's positions (the
+    adds, at positions 3 and 1, own nothing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU())
+        self.block1 = nn.ModuleList([nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)])
+        self.down = nn.Sequential(nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU())
+        self.skip = nn.Conv2d(16, 32, 1, stride=2)
+        self.out = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        c0, r1, c2 = self.block1
+        block1 = torch.relu(c2(r1(c0(stem))) + stem)
+        join = nn.functional.max_pool2d(torch.relu(self.down(block1) + self.skip(block1)), 2)
+        return self.out(join.flatten(1))
+
+
+MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet}
 
 
 def load(path):

@@ -232,3 +232,7 @@ void checkModel(const std::string& model) {
 TEST_CASE("models/mnist.cnn matches PyTorch tensor for tensor", "[fidelity]") { checkModel("mnist"); }
 
 TEST_CASE("models/lenet5.cnn matches PyTorch tensor for tensor", "[fidelity]") { checkModel("lenet5"); }
+
+TEST_CASE("models/resnet.cnn (skip connections, a branch) matches PyTorch tensor for tensor", "[fidelity]") {
+  checkModel("resnet");
+}
