@@ -154,10 +154,11 @@ class Checker {
       for (int t : inputs) inShapes.push_back(Shape(g.tensors[t].shape.begin() + 1, g.tensors[t].shape.end()));
       ShapeResult r = info->inferShape(attrs, inShapes);
       if (!r.error.empty() && info->takesStages) {
-        // The value received and the stage whose shape differs, both named.
+        // The value received and the stage whose shape differs, both named
+        // (the rule says how they differ, and which input: r.arg).
         const size_t k = std::stoul(r.arg);
         const Arg& arg = layer.args[k - 1];
-        error(arg.value.loc, fmt::format("{} of different shapes: {} gives {}, '{}' gives {}", info->name,
+        error(arg.value.loc, fmt::format("{} of {}: {} gives {}, '{}' gives {}", info->name, r.error,
                                          sources.from.what, shapeString(inShapes[0]), arg.value.ident,
                                          shapeString(inShapes[k])));
         if (sources.from.loc.valid()) file_.note(sources.from.loc, sources.from.what + " is defined here");

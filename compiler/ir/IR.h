@@ -38,6 +38,7 @@ enum class OpKind {
   Linear,
   Softmax,
   Add,  // also the sum of a tensor's gradient contributions (grad)
+  Concat,
   // Losses, added from the train block.
   CrossEntropy,
   Mse,
@@ -56,6 +57,7 @@ enum class OpKind {
   SoftmaxBwd,       // y * (dy - sum(dy * y))
   CrossEntropyBwd,  // (softmax(logits) - onehot) / valid
   MseBwd,           // 2 (out - onehot) / (valid * classes)
+  ConcatBwd,        // one input's channels (features) of dy
   // Optimizer steps over every parameter at once (in place).
   SgdUpdate,
   AdamUpdate,  // the last: kOpKinds counts up to it

@@ -13,6 +13,7 @@ std::vector<OpInfo> conv2dOps();
 std::vector<OpInfo> biasOps();
 std::vector<OpInfo> activationOps();
 std::vector<OpInfo> addOps();
+std::vector<OpInfo> concatOps();
 std::vector<OpInfo> poolOps();
 std::vector<OpInfo> flattenOps();
 std::vector<OpInfo> linearOps();

@@ -21,7 +21,7 @@ std::string incomplete(const OpInfo& info) {
 
 std::vector<OpInfo> build() {
   std::vector<OpInfo> rows;
-  for (auto family : {conv2dOps, biasOps, activationOps, addOps, poolOps, flattenOps, linearOps, softmaxOps, lossOps,
+  for (auto family : {conv2dOps, biasOps, activationOps, addOps, concatOps, poolOps, flattenOps, linearOps, softmaxOps, lossOps,
                       optimizerOps})
     for (OpInfo& info : family()) rows.push_back(std::move(info));
   std::vector<OpInfo> table;
