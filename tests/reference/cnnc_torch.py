@@ -78,7 +78,24 @@ class ResNet(nn.Module):
         return self.out(join.flatten(1))
 
 
-MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet}
+class Inception(nn.Module):
+    """models/inception.cnn: three branches from one stem, joined with concat."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.b1 = nn.Sequential(nn.Conv2d(16, 8, 1), nn.ReLU())
+        self.b3 = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
+        self.b5 = nn.Sequential(nn.Conv2d(16, 8, 5, padding=2), nn.ReLU())
+        self.out = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        mix = nn.functional.max_pool2d(torch.cat([self.b1(stem), self.b3(stem), self.b5(stem)], 1), 2)
+        return self.out(mix.flatten(1))
+
+
+MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception}
 
 
 def load(path):

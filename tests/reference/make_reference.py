@@ -58,13 +58,13 @@ def write_ref(path, tensors):
 
 
 # The learning rate of the 100-step trainer comparison.
-TRAINER_LR = {"mnist": 0.001, "lenet5": 0.05, "resnet": 0.001}
+TRAINER_LR = {"mnist": 0.001, "lenet5": 0.05, "resnet": 0.001, "inception": 0.001}
 
 
 def optimizer(name, params, lr=None):
     if name == "mnist":
         return torch.optim.Adam(params, lr=lr or 0.01)
-    if name == "resnet":
+    if name in ("resnet", "inception"):
         return torch.optim.Adam(params, lr=lr or 0.001)
     return torch.optim.SGD(params, lr=lr or 0.05, momentum=0.9)
 
@@ -121,8 +121,9 @@ def reference(name, images, labels, train_x, train_y):
 
 def main():
     # The references of the models named (all by default); mnist's and
-    # lenet5's were written with PyTorch 1.13 (Debian), resnet's with 2.15.
-    names = sys.argv[1:] or ["mnist", "lenet5", "resnet"]
+    # lenet5's were written with PyTorch 1.13 (Debian), resnet's and
+    # inception's with 2.15.
+    names = sys.argv[1:] or ["mnist", "lenet5", "resnet", "inception"]
     torch.set_num_threads(2)
     train_x, train_y = load("data/mnist", "train")
     images, labels = train_x[:64], train_y[:64]

@@ -236,3 +236,7 @@ TEST_CASE("models/lenet5.cnn matches PyTorch tensor for tensor", "[fidelity]") {
 TEST_CASE("models/resnet.cnn (skip connections, a branch) matches PyTorch tensor for tensor", "[fidelity]") {
   checkModel("resnet");
 }
+
+TEST_CASE("models/inception.cnn (branches joined with concat) matches PyTorch tensor for tensor", "[fidelity]") {
+  checkModel("inception");
+}
