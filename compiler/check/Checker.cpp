@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "check/Arguments.h"
 #include "check/TrainBlock.h"
@@ -192,6 +193,7 @@ class Checker {
         origin = {layer.loc, fmt::format("'{}' outputs {} values", path, attrs.integer("out")), {}};
     }
     if (known && !layers.empty()) finishModel(m, g, classes, layers.back().stage->layers[layers.back().layerIndex]);
+    if (known) warnUnused(m, prefixes);
   }
 
   // "its input is 64x7x7 = 3136 values, flattened"
@@ -331,6 +333,28 @@ class Checker {
                     input ? g.tensors[tensor].loc : sources.defined.at(layer.name)};
     origin = {sources.from.loc, input ? "the model input is declared here" : "'" + layer.name + "' is defined here", {}};
     return true;
+  }
+
+  // `warning: stage 'x' is never used`: a stage whose output no stage
+  // reads (the next stage reads it unless it starts from a source; a
+  // source, add and concat read the stage they name), but the last, the
+  // model's output.
+  void warnUnused(const Model& m, const std::vector<std::string>& prefixes) {
+    std::set<std::string> read;
+    for (size_t i = 0; i < m.stages.size(); ++i) {
+      const Stage& s = m.stages[i];
+      if (isSource(s, 0))
+        read.insert(s.layers[0].name);
+      else if (i > 0)
+        read.insert(prefixes[i - 1]);
+      for (const Layer& layer : s.layers) {
+        const OpInfo* info = findLayer(layer.name);
+        if (!info || !info->takesStages) continue;
+        for (const Arg& arg : layer.args) read.insert(arg.value.ident);
+      }
+    }
+    for (size_t i = 0; i + 1 < m.stages.size(); ++i)
+      if (!read.count(prefixes[i])) file_.warning(m.stages[i].loc, fmt::format("stage '{}' is never used", prefixes[i]));
   }
 
   // add(a, b, ...): stage names, positional, each defined above.

@@ -78,7 +78,10 @@ std::string SourceFile::render(Loc loc, int kind, const std::string& message) {
                         (lineStart + to < lineEnd ? "..." : "");
     long caret = long(loc.col) - 1 - from + (from > 0 ? 3 : 0);
     os << fmt::format("{}:{}:{}: {}: {}\n{}\n{}^\n", name_, loc.line, loc.col,
-                      kind == llvm::SourceMgr::DK_Note ? "note" : "error", message, shown, std::string(caret, ' '));
+                      kind == llvm::SourceMgr::DK_Note      ? "note"
+                      : kind == llvm::SourceMgr::DK_Warning ? "warning"
+                                                            : "error",
+                      message, shown, std::string(caret, ' '));
   } else if (loc.valid()) {
     mgr_->PrintMessage(os, llvm::SMLoc::getFromPointer(begin() + loc.offset), smKind, message);
   } else {
@@ -91,6 +94,10 @@ std::string SourceFile::render(Loc loc, int kind, const std::string& message) {
 void SourceFile::error(Loc loc, const std::string& message) {
   ++errors_;
   pending_.push_back({loc.offset, render(loc, llvm::SourceMgr::DK_Error, message)});
+}
+
+void SourceFile::warning(Loc loc, const std::string& message) {
+  pending_.push_back({loc.offset, render(loc, llvm::SourceMgr::DK_Warning, message)});
 }
 
 void SourceFile::note(Loc loc, const std::string& message) {

@@ -40,6 +40,9 @@ class SourceFile {
 
   // `file:line:col: error: message`, the source line and a caret.
   void error(Loc loc, const std::string& message);
+  // `file:line:col: warning: message`: printed as errors are, but not
+  // counted (the exit status stays 0).
+  void warning(Loc loc, const std::string& message);
   // `file:line:col: note: message`, attached to the previous error.
   void note(Loc loc, const std::string& message);
   // An error about the file as a whole (no line to point at).
