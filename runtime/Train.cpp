@@ -79,10 +79,14 @@ struct Batch {
 // the optimizer's update; the loss is left in s.loss. 0, or the exit
 // status after a message (3: the loss is not finite; the update was not
 // applied, so the parameters are those from before this step).
-int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOptions& opt) {
+// The profile's rows of a training step (registered once, before the loop).
+struct StepRows {
+  int step, update;
+};
+
+int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOptions& opt, StepRows rows) {
   const Kernels& k = run.kernels;
-  const int stepKernel = run.profile.kernel("train_step", 2.0 * run.spec.trainMacsPerSample);  // 2 FLOPs a multiply-add
-  const int updateKernel = run.profile.kernel("update", 10.0 * run.spec.totalParams);          // about 10 a parameter
+  const int stepKernel = rows.step, updateKernel = rows.update;
   const uint64_t before = run.profile.on() ? scratchStats().systemAllocs : 0;
   const int64_t heapBefore = run.profile.on() ? heapAllocations() : -1;
   const DeviceCopies copiesBefore = deviceCopies();
@@ -211,6 +215,9 @@ int train(Run& run, const TrainOptions& opt) {
   std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
   std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
   if (!train || !test) return deviceFailed("copying the dataset to the GPU");
+  // Per sample: 2 FLOPs a multiply-add. The update: about 10 per parameter.
+  const StepRows rows{run.profile.kernel("train_step", 2.0 * spec.trainMacsPerSample),
+                      run.profile.kernel("update", 10.0 * spec.totalParams)};
   int64_t step = at.step;
   out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(), (long long)count,
           (long long)at.epochs, (long long)B, at.lr, at.shuffle ? "shuffled each epoch" : "in file order");
@@ -223,7 +230,7 @@ int train(Run& run, const TrainOptions& opt) {
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       const Batch batch{epoch, first, std::min(B, count - first), ++step};
-      if (int status = trainStep(run, s, batch, at.lr, opt)) return status;
+      if (int status = trainStep(run, s, batch, at.lr, opt, rows)) return status;
       lossSum += double(s.loss) * batch.n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());

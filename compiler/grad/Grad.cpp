@@ -50,7 +50,7 @@ void GradBuilder::contribute(int gradient, int target, const Op& forward) {
   Op add{OpKind::Add, {before, gradient}, sum, {}, forward.loc, forward.stage, forward.layerIndex, Phase::Backward};
   add.inputs = 2;
   g_.ops.push_back(add);
-  grads_.resize(g_.tensors.size(), -1);
+  grads_.resize(g_.tensors.size(), -1);  // the sum is a new tensor
   grads_[target] = sum;
 }
 

@@ -75,8 +75,6 @@ struct Lowered {
   // Whether a kernel reading `tensor` reads it from memory: a kernel wrote
   // it, or it is an input or a parameter.
   bool inMemory(int tensor) const;
-  // Whether `f` is the cross-entropy's per-sample log-sum-exp.
-  bool isLse(const Halide::Func& f) const { return lse.defined() && f.name() == lse.name(); }
 };
 
 // Lowers the forward ops and, when the graph has them, the backward ops:
