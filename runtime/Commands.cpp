@@ -22,7 +22,7 @@ namespace {
 std::unique_ptr<Session::Data> prepare(const Run& run, const std::string& weights, Session& s, const Split& split) {
   std::string error;
   const Kernels& k = run.kernels;
-  if (!loadWeights(run.spec, weights, s.params, error)) {
+  if (!loadWeights(run.spec, weights, s, error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return nullptr;
   }

@@ -14,13 +14,19 @@
 
 namespace cnnc_rt {
 
-// One parameter: its PyTorch state_dict name and shape, where it lives in
-// the flat parameter arena, and its fan-in (for PyTorch's default init).
+// How a parameter or buffer starts: PyTorch's default initialisation
+// (kaiming_uniform_ from the fan-in), or a constant (batch norm).
+enum class Init { FanIn, Ones, Zeros };
+
+// One parameter (or buffer): its PyTorch state_dict name and shape, where
+// it lives in the flat parameter (buffer) arena, its fan-in (for PyTorch's
+// default init) and how it starts.
 struct ParamSpec {
   std::string name;
   std::vector<int64_t> shape;
   int64_t offset;
   int64_t fanIn;  // 0 for a bias: it takes the fan-in of the weight before it
+  Init init = Init::FanIn;
 };
 
 // Halide buffers over memory the runtime allocated once, up front.
@@ -30,6 +36,11 @@ struct Buffers {
   halide_buffer_t* order = nullptr;    // int32 (S): the order an epoch visits the samples
   std::vector<halide_buffer_t*> params;  // each a view into the parameter arena
   std::vector<halide_buffer_t*> grads;   // each a view into the gradient arena
+  // Batch norms' running statistics, each a view into the buffer arena:
+  // read by both pipelines, updated in place by the training step.
+  std::vector<halide_buffer_t*> buffers;
+  halide_buffer_t* flatBuffers = nullptr;  // float: the whole buffer arena
+  int32_t noise = 0;                       // the training step's dropout key (dropoutKey)
   halide_buffer_t* output = nullptr;   // float (K, B): scores the user sees
   halide_buffer_t* loss = nullptr;     // float scalar: mean over the valid samples
   halide_buffer_t* correct = nullptr;  // int32 scalar
@@ -78,6 +89,11 @@ struct ModelSpec {
   int64_t batch = 0;  // compiled into the pipelines
   std::vector<ParamSpec> params;
   int64_t totalParams = 0;
+  std::vector<ParamSpec> buffers;  // offsets into the buffer arena
+  int64_t bufferFloats = 0;
+  // Batch norms' num_batches_tracked (int64 in checkpoints): each
+  // training step adds 1 to every one.
+  std::vector<std::string> counters;
   std::vector<ActivationSpec> activations;
   int64_t activationFloats = 0;
   OptimizerSpec optimizer{};

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "Safetensors.h"
+#include "Weights.h"
 
 namespace cnnc_rt {
 
@@ -25,10 +26,10 @@ std::string statePath(const std::string& weightsPath) {
   return weightsPath + ".state";
 }
 
-bool saveState(const ModelSpec& spec, const std::string& path, const Aligned<float>& params,
-               const std::vector<Aligned<float>>& state, const ResumePoint& p, std::string& error) {
-  std::vector<TensorView> views;
-  for (const ParamSpec& ps : spec.params) views.push_back({ps.name, ps.shape, params.data() + ps.offset});
+bool saveState(const ModelSpec& spec, const std::string& path, const Session& s, const ResumePoint& p,
+               std::string& error) {
+  std::vector<TensorView> views = modelTensors(spec, s);
+  const std::vector<Aligned<float>>& state = s.state;
   std::vector<std::string> names;
   for (size_t i = 0; i < state.size(); ++i) names.push_back("optimizer.state." + std::to_string(i));
   for (size_t i = 0; i < state.size(); ++i) views.push_back({names[i], {spec.totalParams}, state[i].data()});
@@ -40,8 +41,8 @@ bool saveState(const ModelSpec& spec, const std::string& path, const Aligned<flo
   return writeSafetensors(path, views, meta, error);
 }
 
-bool loadState(const ModelSpec& spec, const std::string& given, Aligned<float>& params,
-               std::vector<Aligned<float>>& state, ResumePoint& p, std::string& error) {
+bool loadState(const ModelSpec& spec, const std::string& given, Session& s, ResumePoint& p, std::string& error) {
+  std::vector<Aligned<float>>& state = s.state;
   struct stat st;
   std::string path = given;
   if (given.find(".state.") == std::string::npos && ::stat(statePath(given).c_str(), &st) == 0) path = statePath(given);
@@ -56,14 +57,7 @@ bool loadState(const ModelSpec& spec, const std::string& given, Aligned<float>& 
     error = path + ": the state of model '" + meta["model"] + "', not of '" + spec.name + "'";
     return false;
   }
-  for (const ParamSpec& ps : spec.params) {
-    auto it = tensors.find(ps.name);
-    if (it == tensors.end() || it->second.shape != ps.shape) {
-      error = path + ": missing or misshapen tensor '" + ps.name + "'";
-      return false;
-    }
-    std::copy(it->second.data.begin(), it->second.data.end(), params.data() + ps.offset);
-  }
+  if (!takeModelTensors(spec, path, tensors, s, error)) return false;
   for (size_t i = 0; i < state.size(); ++i) {
     auto it = tensors.find("optimizer.state." + std::to_string(i));
     if (it == tensors.end() || static_cast<int64_t>(it->second.data.size()) != spec.totalParams) {

@@ -26,11 +26,11 @@ struct ResumePoint {
 // w.safetensors -> w.state.safetensors
 std::string statePath(const std::string& weightsPath);
 
-bool saveState(const ModelSpec& spec, const std::string& path, const Aligned<float>& params,
-               const std::vector<Aligned<float>>& state, const ResumePoint& point, std::string& error);
+// The session's parameters, buffers, counters and optimizer state.
+bool saveState(const ModelSpec& spec, const std::string& path, const Session& s, const ResumePoint& point,
+               std::string& error);
 
 // Accepts the state file or the weights file beside it.
-bool loadState(const ModelSpec& spec, const std::string& path, Aligned<float>& params,
-               std::vector<Aligned<float>>& state, ResumePoint& point, std::string& error);
+bool loadState(const ModelSpec& spec, const std::string& path, Session& s, ResumePoint& point, std::string& error);
 
 }  // namespace cnnc_rt

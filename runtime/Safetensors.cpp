@@ -26,8 +26,9 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
   for (const TensorView& t : tensors) {
     uint64_t count = 1;
     for (int64_t d : t.shape) count *= d;
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * count}}};
-    offset += 4 * count;
+    const uint64_t bytes = (t.ints ? 8 : 4) * count;
+    header[t.name] = {{"dtype", t.ints ? "I64" : "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   std::string text = header.dump();
   // Pad the header with spaces so the data starts 8-byte aligned.
@@ -42,7 +43,8 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
         for (const TensorView& t : tensors) {
           uint64_t count = 1;
           for (int64_t d : t.shape) count *= d;
-          ok = ok && writeAll(fd, t.data, 4 * count);  // little-endian hosts only (x86, arm64)
+          // Little-endian hosts only (x86, arm64).
+          ok = ok && (t.ints ? writeAll(fd, t.ints, 8 * count) : writeAll(fd, t.data, 4 * count));
         }
         return ok;
       },
@@ -98,8 +100,11 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
     };
     if (!t.is_object() || !t.contains("dtype") || !t.contains("shape") || !t.contains("data_offsets"))
       return bad("needs dtype, shape and data_offsets");
-    if (t["dtype"] != "F32") return bad("dtype " + t["dtype"].dump() + ", expected \"F32\"");
+    if (t["dtype"] != "F32" && t["dtype"] != "I64")
+      return bad("dtype " + t["dtype"].dump() + ", expected \"F32\" (or \"I64\" for a counter)");
     LoadedTensor loaded;
+    loaded.isInt = t["dtype"] == "I64";
+    const uint64_t width = loaded.isInt ? 8 : 4;
     uint64_t count = 1;
     for (const auto& d : t["shape"]) {
       if (!d.is_number_unsigned()) return bad("shape " + t["shape"].dump() + " is not a list of sizes");
@@ -114,11 +119,19 @@ bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor
       return bad("data_offsets must be [begin, end]");
     uint64_t begin = off[0], end = off[1];
     if (begin > end || end > dataSize) return bad("data_offsets " + off.dump() + " leave the file's data");
-    if (end - begin != 4 * count) return bad("data_offsets " + off.dump() + " do not match shape " + t["shape"].dump());
+    if (end - begin != width * count)
+      return bad("data_offsets " + off.dump() + " do not match shape " + t["shape"].dump());
     ranges.push_back({begin, end, it.key()});
-    loaded.data.resize(count);
     in.seekg(8 + length + begin);
-    if (!in.read(reinterpret_cast<char*>(loaded.data.data()), 4 * count)) return bad("cannot read its data");
+    char* into = nullptr;
+    if (loaded.isInt) {
+      loaded.ints.resize(count);
+      into = reinterpret_cast<char*>(loaded.ints.data());
+    } else {
+      loaded.data.resize(count);
+      into = reinterpret_cast<char*>(loaded.data.data());
+    }
+    if (!in.read(into, width * count)) return bad("cannot read its data");
     tensors[it.key()] = std::move(loaded);
   }
   std::stable_sort(ranges.begin(), ranges.end());

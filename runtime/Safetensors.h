@@ -11,10 +11,12 @@
 
 namespace cnnc_rt {
 
+// F32, or I64 where `ints` is set (batch norm's num_batches_tracked).
 struct TensorView {
   std::string name;
   std::vector<int64_t> shape;
   const float* data;
+  const int64_t* ints = nullptr;
 };
 
 // Writes atomically (temporary file, fsync, rename). False with `error` set.
@@ -23,10 +25,12 @@ bool writeSafetensors(const std::string& path, const std::vector<TensorView>& te
 
 struct LoadedTensor {
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  std::vector<float> data;   // F32
+  std::vector<int64_t> ints; // I64
+  bool isInt = false;
 };
 
-// Reads every F32 tensor; checks the header length, JSON, dtypes, shapes
+// Reads every F32 and I64 tensor; checks the header length, JSON, dtypes, shapes
 // against data sizes, and that offsets stay inside the file and do not
 // overlap. False with `error` set (naming the file).
 bool readSafetensors(const std::string& path, std::map<std::string, LoadedTensor>& tensors, std::string& error,

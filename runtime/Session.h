@@ -5,6 +5,7 @@
 
 #include <HalideRuntime.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -89,6 +90,15 @@ class Aligned {
   std::unique_ptr<T, Free> data_;
 };
 
+// The training step's dropout key: a hash of the run's seed and the step
+// (splitmix64), so that a resumed run draws the masks it would have.
+inline int32_t dropoutKey(int64_t seed, int64_t step) {
+  uint64_t z = static_cast<uint64_t>(seed) * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(step);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<int32_t>((z ^ (z >> 31)) & 0x7fffffff);
+}
+
 // One run's memory: parameter, gradient and optimizer arenas, one batch of
 // inputs, the outputs; and Halide buffers over all of it.
 class Session {
@@ -100,6 +110,8 @@ class Session {
         params(spec.totalParams),
         grads(spec.totalParams),
         state(),
+        buffers(std::max<int64_t>(spec.bufferFloats, 1)),
+        counters(spec.counters.size(), 0),
         activations(spec.activationFloats),
         output(spec.classes * spec.batch) {
     for (int i = 0; i < spec.stateCount; ++i) state.emplace_back(spec.totalParams);
@@ -115,6 +127,11 @@ class Session {
       b.grads.push_back(view(grads.data() + p.offset, f32, reversed));
       gradViews_.push_back(views_.back().get());
     }
+    for (const ParamSpec& p : spec.buffers) {
+      b.buffers.push_back(view(buffers.data() + p.offset, f32, std::vector<int64_t>(p.shape.rbegin(), p.shape.rend())));
+      bufferViews_.push_back(views_.back().get());
+    }
+    b.flatBuffers = view(buffers.data(), f32, {static_cast<int64_t>(buffers.size())});
     b.output = view(output.data(), f32, {spec.classes, spec.batch});
     b.loss = view(&loss, f32, {});
     b.correct = view(&correct, i32, {});
@@ -176,11 +193,13 @@ class Session {
         if (!views[i]->aliasOnDevice(flat, offsets[i])) return false;
       return true;
     };
-    std::vector<int64_t> paramOffsets, activationOffsets;
+    std::vector<int64_t> paramOffsets, activationOffsets, bufferOffsets;
     for (const ParamSpec& p : spec_.params) paramOffsets.push_back(p.offset);
+    for (const ParamSpec& p : spec_.buffers) bufferOffsets.push_back(p.offset);
     for (const ActivationSpec& a : spec_.activations) activationOffsets.push_back(a.offset);
     if (!place(b.flatParams, paramViews_, paramOffsets) || !place(b.flatGrads, gradViews_, paramOffsets) ||
-        !place(b.flatActivations, activationViews_, activationOffsets))
+        !place(b.flatActivations, activationViews_, activationOffsets) ||
+        !place(b.flatBuffers, bufferViews_, bufferOffsets))
       return false;
     for (halide_buffer_t* st : b.state)
       if (!place(st, {}, {})) return false;
@@ -208,6 +227,8 @@ class Session {
   const int64_t features_;
   Aligned<float> params, grads;
   std::vector<Aligned<float>> state;
+  Aligned<float> buffers;          // batch norms' running statistics (ModelSpec::buffers)
+  std::vector<int64_t> counters;   // their num_batches_tracked (ModelSpec::counters)
   Aligned<float> activations;  // the training step's kernel results (cnnc --emit=plan)
   Aligned<float> output;
   float loss = 0;
@@ -218,7 +239,7 @@ class Session {
   // Every buffer over the session's memory; the crops (views) come before
   // the flat arenas they crop, so they are released first.
   std::vector<std::unique_ptr<View>> views_;
-  std::vector<View*> paramViews_, gradViews_, activationViews_;
+  std::vector<View*> paramViews_, gradViews_, activationViews_, bufferViews_;
   const halide_device_interface_t* gpu_ = nullptr;
 };
 

@@ -44,19 +44,19 @@ bool startingPoint(Run& run, const TrainOptions& opt, int64_t trainCount, Sessio
   at.shuffle = spec.shuffle && !opt.noShuffle;
   std::string error;
   if (!opt.resume.empty()) {
-    if (!loadState(spec, opt.resume, s.params, s.state, at, error)) {
+    if (!loadState(spec, opt.resume, s, at, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return false;
     }
     run.console.say("resuming at step %lld (epoch %lld, sample %lld) with the interrupted run's settings\n",
                     (long long)at.step, (long long)at.epoch, (long long)at.next);
   } else if (!opt.init.empty()) {
-    if (!loadWeights(spec, opt.init, s.params, error)) {
+    if (!loadWeights(spec, opt.init, s, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return false;
     }
   } else {
-    initialise(spec, s.params, static_cast<uint64_t>(opt.seed));
+    initialise(spec, s, static_cast<uint64_t>(opt.seed));
   }
   return true;
 }
@@ -73,6 +73,7 @@ void orderFor(Aligned<int32_t>& order, int64_t count, bool shuffle, int64_t seed
 // Samples [first, first + n) of the epoch's order in a training run.
 struct Batch {
   int64_t epoch, first, n, step;  // step: 1-based, this batch's
+  int64_t seed;                   // the run's (dropout's masks)
 };
 
 // One training step: the forward pass, the loss and every gradient, then
@@ -90,11 +91,13 @@ int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOption
   const uint64_t before = run.profile.on() ? scratchStats().systemAllocs : 0;
   const int64_t heapBefore = run.profile.on() ? heapAllocations() : -1;
   const DeviceCopies copiesBefore = deviceCopies();
+  s.b.noise = dropoutKey(b.seed, b.step);
   const int status = timed(run.profile, stepKernel, double(b.n), [&] {
     traceInto(Traced::Training);
     return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);
   });
   if (!check(status, "training step")) return 1;
+  for (int64_t& batches : s.counters) ++batches;  // num_batches_tracked
   // The loss is the one value a step brings back from a GPU.
   if (!s.download(s.b.loss)) return deviceFailed("reading the loss from the GPU");
   if (!std::isfinite(s.loss)) {
@@ -204,8 +207,9 @@ int train(Run& run, const TrainOptions& opt) {
     if (!s.download(s.b.flatParams)) return deviceFailed("reading the weights from the GPU") == 0;
     for (halide_buffer_t* st : s.b.state)
       if (!s.download(st)) return deviceFailed("reading the optimizer state from the GPU") == 0;
-    if (saveWeights(spec, opt.save, s.params, point.epoch - (point.next == 0 ? 1 : 0), error) &&
-        saveState(spec, statePath(opt.save), s.params, s.state, point, error))
+    if (!s.download(s.b.flatBuffers)) return deviceFailed("reading the running statistics from the GPU") == 0;
+    if (saveWeights(spec, opt.save, s, point.epoch - (point.next == 0 ? 1 : 0), error) &&
+        saveState(spec, statePath(opt.save), s, point, error))
       return true;
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return false;
@@ -229,7 +233,7 @@ int train(Run& run, const TrainOptions& opt) {
     const bool resumed = epoch == at.epoch;
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
-      const Batch batch{epoch, first, std::min(B, count - first), ++step};
+      const Batch batch{epoch, first, std::min(B, count - first), ++step, at.seed};
       if (int status = trainStep(run, s, batch, at.lr, opt, rows)) return status;
       lossSum += double(s.loss) * batch.n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)

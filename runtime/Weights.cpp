@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <random>
@@ -24,19 +25,81 @@ float uniform01(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) *
 
 // PyTorch's default initialisation of nn.Conv2d and nn.Linear:
 // kaiming_uniform_(a=sqrt(5)) for weights, i.e. U(-1/sqrt(fan_in),
-// 1/sqrt(fan_in)), and the same bound for the bias.
-void initialise(const ModelSpec& spec, Aligned<float>& params, uint64_t seed) {
+// 1/sqrt(fan_in)), and the same bound for the bias; constants draw nothing.
+void initialise(const ModelSpec& spec, Session& s, uint64_t seed) {
   std::mt19937_64 rng(seed);
   int64_t fanIn = 1;
+  auto fill = [](const ParamSpec& p, Aligned<float>& arena, const std::function<float()>& value) {
+    const int64_t count = std::accumulate(p.shape.begin(), p.shape.end(), int64_t(1), std::multiplies<int64_t>());
+    for (int64_t i = 0; i < count; ++i) arena[p.offset + i] = value();
+  };
   for (const ParamSpec& p : spec.params) {
+    if (p.init != Init::FanIn) {
+      fill(p, s.params, [&] { return p.init == Init::Ones ? 1.0f : 0.0f; });
+      continue;
+    }
     if (p.fanIn > 0) fanIn = p.fanIn;
     const float bound = 1.0f / std::sqrt(static_cast<float>(fanIn));
-    int64_t count = std::accumulate(p.shape.begin(), p.shape.end(), int64_t(1), std::multiplies<int64_t>());
-    for (int64_t i = 0; i < count; ++i) params[p.offset + i] = (2.0f * uniform01(rng) - 1.0f) * bound;
+    fill(p, s.params, [&] { return (2.0f * uniform01(rng) - 1.0f) * bound; });
   }
+  for (const ParamSpec& p : spec.buffers) fill(p, s.buffers, [&] { return p.init == Init::Ones ? 1.0f : 0.0f; });
+  std::fill(s.counters.begin(), s.counters.end(), 0);
 }
 
-bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>& params, std::string& error) {
+std::vector<TensorView> modelTensors(const ModelSpec& spec, const Session& s) {
+  std::vector<TensorView> views;
+  for (const ParamSpec& p : spec.params) views.push_back({p.name, p.shape, s.params.data() + p.offset});
+  for (const ParamSpec& p : spec.buffers) views.push_back({p.name, p.shape, s.buffers.data() + p.offset});
+  for (size_t i = 0; i < spec.counters.size(); ++i) views.push_back({spec.counters[i], {}, nullptr, &s.counters[i]});
+  return views;
+}
+
+namespace {
+
+std::string shapeText(const std::vector<int64_t>& s) {
+  if (s.empty()) return "a scalar";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+}  // namespace
+
+bool takeModelTensors(const ModelSpec& spec, const std::string& path, std::map<std::string, LoadedTensor>& tensors,
+                      Session& s, std::string& error) {
+  auto take = [&](const std::string& name, const std::vector<int64_t>& shape, bool isInt,
+                  const std::function<void(const LoadedTensor&)>& into) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      error = path + ": missing tensor '" + name + "'";
+      return false;
+    }
+    if (it->second.isInt != isInt) {
+      error = path + ": tensor '" + name + "' is " + (it->second.isInt ? "I64" : "F32") + ", the model needs " +
+              (isInt ? "I64" : "F32");
+      return false;
+    }
+    if (it->second.shape != shape) {
+      error = path + ": tensor '" + name + "' has shape " + shapeText(it->second.shape) + ", the model needs " +
+              shapeText(shape);
+      return false;
+    }
+    into(it->second);
+    tensors.erase(it);
+    return true;
+  };
+  for (const ParamSpec& p : spec.params)
+    if (!take(p.name, p.shape, false, [&](const LoadedTensor& t) { std::copy(t.data.begin(), t.data.end(), s.params.data() + p.offset); }))
+      return false;
+  for (const ParamSpec& p : spec.buffers)
+    if (!take(p.name, p.shape, false, [&](const LoadedTensor& t) { std::copy(t.data.begin(), t.data.end(), s.buffers.data() + p.offset); }))
+      return false;
+  for (size_t i = 0; i < spec.counters.size(); ++i)
+    if (!take(spec.counters[i], {}, true, [&](const LoadedTensor& t) { s.counters[i] = t.ints[0]; })) return false;
+  return true;
+}
+
+bool loadWeights(const ModelSpec& spec, const std::string& path, Session& s, std::string& error) {
   std::map<std::string, LoadedTensor> tensors;
   std::map<std::string, std::string> metadata;
   if (!readSafetensors(path, tensors, error, &metadata)) return false;
@@ -44,25 +107,10 @@ bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>&
   const std::string other = metadata.count("model") && metadata["model"] != spec.name
                                 ? "; the file says it holds model '" + metadata["model"] + "'"
                                 : "";
-  for (const ParamSpec& p : spec.params) {
-    auto it = tensors.find(p.name);
-    if (it == tensors.end()) {
-      error = path + ": missing tensor '" + p.name + "' (is it a checkpoint of model '" + spec.name + "'?" + other +
-              ")";
-      return false;
-    }
-    if (it->second.shape != p.shape) {
-      auto str = [](const std::vector<int64_t>& s) {
-        std::string out;
-        for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
-        return out;
-      };
-      error = path + ": tensor '" + p.name + "' has shape " + str(it->second.shape) + ", the model needs " +
-              str(p.shape);
-      return false;
-    }
-    std::copy(it->second.data.begin(), it->second.data.end(), params.data() + p.offset);
-    tensors.erase(it);
+  if (!takeModelTensors(spec, path, tensors, s, error)) {
+    if (error.find(": missing tensor") != std::string::npos)
+      error += " (is it a checkpoint of model '" + spec.name + "'?" + other + ")";
+    return false;
   }
   if (!tensors.empty()) {
     error = path + ": unexpected tensor '" + tensors.begin()->first + "' (not a parameter of model '" + spec.name + "')";
@@ -71,12 +119,9 @@ bool loadWeights(const ModelSpec& spec, const std::string& path, Aligned<float>&
   return true;
 }
 
-bool saveWeights(const ModelSpec& spec, const std::string& path, const Aligned<float>& params, int64_t epoch,
-                 std::string& error) {
-  std::vector<TensorView> views;
-  for (const ParamSpec& p : spec.params) views.push_back({p.name, p.shape, params.data() + p.offset});
-  return writeSafetensors(path, views, {{"format", "pt"}, {"model", spec.name}, {"epoch", std::to_string(epoch)}},
-                          error);
+bool saveWeights(const ModelSpec& spec, const std::string& path, const Session& s, int64_t epoch, std::string& error) {
+  return writeSafetensors(path, modelTensors(spec, s),
+                          {{"format", "pt"}, {"model", spec.name}, {"epoch", std::to_string(epoch)}}, error);
 }
 
 bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split) {

@@ -31,9 +31,10 @@ bool checkArgValue(SourceFile& file, const std::string& owner, const ArgSpec& sp
   if (v.kind == Value::Kind::Float) numbers.push_back(v.floatValue);
   for (int64_t d : v.dims) numbers.push_back(static_cast<double>(d));
   for (double x : numbers) {
-    if (x < spec.min || (spec.below > spec.min && x >= spec.below)) {
-      std::string range = spec.below > spec.min ? fmt::format("in [{}, {})", spec.min, spec.below)
-                                                : fmt::format("at least {}", spec.min);
+    if (x < spec.min || (spec.below > spec.min && x >= spec.below) || (spec.atMost > spec.min && x > spec.atMost)) {
+      std::string range = spec.below > spec.min    ? fmt::format("in [{}, {})", spec.min, spec.below)
+                          : spec.atMost > spec.min ? fmt::format("in [{}, {}]", spec.min, spec.atMost)
+                                                   : fmt::format("at least {}", spec.min);
       file.error(v.loc, fmt::format("argument '{}' of '{}' must be {}, found {}", spec.name, owner, range, v.text));
       return false;
     }

@@ -422,10 +422,12 @@ class Checker {
     op.operands.insert(op.operands.end(), inputs.begin(), inputs.end());
     op.inputs = static_cast<int>(op.operands.size());
     for (const ParamSpec& p : params) {
-      int id = g.addTensor({fmt::format("{}.{}", path, p.suffix), p.shape, DType::F32, layer.loc}, TensorRole::Param);
-      g.params.push_back(id);
+      int id = g.addTensor({fmt::format("{}.{}", path, p.suffix), p.shape, DType::F32, layer.loc, p.init},
+                           p.buffer ? TensorRole::Buffer : TensorRole::Param);
+      (p.buffer ? g.buffers : g.params).push_back(id);
       op.operands.push_back(id);
     }
+    if (info.countsBatches) g.counters.push_back(path + ".num_batches_tracked");
     std::string activation = realLayers(stage) == 1 ? path + ".0" : path;
     op.result = current = g.addTensor({activation, withBatch(g.train.batch, out), DType::F32, layer.loc},
                                       TensorRole::Activation);

@@ -15,7 +15,9 @@ Shape sampleOf(const Shape& batched) { return Shape(batched.begin() + 1, batched
 
 int64_t layerParams(const Graph& g, const Op& op) {
   int64_t n = 0;
-  for (size_t i = op.inputs; i < op.operands.size(); ++i) n += numElements(g.tensors[op.operands[i]].shape);
+  // Parameters only, as PyTorch counts them (not batch norm's buffers).
+  for (size_t i = op.inputs; i < op.operands.size(); ++i)
+    if (g.roles[op.operands[i]] == TensorRole::Param) n += numElements(g.tensors[op.operands[i]].shape);
   return n;
 }
 
@@ -44,7 +46,7 @@ std::string layerText(const Graph& g, const Op& op) {
     if (!defaults.has(spec.name)) continue;
     const AttrValue& v = op.attrs.get(spec.name);
     if (!spec.required && v == defaults.get(spec.name)) continue;
-    const bool first = &spec == &info.args.front();
+    const bool first = &spec == &info.args.front() && spec.required;  // an optional one by name: batchnorm(eps=0.001)
     parts.push_back(first ? v.text(true) : fmt::format("{}={}", spec.name, v.text(true)));
   }
   // add and concat: the stages they name (a stage's outputs are named

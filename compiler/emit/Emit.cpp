@@ -129,21 +129,24 @@ std::string glueSource(const Compiled& c) {
   const MemoryPlan& plan = c.plan;
   std::string activations;
   for (size_t i = 0; i < plan.activations.size(); ++i) activations += fmt::format(",\n      b.activations[{}]", i);
+  std::string buffers;
+  for (size_t i = 0; i < g.buffers.size(); ++i) buffers += fmt::format(", b.buffers[{}]", i);
   std::vector<GpuNames> variants = {{"", "CPU", "", "", ""}};  // the CPU's pipelines, then each GPU API's
   for (GpuApi api : gpus) variants.push_back(gpuNames(api));
   for (const GpuNames& v : variants) {
     const std::string &suffix = v.suffix, &kind = v.label, &camel = v.camel;
     s += fmt::format(
-        "// {2}: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,\n"
-        "// the kernels' results (views into the activation arena: cnnc --emit=plan)\n"
+        "// {2}: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key\n"
+        "// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc\n"
+        "// --emit=plan), the buffers' new values (in place)\n"
         "int trainStep{3}(cnnc_rt::Buffers& b, int first, int valid) {{\n"
-        "  return {0}_train_step{1}(b.images, b.labels, b.order, first, valid{4},\n      b.loss, b.correct{5}{6});\n}}\n\n",
-        m, suffix, kind, camel, params("params"), params("grads"), activations);
+        "  return {0}_train_step{1}(b.images, b.labels, b.order, first, valid{4}{7}, b.noise,\n      b.loss, b.correct{5}{6}{7});\n}}\n\n",
+        m, suffix, kind, camel, params("params"), params("grads"), activations, buffers);
     s += fmt::format(
-        "// {2}: images, labels, order, first, valid, parameters -> output (K, B), loss, correct\n"
+        "// {2}: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct\n"
         "int evaluate{3}(cnnc_rt::Buffers& b, int first, int valid) {{\n"
-        "  return {0}_eval{1}(b.images, b.labels, b.order, first, valid{4},\n      b.output, b.loss, b.correct);\n}}\n\n",
-        m, suffix, kind, camel, params("params"));
+        "  return {0}_eval{1}(b.images, b.labels, b.order, first, valid{4}{5},\n      b.output, b.loss, b.correct);\n}}\n\n",
+        m, suffix, kind, camel, params("params"), buffers);
     s += fmt::format(
         "// {2}: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state\n"
         "int update{3}(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {{\n"
@@ -151,13 +154,28 @@ std::string glueSource(const Compiled& c) {
         m, suffix, kind, camel, state, scalars);
   }
   // The model's description for the runtime.
+  const char* inits[] = {"FanIn", "Ones", "Zeros"};
   s += "const cnnc_rt::ParamSpec kParams[] = {\n";
   for (const Slot& slot : plan.params) {
     const Tensor& t = g.tensors[slot.tensor];
     int64_t fanIn = t.shape.size() > 1 ? slot.count / t.shape[0] : 0;
-    s += fmt::format("    {{\"{}\", {{{}}}, {}, {}}},\n", t.name, fmt::join(t.shape, ", "), slot.offset, fanIn);
+    s += fmt::format("    {{\"{}\", {{{}}}, {}, {}, cnnc_rt::Init::{}}},\n", t.name, fmt::join(t.shape, ", "), slot.offset,
+                     fanIn, inits[static_cast<int>(t.init)]);
   }
   s += "};\n\n";
+  // Buffers (batch norms' running statistics): name, shape, offset in the
+  // buffer arena, how they start; and the batch counters.
+  int64_t bufferFloats = 0;
+  if (!g.buffers.empty()) {
+    s += "const cnnc_rt::ParamSpec kBuffers[] = {\n";
+    for (int b : g.buffers) {
+      const Tensor& t = g.tensors[b];
+      s += fmt::format("    {{\"{}\", {{{}}}, {}, 0, cnnc_rt::Init::{}}},\n", t.name, fmt::join(t.shape, ", "),
+                       bufferFloats, inits[static_cast<int>(t.init)]);
+      bufferFloats += alignedFloats(numElements(t.shape));
+    }
+    s += "};\n\n";
+  }
   // The activation arena (cnnc --emit=plan): name, the Func's extents
   // (innermost first), offset in floats.
   s += "const cnnc_rt::ActivationSpec kActivations[] = {\n";
@@ -175,6 +193,9 @@ std::string glueSource(const Compiled& c) {
   s += fmt::format("  spec.classes = {};\n  spec.batch = {};\n", g.classes, g.train.batch);
   s += "  spec.params.assign(std::begin(kParams), std::end(kParams));\n";
   s += fmt::format("  spec.totalParams = {};\n", plan.paramFloats);
+  if (!g.buffers.empty()) s += "  spec.buffers.assign(std::begin(kBuffers), std::end(kBuffers));\n";
+  s += fmt::format("  spec.bufferFloats = {};\n", bufferFloats);
+  for (const std::string& counter : g.counters) s += fmt::format("  spec.counters.push_back(\"{}\");\n", counter);
   s += "  spec.activations.assign(std::begin(kActivations), std::end(kActivations));\n";
   s += fmt::format("  spec.activationFloats = {};\n", plan.activationFloats);
   s += fmt::format("  spec.optimizer = {{cnnc_rt::OptimizerKind::{}, {}, {}, {}, {}, {}, {}}};\n",

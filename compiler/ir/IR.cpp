@@ -105,12 +105,15 @@ std::string printGraph(const Graph& g) {
       case TensorRole::Labels: role = "labels"; break;
       case TensorRole::Param: role = "param"; break;
       case TensorRole::OptState: role = "state"; break;
+      case TensorRole::Buffer: role = "buffer"; break;
       case TensorRole::Activation:
       case TensorRole::Grad: break;
     }
     if (role)
       out += fmt::format("  {} = {} : {}{}\n", ref(id), role, tensorType(g.tensors[id]), at(g.tensors[id].loc));
   }
+  // Batch norms' num_batches_tracked: kept by the runtime, +1 per training step.
+  for (const std::string& counter : g.counters) out += fmt::format("  %{} = counter : tensor<i64>\n", counter);
   Phase phase = Phase::Forward;
   for (const Op& op : g.ops) {
     if (op.phase != phase) {

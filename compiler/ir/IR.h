@@ -37,6 +37,11 @@ enum class OpKind {
   Flatten,
   Linear,
   Softmax,
+  BatchNorm,
+  Dropout,
+  GlobalAvgPool,
+  LeakyRelu,
+  Gelu,
   Add,  // also the sum of a tensor's gradient contributions (grad)
   Concat,
   // Losses, added from the train block.
@@ -58,6 +63,12 @@ enum class OpKind {
   CrossEntropyBwd,  // (softmax(logits) - onehot) / valid
   MseBwd,           // 2 (out - onehot) / (valid * classes)
   ConcatBwd,        // one input's channels (features) of dy
+  BatchNormBwdData,    // dx from dy, x, the batch's statistics and the weight's and bias's gradients
+  BatchNormBwdWeight,  // dweight: dy times the normalised input, summed per channel
+  DropoutBwd,       // dy where the step's mask kept the element, scaled by 1 / (1 - p)
+  GlobalAvgPoolBwd, // dy / (H W) to every pixel
+  LeakyReluBwd,     // dy where y > 0, else slope dy
+  GeluBwd,          // dy (Phi(x) + x phi(x))
   // Optimizer steps over every parameter at once (in place).
   SgdUpdate,
   AdamUpdate,  // the last: kOpKinds counts up to it
@@ -108,14 +119,28 @@ class Attrs {
   std::vector<std::pair<std::string, AttrValue>> values_;
 };
 
+// How a parameter or buffer starts: PyTorch's default initialisation
+// (kaiming_uniform_ for weights, the weight's bound for biases), or a
+// constant (batch norm's weight and running variance 1, bias and running
+// mean 0).
+enum class Init { FanIn, Ones, Zeros };
+
 struct Tensor {
   std::string name;  // `images`, `conv1.0.weight`, `conv1.2`
   Shape shape;
   DType dtype = DType::F32;
   Loc loc;
+  Init init = Init::FanIn;  // parameters and buffers
 };
 
-enum class TensorRole { Input, Labels, Param, Activation, Grad, OptState };
+// Buffer: state a layer keeps that is not trained (batch norm's running
+// statistics): in checkpoints, updated by training steps, read in evaluation.
+enum class TensorRole { Input, Labels, Param, Activation, Grad, OptState, Buffer };
+
+// A layer's two modes, as PyTorch's model.train() and model.eval():
+// training steps run in training mode; eval, predict and the per-epoch
+// test in evaluation mode (batch norm's statistics, dropout).
+enum class Mode { Training, Evaluation };
 
 struct Op {
   OpKind kind;
@@ -161,6 +186,10 @@ struct Graph {
   std::vector<TensorRole> roles;  // parallel to tensors
   std::vector<Op> ops;            // in execution order
   std::vector<int> params;        // tensor ids, in state_dict order
+  std::vector<int> buffers;       // tensor ids (batch norms' running_mean, running_var), in state_dict order
+  // Batch norms' num_batches_tracked (int64 scalars in checkpoints, kept
+  // by the runtime: each training step adds 1 to every one).
+  std::vector<std::string> counters;
   int input = -1, labels = -1;
   int logits = -1;  // what the loss reads (before a final softmax)
   int output = -1;  // what inference returns

@@ -40,6 +40,7 @@ struct ArgSpec {
   const char* defaultText;
   double min = 1;           // smallest value allowed (each of a pair)
   double below = 0;         // when > min: values must be less than this
+  double atMost = 0;        // when > min: values must be at most this
 };
 
 // `conv2d(out, kernel, stride=1, padding=0, bias=true)`: a signature for
@@ -50,10 +51,13 @@ std::string signature(const std::string& name, const std::vector<ArgSpec>& args)
 // defaults filled in, in the order of `args`.
 Attrs attrsWithDefaults(const std::vector<ArgSpec>& args, const Attrs& given);
 
-// A weight or bias a layer owns: `weight` with PyTorch's shape.
+// A weight or bias a layer owns: `weight` with PyTorch's shape, and how
+// it starts. A buffer (batch norm's running statistics) is not trained.
 struct ParamSpec {
   const char* suffix;
   Shape shape;
+  Init init = Init::FanIn;
+  bool buffer = false;
 };
 
 // Result of a shape rule: the output shape, or a message and the argument
@@ -87,6 +91,7 @@ enum class LoopNest {
   Rows,            // per sample from sums over its row (softmax)
   Transpose,       // a layout change (flatten)
   Elementwise,     // per element from the same element of its operands
+  Normalize,       // per element from per-channel statistics, computed once per call (batch norm)
   Loss,            // per-sample losses, their mean and the correct count
   LossGradient,    // per-sample rows of the loss's gradient
   None,            // not lowered into the step (the optimizer: lowerUpdate)
@@ -106,8 +111,10 @@ struct OpInfo {
   // Per-sample output shape from the per-sample shapes of the data inputs
   // (each of the right rank).
   ShapeResult (*inferShape)(const Attrs& attrs, const std::vector<Shape>& in) = nullptr;
-  // Parameters in state_dict order (weight, then bias); null: none.
+  // Parameters, then buffers, in state_dict order (weight, bias,
+  // running_mean, running_var); null: none.
   std::vector<ParamSpec> (*params)(const Attrs& attrs, const Shape& in) = nullptr;
+  bool countsBatches = false;  // owns a num_batches_tracked (batchnorm)
   // Multiply-adds per sample, counted as PyTorch profilers do (convolutions
   // and linear layers, forward and backward; null: 0), from the IR shapes
   // of the operands and the result (with the batch dimension).

@@ -51,6 +51,20 @@ Expr tanhOf(Expr x) {
   return select(z > 0.625f, select(x < 0.0f, -big, big), small);
 }
 
+Expr erfOf(Expr x) {
+  Expr z = x * x;
+  Expr r = (((-2.3763017452e-5f * z - 5.770270247e-3f) * z - 2.8481749818e-2f) * z - 3.2504209876e-1f) * z +
+           1.2837916613e-1f;
+  Expr s = ((((-3.9602282413e-6f * z + 1.3249473704e-4f) * z + 5.0813062117e-3f) * z + 6.50222525e-2f) * z +
+            3.9791721106e-1f) * z + 1.0f;
+  Expr small = x + x * (r / s);
+  Expr a = abs(x);
+  Expr t = 1.0f / (1.0f + 0.3275911f * a);
+  Expr poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496739f) * t + 0.254829592f) * t;
+  Expr big = 1.0f - poly * exp(-a * a);
+  return select(a < 0.84375f, small, select(x < 0.0f, -big, big));
+}
+
 std::string funcName(const std::string& tensorName) {
   std::string name = tensorName;
   for (char& ch : name)
@@ -106,6 +120,54 @@ LoweredOp& LowerContext::add(const Op& op, Func out) {
   l.out = out;
   L_.ops.push_back(l);
   return L_.ops.back();
+}
+
+LoweredOp& LowerContext::owner(int param) {
+  for (LoweredOp& l : L_.ops)
+    if (l.op->phase == Phase::Forward)
+      for (size_t k = l.op->inputs; k < l.op->operands.size(); ++k)
+        if (l.op->operands[k] == param) return l;
+  internalError(fmt::format("no forward op owns '{}'", tensor(param).name));
+}
+
+void LowerContext::setBuffer(int tensor, Func f) {
+  for (size_t k = 0; k < g_.buffers.size(); ++k)
+    if (g_.buffers[k] == tensor) {
+      L_.buffersOut[k] = f;
+      return;
+    }
+  internalError(fmt::format("'{}' is not a buffer", this->tensor(tensor).name));
+}
+
+ChannelSums channelSums(const Func& term, const Dims& d, Expr samples, const std::string& name) {
+  using namespace loopvars;
+  RDom b(0, d.N, name + "_batch");
+  ChannelSums s;
+  s.total = Func(name);
+  s.total(c) = 0.0f;
+  // Every sample, or the first `samples`.
+  auto masked = [&](Expr v) { return samples.defined() ? select(b < samples, v, 0.0f) : v; };
+  if (!d.image) {
+    s.total(c) += masked(term(c, b));
+    return s;
+  }
+  RDom rows(0, d.H, name + "_rows"), columns(0, d.W, name + "_columns");
+  s.perColumn = Func(name + "_per_column");
+  s.perSample = Func(name + "_per_sample");
+  s.perColumn(c, x, n) = 0.0f;
+  s.perColumn(c, x, n) += term(c, x, rows, n);
+  s.perSample(c, n) = 0.0f;
+  s.perSample(c, n) += s.perColumn(c, columns, n);
+  s.total(c) += masked(s.perSample(c, b));
+  return s;
+}
+
+std::vector<Func> NormStats::all() const {
+  std::vector<Func> funcs;
+  for (const Func& f : {sum.perColumn, sum.perSample, sum.total, mean, squares.perColumn, squares.perSample,
+                        squares.total, invStd, scale, shift})
+    if (f.defined()) funcs.push_back(f);
+  return funcs;
 }
 
 Expr LowerContext::label(Expr n) const { return label_(n); }
@@ -193,8 +255,9 @@ void lowerInput(LowerContext& cx) {
   cx.func(g.input) = in;
 }
 
-Lowered lowerOps(const Graph& g) {
+Lowered lowerOps(const Graph& g, Mode mode) {
   Lowered L;
+  L.mode = mode;
   L.tensors.resize(g.tensors.size());
   L.images = ImageParam(UInt(8), 2, "images");
   L.labels = ImageParam(UInt(8), 1, "labels");
@@ -211,16 +274,29 @@ Lowered lowerOps(const Graph& g) {
     L.params.push_back(param);
     L.tensors[p] = Func(param);
   }
+  for (int t : g.buffers) {
+    ImageParam buffer(Float(32), static_cast<int>(g.tensors[t].shape.size()), funcName(g.tensors[t].name));
+    bound(buffer, g.tensors[t].shape);
+    L.buffers.push_back(buffer);
+    L.tensors[t] = Func(buffer);
+  }
+  L.buffersOut.resize(g.buffers.size());
+  // Evaluation has no backward pass.
   for (const Op& op : g.ops) {
-    if (op.phase == Phase::Update) continue;
+    if (op.phase == Phase::Update || (mode == Mode::Evaluation && op.phase == Phase::Backward)) continue;
     opInfo(op.kind).lower(cx, op);
   }
-  for (int grad : g.paramGrads) {
+  for (int grad : mode == Mode::Training ? g.paramGrads : std::vector<int>{}) {
     L.grads.push_back(L.tensors[grad]);
     bound(L.grads.back().output_buffer(), g.tensors[grad].shape);
   }
   // The eval pipeline's output: scores (K, N).
   bound(L.tensors[g.output].output_buffer(), {g.train.batch, g.classes});
+  if (mode == Mode::Training)
+    for (size_t k = 0; k < g.buffers.size(); ++k) {
+      require(L.buffersOut[k].defined(), "a training step updates every buffer");
+      bound(L.buffersOut[k].output_buffer(), g.tensors[g.buffers[k]].shape);
+    }
   return L;
 }
 
@@ -245,10 +321,10 @@ std::vector<int64_t> funcExtents(const Shape& s) {
   return std::vector<int64_t>(s.rbegin(), s.rend());
 }
 
-Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan) {
-  Lowered L = lowerOps(graph);
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode) {
+  Lowered L = lowerOps(graph, mode);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
-  if (graph.hasGrad) {
+  if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {
       Func f = L.tensors[s.tensor];
       boundExtents(f.output_buffer(), funcExtents(graph.tensors[s.tensor].shape));

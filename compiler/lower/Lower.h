@@ -23,6 +23,23 @@
 
 namespace cnnc {
 
+// Per-channel sums over a batch: each sample's column sums of its rows,
+// then the sample's sums, then the sum over the samples in order (images;
+// vectors sum the samples directly). Neither order depends on the threads.
+struct ChannelSums {
+  Halide::Func total;      // (c): a pure zero and one update over the samples
+  Halide::Func perSample;  // (c, n): images only
+  Halide::Func perColumn;  // (c, x, n): images only
+};
+
+// Batch norm's per-channel values, computed once per call: y = x scale + shift.
+struct NormStats {
+  ChannelSums sum, squares;    // training: of x, and of (x - mean)^2
+  Halide::Func mean, invStd;   // training: the batch's
+  Halide::Func scale, shift;   // (c)
+  std::vector<Halide::Func> all() const;  // the defined ones, sums first
+};
+
 // One op as Halide Funcs, with what its schedule needs to know. Which
 // fields an op fills depends on its loop nest (its row's `loops`).
 struct LoweredOp {
@@ -43,6 +60,7 @@ struct LoweredOp {
   Halide::Func rowSum;
   Halide::Func lse;
   Halide::Func predicted;
+  NormStats norm;  // batch norm
 
   // The helper Funcs that are defined, in a fixed order (after out, acc, weightT).
   std::vector<Halide::Func> helpers() const;
@@ -56,7 +74,15 @@ struct Lowered {
   Halide::ImageParam order;                // int32: sample indices in visiting order
   Halide::Param<int> first{"first"};       // batch sample n is order(first + n)
   Halide::Param<int> valid{"valid"};       // samples of the batch that are real
+  // The training step's dropout key, from the run's seed and the step
+  // (runtime: dropoutKey); each mask is a hash of it, the layer and the element.
+  Halide::Param<int> noise{"noise"};
+  Mode mode = Mode::Training;
   std::vector<Halide::ImageParam> params;  // in graph.params order
+  std::vector<Halide::ImageParam> buffers; // in graph.buffers order (running statistics)
+  // Training: each buffer's new value (the same memory as its input: the
+  // runtime passes one buffer for both), in graph.buffers order.
+  std::vector<Halide::Func> buffersOut;
   std::vector<Halide::Func> tensors;       // by tensor id
   std::vector<LoweredOp> ops;              // forward and backward ops, in order
   Halide::Func loss;                       // mean loss over the valid samples
@@ -77,10 +103,10 @@ struct Lowered {
   bool inMemory(int tensor) const;
 };
 
-// Lowers the forward ops and, when the graph has them, the backward ops:
-// fuse's ops computed inside their readers are marked inlined, and the
-// kernels' results get the plan's arena slots.
-Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan);
+// Lowers the forward ops in `mode` and, when the graph has them, the
+// backward ops: fuse's ops computed inside their readers are marked
+// inlined, and the kernels' results get the plan's arena slots.
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode = Mode::Training);
 
 // The optimizer update over flat arrays of every parameter (in place).
 struct LoweredUpdate {
@@ -104,6 +130,11 @@ std::vector<int64_t> funcExtents(const Shape& irShape);
 // tanh(x) as vector code (Halide's tanh calls libm per lane); within a few
 // ulp of std::tanh (tests/unit/GradCheckTest.cpp measures it).
 Halide::Expr tanhOf(Halide::Expr x);
+
+// erf(x) as vector code (Halide has none): SunPro's rational function
+// below |x| = 0.84375, Abramowitz and Stegun's 7.1.26 above; within 3e-7
+// (relative) of erf everywhere (tests/unit/GradCheckTest.cpp measures it).
+Halide::Expr erfOf(Halide::Expr x);
 
 // A Func name for an IR tensor: `conv1.0` -> `conv1_0`; over 48 characters,
 // the first 40 and a hash (GPU kernels are named after Funcs).

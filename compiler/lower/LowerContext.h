@@ -50,6 +50,13 @@ class LowerContext {
   // The index in the split of batch sample n.
   Halide::Expr sample(Halide::Expr n) const;
   Halide::Expr valid() const { return L_.valid; }
+  Halide::Expr noise() const { return L_.noise; }
+  Mode mode() const { return L_.mode; }
+  // The lowering of the forward op that owns parameter `param` (a backward
+  // op's layer; internalError if none does).
+  LoweredOp& owner(int param);
+  // Records `f` as the training step's new value of buffer `tensor`.
+  void setBuffer(int tensor, Halide::Func f);
 
  private:
   const Graph& g_;
@@ -67,6 +74,11 @@ Halide::Func padded(const Halide::Func& in, const Dims& d, Halide::Expr value, c
 // differentiate; large ones a reduction.
 Halide::Expr maxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
 Halide::Expr argmaxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
+
+// Sums per channel of term (c, x, y, n) or (c, n) over the first
+// `samples` samples of the batch, or all of them when `samples` is
+// undefined (lower/Lower.h: ChannelSums).
+ChannelSums channelSums(const Halide::Func& term, const Dims& d, Halide::Expr samples, const std::string& name);
 
 // Samples whose weight gradients are summed in one partial sum: the largest
 // divisor of the batch up to 8 (8 chunks of 8 at batch 64).

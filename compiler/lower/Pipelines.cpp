@@ -112,7 +112,9 @@ void setEstimates(Lowered& L, const Graph& g, const std::vector<Func>& outputs, 
   L.order.set_estimates({{0, 60000}});
   L.first.set_estimate(0);
   L.valid.set_estimate(static_cast<int>(g.train.batch));
+  L.noise.set_estimate(0);
   for (size_t i = 0; i < g.params.size(); ++i) L.params[i].set_estimates(regionOf(g.tensors[g.params[i]].shape));
+  for (size_t i = 0; i < g.buffers.size(); ++i) L.buffers[i].set_estimates(regionOf(g.tensors[g.buffers[i]].shape));
   for (size_t i = 0; i < outputs.size(); ++i) {
     Func f = outputs[i];
     f.set_estimates(regionOf(shapes[i]));
@@ -121,44 +123,55 @@ void setEstimates(Lowered& L, const Graph& g, const std::vector<Func>& outputs, 
 
 }  // namespace
 
+namespace {
+
+// The arguments both pipelines take: the data, the batch, the parameters
+// and the buffers (running statistics).
+std::vector<Argument> commonArgs(Lowered& L) {
+  std::vector<Argument> args = {L.images, L.labels, L.order, L.first, L.valid};
+  for (ImageParam& param : L.params) args.push_back(param);
+  for (ImageParam& buffer : L.buffers) args.push_back(buffer);
+  return args;
+}
+
+}  // namespace
+
 Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan& plan, const Target& target,
                          const std::string& autoscheduler) {
   Pipelines p;
   p.target = target;
-  p.step = lowerGraph(g, fusion, plan);
+  // Training and evaluation are lowerings of their own: the modes differ
+  // (batch norm, dropout), and the training step computes the loss with
+  // its gradient, which evaluation does not have.
+  p.step = lowerGraph(g, fusion, plan, Mode::Training);
+  p.evalStep = lowerGraph(g, fusion, plan, Mode::Evaluation);
   p.update = lowerUpdate(g);
   if (target.has_gpu_feature()) {
     scheduleGpu(p.step, g, target);
+    scheduleGpu(p.evalStep, g, target);
     scheduleUpdateGpu(p.update, target);
   } else if (autoscheduler.empty()) {
     scheduleCpu(p.step, g, target, PipelineKind::Training);
+    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
     scheduleUpdateCpu(p.update, target);
   } else {
     scheduleUpdateCpu(p.update, target);
   }
 
-  std::vector<Argument> common = {p.step.images, p.step.labels, p.step.order, p.step.first, p.step.valid};
-  for (ImageParam& param : p.step.params) common.push_back(param);
+  // Training: + the dropout key -> loss, correct, gradients, the kernels'
+  // results (in the activation arena at the plan's offsets), the buffers'
+  // new values.
+  p.trainArgs = commonArgs(p.step);
+  p.trainArgs.push_back(p.step.noise);
   std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
   trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
-  // The kernels' results land in the activation arena at the plan's offsets.
   trainOutputs.insert(trainOutputs.end(), p.step.activations.begin(), p.step.activations.end());
+  trainOutputs.insert(trainOutputs.end(), p.step.buffersOut.begin(), p.step.buffersOut.end());
   p.train = Pipeline(trainOutputs);
-  p.trainArgs = common;
-  p.eval = Pipeline({p.step.tensors[g.output], p.step.loss, p.step.correct});
-  p.evalArgs = common;
-  auto ownLowering = [&]() {
-    p.evalStep = lowerGraph(g, fusion, plan);
-    p.evalArgs = {p.evalStep.images, p.evalStep.labels, p.evalStep.order, p.evalStep.first, p.evalStep.valid};
-    for (ImageParam& param : p.evalStep.params) p.evalArgs.push_back(param);
-    return std::vector<Func>{p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
-  };
+  p.evalArgs = commonArgs(p.evalStep);
+  std::vector<Func> evalOutputs = {p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
+  p.eval = Pipeline(evalOutputs);
   if (autoscheduler.empty() && !target.has_gpu_feature()) {
-    // The training pipeline computes the loss with its gradient, which
-    // evaluation does not have: evaluation gets a lowering of its own.
-    std::vector<Func> evalOutputs = ownLowering();
-    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
-    p.eval = Pipeline(evalOutputs);
     // `train --profile` times each kernel from the trace events around
     // its loop nests (a few calls per kernel and step; the trainer's
     // handler returns at once when not profiling). Not with Halide's own
@@ -169,8 +182,6 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
           for (Func& f : funcs) f.trace_realizations();
   }
   if (!autoscheduler.empty() && !target.has_gpu_feature()) {
-    // The training and evaluation pipelines share Funcs: schedule two
-    // lowerings, one per pipeline.
     load_plugin(std::string(CNNC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" + lowercase(autoscheduler) + ".so");
     const MachineParams machine(static_cast<int>(std::thread::hardware_concurrency()), 32 << 20, 40);
     std::vector<Shape> trainShapes = {{}, {}};
@@ -179,11 +190,10 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
       const std::vector<int64_t> e = funcExtents(g.tensors[s.tensor].shape);
       trainShapes.push_back(Shape(e.rbegin(), e.rend()));  // regionOf reverses it back
     }
+    for (int t : g.buffers) trainShapes.push_back(g.tensors[t].shape);
     setEstimates(p.step, g, trainOutputs, trainShapes);
     p.train.auto_schedule(autoscheduler, target, machine);
-    std::vector<Func> evalOutputs = ownLowering();
     setEstimates(p.evalStep, g, evalOutputs, {{g.train.batch, g.classes}, {}, {}});
-    p.eval = Pipeline(evalOutputs);
     p.eval.auto_schedule(autoscheduler, target, machine);
   }
   p.optimizer = Pipeline(p.update.out);
@@ -194,16 +204,21 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
 }
 
 GpuLaunches gpuLaunches(const Graph& g, const Fusion& fusion, const Pipelines& gpu) {
-  const std::vector<std::vector<Func>> roots = rootFuncsByKernel(gpu.step, g, fusion);
   GpuLaunches n;
-  for (size_t k = 0; k < fusion.kernels.size(); ++k) {
-    const Phase phase = g.ops[fusion.kernels[k].root].phase;
-    for (const Func& f : roots[k]) {
-      const int stages = 1 + f.num_update_definitions();
-      if (phase != Phase::Update) n.step += stages;
-      if (phase == Phase::Forward) n.eval += stages;
+  auto count = [&](const Lowered& L, bool training) {
+    const std::vector<std::vector<Func>> roots = rootFuncsByKernel(L, g, fusion);
+    int launches = 0;
+    for (size_t k = 0; k < fusion.kernels.size(); ++k) {
+      const Phase phase = g.ops[fusion.kernels[k].root].phase;
+      if (phase == Phase::Update || (!training && phase != Phase::Forward)) continue;
+      for (const Func& f : roots[k]) launches += 1 + f.num_update_definitions();
     }
-  }
+    if (training)
+      for (const Func& f : L.buffersOut) launches += 1 + f.num_update_definitions();
+    return launches;
+  };
+  n.step = count(gpu.step, true);
+  n.eval = count(gpu.evalStep, false);
   n.update = 1 + gpu.update.out.num_update_definitions();
   return n;
 }

@@ -41,7 +41,7 @@ Halide::Target gpuTarget(const Halide::Target& cpu, GpuApi api);
 struct Pipelines {
   Halide::Target target;
   Lowered step;
-  Lowered evalStep;  // evaluation's own lowering (CPU schedules, autoschedulers); undefined on GPUs
+  Lowered evalStep;  // evaluation's own lowering, in evaluation mode
   LoweredUpdate update;
   Halide::Pipeline train, eval, optimizer;
   std::vector<Halide::Argument> trainArgs, evalArgs, updateArgs;

@@ -44,6 +44,14 @@ int extentOf(const Op& op, const Graph& g, int dimFromInner) {
   return static_cast<int>(s.empty() ? 1 : s[0]);
 }
 
+// The widest power-of-two vector, at most `natural` lanes, that divides
+// `extent` (no tail at all).
+int vectorDividing(int extent, int natural) {
+  int v = 1;
+  while (v * 2 <= natural && extent % (v * 2) == 0) v *= 2;
+  return v;
+}
+
 // compute_root, vectorised along dim 0, parallel along the last (batch).
 void rowMajor(Func f, int innerExtent, int natural, bool parallelOuter = true) {
   std::vector<Var> args = f.args();
@@ -249,24 +257,39 @@ void denseGradient(LoweredOp& l, int inner, int natural) {
   l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
 }
 
-// db (c): per-sample sums (parallel over the batch), then the batch's.
-void channelSum(LoweredOp& l, int inner, int natural) {
-  std::vector<Var> a = l.out.args();
-  rowMajor(l.out, inner, natural, false);
-  l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf);
-  if (Func h = l.partial; h.defined()) {  // per-sample sums, parallel over the batch
+// Sums per channel (bias gradients, batch norm's statistics): per-sample
+// sums (parallel over the batch), then the batch's.
+void channelSums(ChannelSums s, int inner, int natural) {
+  // Vectors of channels that divide the count: with a guarded tail,
+  // Halide 14 computed the first vector twice and the tail never where the
+  // summand reads a per-channel value (batch norm's squared deviations
+  // from the mean, 5 features in vectors of 4: the fifth's sum stayed 0).
+  const int v = vectorDividing(inner, natural);
+  std::vector<Var> a = s.total.args();
+  rowMajor(s.total, inner, natural, false);
+  s.total.update().vectorize(a[0], v);
+  if (Func h = s.perSample; h.defined()) {  // per-sample sums, parallel over the batch
     std::vector<Var> p = h.args();
     h.compute_root().vectorize(p[0], vectorFor(inner, natural)).parallel(p[1]);
-    h.update().vectorize(p[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(p[1]);
+    h.update().vectorize(p[0], v).parallel(p[1]);
     // Each sample's column sums: rows added in turn, each a run of
     // channels and columns in vectors.
-    Func cols = l.partialAcc;
+    Func cols = s.perColumn;
     std::vector<Var> q = cols.args();  // c, x, n
     Var cx("cx");
     cols.compute_at(h, p[1]).fuse(q[0], q[1], cx).vectorize(cx, natural, TailStrategy::GuardWithIf);
     cols.update().reorder(q[0], q[1], cols.rvars(0)[0]).fuse(q[0], q[1], cx).vectorize(cx, natural,
                                                                                         TailStrategy::GuardWithIf);
   }
+}
+
+// Batch norm's statistics, whether or not its normalisation is computed
+// inside its readers: each sum as above, the per-channel values once.
+void statistics(const NormStats& s, int inner, int natural) {
+  for (const ChannelSums& sums : {s.sum, s.squares})
+    if (sums.total.defined()) channelSums(sums, inner, natural);
+  for (Func f : {s.mean, s.invStd, s.scale, s.shift})
+    if (f.defined()) f.compute_root().vectorize(f.args()[0], vectorDividing(inner, natural));
 }
 
 // flatten: a layout change.
@@ -316,14 +339,15 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
   const bool training = pipeline == PipelineKind::Training;
   const int batch = static_cast<int>(g.train.batch);
   for (LoweredOp& l : L.ops) {
-    if (l.inlined) continue;  // computed inside the kernels that read it
     const int inner = extentOf(*l.op, g, 0);
+    if (l.loops == LoopNest::Normalize) statistics(l.norm, inner, natural);
+    if (l.inlined) continue;  // computed inside the kernels that read it
     switch (l.loops) {
       case LoopNest::Convolution: tiledConvolution(l, inner, extentOf(*l.op, g, 1), natural, avx512); break;
       case LoopNest::WeightGradient: weightGradient(L, l, g, natural, avx512); break;
       case LoopNest::Dense: dense(l, g, natural); break;
       case LoopNest::DenseGradient: denseGradient(l, inner, natural); break;
-      case LoopNest::ChannelSum: channelSum(l, inner, natural); break;
+      case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}, inner, natural); break;
       case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)
         wholeBatch(l, batch, training);
@@ -340,7 +364,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         rowMajor(l.out, inner, natural);
         for (Func& h : l.helpers()) rowMajor(h, inner, natural);
         break;
-      case LoopNest::Elementwise: activation(L, l, inner, natural); break;
+      case LoopNest::Elementwise:
+      case LoopNest::Normalize: activation(L, l, inner, natural); break;
       case LoopNest::None: break;
     }
   }
@@ -365,8 +390,15 @@ std::vector<std::vector<Func>> rootFuncsByKernel(const Lowered& L, const Graph& 
     return level.lock().is_root();
   };
   for (const LoweredOp& l : L.ops) {
-    const int k = fusion.kernelOf[l.op - g.ops.data()];
-    if (k < 0) continue;  // inlined
+    const int index = static_cast<int>(l.op - g.ops.data());
+    int k = fusion.kernelOf[index];
+    // An inlined op's own root stages (batch norm's statistics) count
+    // for the first kernel it is computed in.
+    for (size_t j = 0; k < 0 && j < fusion.kernels.size(); ++j) {
+      const std::vector<int>& fused = fusion.kernels[j].fused;
+      if (std::find(fused.begin(), fused.end(), index) != fused.end()) k = static_cast<int>(j);
+    }
+    if (k < 0) continue;
     std::vector<Func>& funcs = byKernel[k];
     auto take = [&](const Func& f) {
       for (const Func& seen : funcs)
@@ -377,6 +409,7 @@ std::vector<std::vector<Func>> rootFuncsByKernel(const Lowered& L, const Graph& 
     take(l.acc);
     take(l.weightT);
     for (const Func& h : l.helpers()) take(h);
+    for (const Func& h : l.norm.all()) take(h);
     // The loss and the count of correct predictions: outputs, so computed at root.
     if (l.loops == LoopNest::Loss)
       for (const Func& f : {L.loss, L.correct}) funcs.push_back(f);

@@ -112,11 +112,28 @@ void convolutionOnGpu(LoweredOp& l, int channels, int width, int height) {
   onGpu(l.weightT);
 }
 
+// Sums per channel: each sample's on a thread of their own, which sums its
+// column sums too (in registers, not a kernel of their own).
+void channelSums(ChannelSums s) {
+  onGpu(s.total);
+  onGpu(s.perSample);
+  inThread(s.perColumn, LoopLevel(s.perSample, Var("t1")));  // the thread loop of its update (tile)
+}
+
+// Batch norm's statistics, whether or not its normalisation is computed
+// inside its readers: the sums, then each per-channel value a small kernel.
+void statistics(const NormStats& s) {
+  for (const ChannelSums& sums : {s.sum, s.squares})
+    if (sums.total.defined()) channelSums(sums);
+  for (Func f : {s.mean, s.invStd, s.scale, s.shift}) onGpu(f);
+}
+
 }  // namespace
 
 void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
+    if (l.loops == LoopNest::Normalize) statistics(l.norm);
     if (l.inlined) continue;  // computed inside the kernels that read it
     switch (l.loops) {
       case LoopNest::Convolution: {
@@ -150,17 +167,12 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
         break;
       case LoopNest::None:
         break;
-      case LoopNest::ChannelSum:
-        // Each sample's sums per channel on a thread of their own, which
-        // sums its column sums too (in registers, not a kernel of their own).
-        onGpu(l.out);
-        onGpu(l.partial);
-        inThread(l.partialAcc, LoopLevel(l.partial, Var("t1")));  // the thread loop of its update (tile)
-        break;
+      case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}); break;
       case LoopNest::DenseGradient:
       case LoopNest::Rows:
       case LoopNest::Transpose:
       case LoopNest::Elementwise:
+      case LoopNest::Normalize:
         onGpu(l.out);
         onGpu(l.acc);
         onGpu(l.weightT);
@@ -192,6 +204,7 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
     inThread(loss->lse, lossThread);
     inThread(loss->predicted, correctThread);
   }
+  for (Func& f : L.buffersOut) onGpu(f);
 }
 
 void scheduleUpdateGpu(LoweredUpdate& u, const Target&) { onGpu(u.out); }

@@ -17,27 +17,11 @@ namespace {
 // the pixels, a layer of 6 channels accumulated 4-lane vectors through
 // memory, pixel by pixel (LeNet-5's c1 bias: 0.54 ms a step).
 void lower(LowerContext& cx, const Op& op) {
-  const std::string name = cx.name(op);
   Dims d = cx.dims(op.operands[0]);
-  Func dy = cx.func(op.operands[0]);
-  RDom b(0, d.N, name + "_batch");
-  Func out(name);
-  out(c) = 0.0f;
-  if (d.image) {
-    RDom rows(0, d.H, name + "_rows"), columns(0, d.W, name + "_columns");
-    Func perColumn(name + "_per_column"), part(name + "_per_sample");
-    perColumn(c, x, n) = 0.0f;
-    perColumn(c, x, n) += dy(c, x, rows, n);
-    part(c, n) = 0.0f;
-    part(c, n) += perColumn(c, columns, n);
-    out(c) += part(c, b);
-    LoweredOp& l = cx.add(op, out);
-    l.partial = part;
-    l.partialAcc = perColumn;
-  } else {
-    out(c) += dy(c, b);
-    cx.add(op, out);
-  }
+  ChannelSums sums = channelSums(cx.func(op.operands[0]), d, Expr(), cx.name(op));
+  LoweredOp& l = cx.add(op, sums.total);
+  l.partial = sums.perSample;
+  l.partialAcc = sums.perColumn;
 }
 
 }  // namespace

@@ -18,6 +18,8 @@ std::vector<OpInfo> poolOps();
 std::vector<OpInfo> flattenOps();
 std::vector<OpInfo> linearOps();
 std::vector<OpInfo> softmaxOps();
+std::vector<OpInfo> batchNormOps();
+std::vector<OpInfo> dropoutOps();
 std::vector<OpInfo> lossOps();
 std::vector<OpInfo> optimizerOps();
 

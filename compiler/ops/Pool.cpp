@@ -1,6 +1,8 @@
 // maxpool and avgpool (nn.MaxPool2d, nn.AvgPool2d with PyTorch's
 // defaults: floor mode, padding counted in the average) and their
-// gradients, each input gathering from the windows that cover it.
+// gradients, each input gathering from the windows that cover it; and
+// global_avgpool (nn.AdaptiveAvgPool2d(1): CxHxW -> Cx1x1), whose
+// gradient spreads dy evenly over the image.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -139,11 +141,47 @@ OpInfo gradient(OpKind kind, const char* name) {
   return info;
 }
 
+ShapeResult globalShape(const Attrs&, const std::vector<Shape>& in) { return {{in[0][0], 1, 1}, "", ""}; }
+
+void gradGlobal(GradBuilder& b, const Op& op) {
+  if (b.needsGrad(ops::input(op))) b.emit(OpKind::GlobalAvgPoolBwd, {b.gradOf(op.result)}, op, ops::input(op));
+}
+
+// in (c, x, y, n) -> out (c, 0, 0, n): each channel's mean, rows in turn.
+void lowerGlobal(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  Dims d = cx.dims(op.operands[0]);
+  Func in = cx.func(op.operands[0]), out(name);
+  RDom r(0, d.W, 0, d.H, name + "_r");
+  out(c, x, y, n) = sum(in(c, r.x, r.y, n)) / float(d.W * d.H);
+  cx.add(op, out);
+}
+
+// dy (c, 0, 0, n) -> dx (c, x, y, n) = dy / (H W)
+void lowerGlobalBwd(LowerContext& cx, const Op& op) {
+  Dims d = cx.dims(op.result);
+  Func dy = cx.func(op.operands[0]), out(cx.name(op));
+  out(c, x, y, n) = dy(c, 0, 0, n) / float(d.W * d.H);
+  cx.add(op, out);
+}
+
 }  // namespace
 
 std::vector<OpInfo> poolOps() {
+  OpInfo global{OpKind::GlobalAvgPool, "global_avgpool"};
+  global.isLayer = true;
+  global.input = "image";
+  global.inferShape = globalShape;
+  global.grad = gradGlobal;
+  global.lower = lowerGlobal;
+  global.loops = LoopNest::Gather;
+  OpInfo globalBwd{OpKind::GlobalAvgPoolBwd, "global_avgpool_bwd"};
+  globalBwd.fuse = FuseAs::RoutedGradient;
+  globalBwd.lower = lowerGlobalBwd;
+  globalBwd.loops = LoopNest::Gather;
   return {pool(OpKind::MaxPool, "maxpool", gradMax), pool(OpKind::AvgPool, "avgpool", gradAvg),
-          gradient(OpKind::MaxPoolBwd, "maxpool_bwd"), gradient(OpKind::AvgPoolBwd, "avgpool_bwd")};
+          gradient(OpKind::MaxPoolBwd, "maxpool_bwd"), gradient(OpKind::AvgPoolBwd, "avgpool_bwd"), global,
+          globalBwd};
 }
 
 }  // namespace cnnc

@@ -21,8 +21,8 @@ std::string incomplete(const OpInfo& info) {
 
 std::vector<OpInfo> build() {
   std::vector<OpInfo> rows;
-  for (auto family : {conv2dOps, biasOps, activationOps, addOps, concatOps, poolOps, flattenOps, linearOps, softmaxOps, lossOps,
-                      optimizerOps})
+  for (auto family : {conv2dOps, biasOps, activationOps, addOps, concatOps, poolOps, flattenOps, linearOps, softmaxOps, batchNormOps,
+                      dropoutOps, lossOps, optimizerOps})
     for (OpInfo& info : family()) rows.push_back(std::move(info));
   std::vector<OpInfo> table;
   for (int k = 0; k < kOpKinds; ++k) {

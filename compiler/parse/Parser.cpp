@@ -156,9 +156,11 @@ class Parser {
       Layer layer;
       if (!parseLayer(layer)) return false;
       stage.layers.push_back(std::move(layer));
+      // A stage may continue on the next line before a leading '->'.
+      if (cur().is(Tok::Newline) && ahead(1).is(Tok::Arrow)) take();
       if (!cur().is(Tok::Arrow)) return true;
       take();
-      skipNewlines();  // a stage may continue on the next line after '->'
+      skipNewlines();  // or after a trailing one
     }
   }
 

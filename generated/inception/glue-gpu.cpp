@@ -15,8 +15,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -28,7 +29,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -59,7 +60,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[16]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -81,8 +82,9 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_train_step_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -94,7 +96,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -125,7 +127,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[16]);
 }
 
-// CUDA: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CUDA: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_eval_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -147,8 +149,9 @@ int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_train_step_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -160,7 +163,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -191,7 +194,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[16]);
 }
 
-// OpenCL: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// OpenCL: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_eval_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -214,16 +217,16 @@ int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"stem.0.weight", {16, 1, 3, 3}, 0, 9},
-    {"stem.0.bias", {16}, 256, 0},
-    {"b1.0.weight", {8, 16, 1, 1}, 384, 16},
-    {"b1.0.bias", {8}, 512, 0},
-    {"b3.0.weight", {16, 16, 3, 3}, 640, 144},
-    {"b3.0.bias", {16}, 2944, 0},
-    {"b5.0.weight", {8, 16, 5, 5}, 3072, 400},
-    {"b5.0.bias", {8}, 6272, 0},
-    {"out.weight", {10, 1568}, 6400, 1568},
-    {"out.bias", {10}, 22144, 0},
+    {"stem.0.weight", {16, 1, 3, 3}, 0, 9, cnnc_rt::Init::FanIn},
+    {"stem.0.bias", {16}, 256, 0, cnnc_rt::Init::FanIn},
+    {"b1.0.weight", {8, 16, 1, 1}, 384, 16, cnnc_rt::Init::FanIn},
+    {"b1.0.bias", {8}, 512, 0, cnnc_rt::Init::FanIn},
+    {"b3.0.weight", {16, 16, 3, 3}, 640, 144, cnnc_rt::Init::FanIn},
+    {"b3.0.bias", {16}, 2944, 0, cnnc_rt::Init::FanIn},
+    {"b5.0.weight", {8, 16, 5, 5}, 3072, 400, cnnc_rt::Init::FanIn},
+    {"b5.0.bias", {8}, 6272, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 1568}, 6400, 1568, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 22144, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -300,6 +303,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 22272;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 4015360;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
@@ -341,7 +345,7 @@ multiply-adds per sample:       1,232,448  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 62, 16, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 62, 16, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 62, 15, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 62, 15, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

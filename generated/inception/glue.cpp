@@ -7,8 +7,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -20,7 +21,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -51,7 +52,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[16]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return inception_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -74,16 +75,16 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"stem.0.weight", {16, 1, 3, 3}, 0, 9},
-    {"stem.0.bias", {16}, 256, 0},
-    {"b1.0.weight", {8, 16, 1, 1}, 384, 16},
-    {"b1.0.bias", {8}, 512, 0},
-    {"b3.0.weight", {16, 16, 3, 3}, 640, 144},
-    {"b3.0.bias", {16}, 2944, 0},
-    {"b5.0.weight", {8, 16, 5, 5}, 3072, 400},
-    {"b5.0.bias", {8}, 6272, 0},
-    {"out.weight", {10, 1568}, 6400, 1568},
-    {"out.bias", {10}, 22144, 0},
+    {"stem.0.weight", {16, 1, 3, 3}, 0, 9, cnnc_rt::Init::FanIn},
+    {"stem.0.bias", {16}, 256, 0, cnnc_rt::Init::FanIn},
+    {"b1.0.weight", {8, 16, 1, 1}, 384, 16, cnnc_rt::Init::FanIn},
+    {"b1.0.bias", {8}, 512, 0, cnnc_rt::Init::FanIn},
+    {"b3.0.weight", {16, 16, 3, 3}, 640, 144, cnnc_rt::Init::FanIn},
+    {"b3.0.bias", {16}, 2944, 0, cnnc_rt::Init::FanIn},
+    {"b5.0.weight", {8, 16, 5, 5}, 3072, 400, cnnc_rt::Init::FanIn},
+    {"b5.0.bias", {8}, 6272, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 1568}, 6400, 1568, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 22144, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 22272;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 4015360;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};

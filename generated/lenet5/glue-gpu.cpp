@@ -15,8 +15,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -28,7 +29,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -64,7 +65,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[21]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -86,8 +87,9 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0]);
 }
 
-// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_train_step_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -99,7 +101,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -135,7 +137,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[21]);
 }
 
-// CUDA: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CUDA: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_eval_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -157,8 +159,9 @@ int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0]);
 }
 
-// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_train_step_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -170,7 +173,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -206,7 +209,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[21]);
 }
 
-// OpenCL: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// OpenCL: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_eval_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -229,16 +232,16 @@ int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"c1.0.weight", {6, 1, 5, 5}, 0, 25},
-    {"c1.0.bias", {6}, 256, 0},
-    {"c3.0.weight", {16, 6, 5, 5}, 384, 150},
-    {"c3.0.bias", {16}, 2816, 0},
-    {"f5.0.weight", {120, 400}, 2944, 400},
-    {"f5.0.bias", {120}, 50944, 0},
-    {"f6.0.weight", {84, 120}, 51072, 120},
-    {"f6.0.bias", {84}, 61184, 0},
-    {"out.weight", {10, 84}, 61312, 84},
-    {"out.bias", {10}, 62208, 0},
+    {"c1.0.weight", {6, 1, 5, 5}, 0, 25, cnnc_rt::Init::FanIn},
+    {"c1.0.bias", {6}, 256, 0, cnnc_rt::Init::FanIn},
+    {"c3.0.weight", {16, 6, 5, 5}, 384, 150, cnnc_rt::Init::FanIn},
+    {"c3.0.bias", {16}, 2816, 0, cnnc_rt::Init::FanIn},
+    {"f5.0.weight", {120, 400}, 2944, 400, cnnc_rt::Init::FanIn},
+    {"f5.0.bias", {120}, 50944, 0, cnnc_rt::Init::FanIn},
+    {"f6.0.weight", {84, 120}, 51072, 120, cnnc_rt::Init::FanIn},
+    {"f6.0.bias", {84}, 61184, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 84}, 61312, 84, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 62208, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -328,6 +331,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 62336;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 1516800;
   spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0};
@@ -366,7 +370,7 @@ multiply-adds per sample:         416,520  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 56, 17, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 56, 17, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 56, 16, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 56, 16, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

@@ -7,8 +7,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -20,7 +21,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[6],
       b.params[7],
       b.params[8],
-      b.params[9],
+      b.params[9], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -56,7 +57,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[21]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return lenet5_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -79,16 +80,16 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"c1.0.weight", {6, 1, 5, 5}, 0, 25},
-    {"c1.0.bias", {6}, 256, 0},
-    {"c3.0.weight", {16, 6, 5, 5}, 384, 150},
-    {"c3.0.bias", {16}, 2816, 0},
-    {"f5.0.weight", {120, 400}, 2944, 400},
-    {"f5.0.bias", {120}, 50944, 0},
-    {"f6.0.weight", {84, 120}, 51072, 120},
-    {"f6.0.bias", {84}, 61184, 0},
-    {"out.weight", {10, 84}, 61312, 84},
-    {"out.bias", {10}, 62208, 0},
+    {"c1.0.weight", {6, 1, 5, 5}, 0, 25, cnnc_rt::Init::FanIn},
+    {"c1.0.bias", {6}, 256, 0, cnnc_rt::Init::FanIn},
+    {"c3.0.weight", {16, 6, 5, 5}, 384, 150, cnnc_rt::Init::FanIn},
+    {"c3.0.bias", {16}, 2816, 0, cnnc_rt::Init::FanIn},
+    {"f5.0.weight", {120, 400}, 2944, 400, cnnc_rt::Init::FanIn},
+    {"f5.0.bias", {120}, 50944, 0, cnnc_rt::Init::FanIn},
+    {"f6.0.weight", {84, 120}, 51072, 120, cnnc_rt::Init::FanIn},
+    {"f6.0.bias", {84}, 61184, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 84}, 61312, 84, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 62208, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 62336;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 1516800;
   spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0};

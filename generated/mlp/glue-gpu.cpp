@@ -15,14 +15,15 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],
-      b.params[3],
+      b.params[3], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -37,7 +38,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[6]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -53,14 +54,15 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],
-      b.params[3],
+      b.params[3], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -75,7 +77,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[6]);
 }
 
-// CUDA: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CUDA: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_eval_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -91,14 +93,15 @@ int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],
-      b.params[3],
+      b.params[3], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -113,7 +116,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[6]);
 }
 
-// OpenCL: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// OpenCL: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_eval_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -130,10 +133,10 @@ int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"hidden.0.weight", {256, 784}, 0, 784},
-    {"hidden.0.bias", {256}, 200704, 0},
-    {"out.weight", {10, 256}, 200960, 256},
-    {"out.bias", {10}, 203520, 0},
+    {"hidden.0.weight", {256, 784}, 0, 784, cnnc_rt::Init::FanIn},
+    {"hidden.0.bias", {256}, 200704, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 256}, 200960, 256, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 203520, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -179,6 +182,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 203648;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 116992;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
@@ -209,7 +213,7 @@ multiply-adds per sample:         203,264  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 18, 7, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 18, 7, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 18, 6, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 18, 6, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

@@ -7,14 +7,15 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
       b.params[1],
       b.params[2],
-      b.params[3],
+      b.params[3], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -29,7 +30,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[6]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return mlp_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -46,10 +47,10 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"hidden.0.weight", {256, 784}, 0, 784},
-    {"hidden.0.bias", {256}, 200704, 0},
-    {"out.weight", {10, 256}, 200960, 256},
-    {"out.bias", {10}, 203520, 0},
+    {"hidden.0.weight", {256, 784}, 0, 784, cnnc_rt::Init::FanIn},
+    {"hidden.0.bias", {256}, 200704, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 256}, 200960, 256, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 203520, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 203648;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 116992;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};

@@ -15,8 +15,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -26,7 +27,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[4],
       b.params[5],
       b.params[6],
-      b.params[7],
+      b.params[7], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -52,7 +53,7 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[13]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -72,8 +73,9 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CUDA: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_train_step_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -83,7 +85,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[4],
       b.params[5],
       b.params[6],
-      b.params[7],
+      b.params[7], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -109,7 +111,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[13]);
 }
 
-// CUDA: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CUDA: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_eval_cuda(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -129,8 +131,9 @@ int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
       b.flatParams, b.state[0], b.state[1]);
 }
 
-// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// OpenCL: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_train_step_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -140,7 +143,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[4],
       b.params[5],
       b.params[6],
-      b.params[7],
+      b.params[7], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -166,7 +169,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[13]);
 }
 
-// OpenCL: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// OpenCL: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
   return mnist_eval_opencl(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -187,14 +190,14 @@ int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"conv1.0.weight", {16, 1, 5, 5}, 0, 25},
-    {"conv1.0.bias", {16}, 512, 0},
-    {"conv2.0.weight", {32, 16, 5, 5}, 640, 400},
-    {"conv2.0.bias", {32}, 13440, 0},
-    {"conv3.0.weight", {64, 32, 5, 5}, 13568, 800},
-    {"conv3.0.bias", {64}, 64768, 0},
-    {"out.weight", {10, 3136}, 64896, 3136},
-    {"out.bias", {10}, 96256, 0},
+    {"conv1.0.weight", {16, 1, 5, 5}, 0, 25, cnnc_rt::Init::FanIn},
+    {"conv1.0.bias", {16}, 512, 0, cnnc_rt::Init::FanIn},
+    {"conv2.0.weight", {32, 16, 5, 5}, 640, 400, cnnc_rt::Init::FanIn},
+    {"conv2.0.bias", {32}, 13440, 0, cnnc_rt::Init::FanIn},
+    {"conv3.0.weight", {64, 32, 5, 5}, 13568, 800, cnnc_rt::Init::FanIn},
+    {"conv3.0.bias", {64}, 64768, 0, cnnc_rt::Init::FanIn},
+    {"out.weight", {10, 3136}, 64896, 3136, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 96256, 0, cnnc_rt::Init::FanIn},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
@@ -261,6 +264,7 @@ int main(int argc, char** argv) {
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
   spec.totalParams = 96384;
+  spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 3814656;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.01, 0, 0.9, 0.999, 1e-08, 0};
@@ -298,7 +302,7 @@ multiply-adds per sample:       5,362,560  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 47, 13, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 47, 13, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 47, 12, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 47, 12, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

@@ -7,8 +7,9 @@
 
 namespace {
 
-// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters -> loss, correct, gradients,
-// the kernels' results (views into the activation arena: cnnc --emit=plan)
+// CPU: images (F, S) u8, labels (S), order (S), first, valid, parameters, buffers, the dropout key
+// -> loss, correct, gradients, the kernels' results (views into the activation arena: cnnc
+// --emit=plan), the buffers' new values (in place)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   return resnet_train_step(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -23,6 +24,14 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[9],
       b.params[10],
       b.params[11],
+      b.params[12],
+      b.params[13],
+      b.params[14],
+      b.params[15],
+      b.params[16],
+      b.params[17],
+      b.params[18],
+      b.params[19], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11], b.noise,
       b.loss, b.correct,
       b.grads[0],
       b.grads[1],
@@ -36,6 +45,14 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.grads[9],
       b.grads[10],
       b.grads[11],
+      b.grads[12],
+      b.grads[13],
+      b.grads[14],
+      b.grads[15],
+      b.grads[16],
+      b.grads[17],
+      b.grads[18],
+      b.grads[19],
       b.activations[0],
       b.activations[1],
       b.activations[2],
@@ -53,10 +70,16 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[14],
       b.activations[15],
       b.activations[16],
-      b.activations[17]);
+      b.activations[17],
+      b.activations[18],
+      b.activations[19],
+      b.activations[20],
+      b.activations[21],
+      b.activations[22],
+      b.activations[23], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11]);
 }
 
-// CPU: images, labels, order, first, valid, parameters -> output (K, B), loss, correct
+// CPU: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
 int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
   return resnet_eval(b.images, b.labels, b.order, first, valid,
       b.params[0],
@@ -71,6 +94,14 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
       b.params[9],
       b.params[10],
       b.params[11],
+      b.params[12],
+      b.params[13],
+      b.params[14],
+      b.params[15],
+      b.params[16],
+      b.params[17],
+      b.params[18],
+      b.params[19], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11],
       b.output, b.loss, b.correct);
 }
 
@@ -81,86 +112,133 @@ int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
 }
 
 const cnnc_rt::ParamSpec kParams[] = {
-    {"stem.0.weight", {16, 1, 3, 3}, 0, 9},
-    {"stem.0.bias", {16}, 256, 0},
-    {"block1.0.weight", {16, 16, 3, 3}, 384, 144},
-    {"block1.0.bias", {16}, 2688, 0},
-    {"block1.2.weight", {16, 16, 3, 3}, 2816, 144},
-    {"block1.2.bias", {16}, 5120, 0},
-    {"down.0.weight", {32, 16, 3, 3}, 5248, 144},
-    {"down.0.bias", {32}, 9856, 0},
-    {"skip.weight", {32, 16, 1, 1}, 9984, 16},
-    {"skip.bias", {32}, 10496, 0},
-    {"out.weight", {10, 1568}, 10624, 1568},
-    {"out.bias", {10}, 26368, 0},
+    {"stem.0.weight", {32, 1, 3, 3}, 0, 9, cnnc_rt::Init::FanIn},
+    {"stem.1.weight", {32}, 384, 0, cnnc_rt::Init::Ones},
+    {"stem.1.bias", {32}, 512, 0, cnnc_rt::Init::Zeros},
+    {"block1.0.weight", {32, 32, 3, 3}, 640, 288, cnnc_rt::Init::FanIn},
+    {"block1.1.weight", {32}, 9856, 0, cnnc_rt::Init::Ones},
+    {"block1.1.bias", {32}, 9984, 0, cnnc_rt::Init::Zeros},
+    {"block1.3.weight", {32, 32, 3, 3}, 10112, 288, cnnc_rt::Init::FanIn},
+    {"block1.4.weight", {32}, 19328, 0, cnnc_rt::Init::Ones},
+    {"block1.4.bias", {32}, 19456, 0, cnnc_rt::Init::Zeros},
+    {"down.0.weight", {64, 32, 3, 3}, 19584, 288, cnnc_rt::Init::FanIn},
+    {"down.1.weight", {64}, 38016, 0, cnnc_rt::Init::Ones},
+    {"down.1.bias", {64}, 38144, 0, cnnc_rt::Init::Zeros},
+    {"down.3.weight", {64, 64, 3, 3}, 38272, 576, cnnc_rt::Init::FanIn},
+    {"down.4.weight", {64}, 75136, 0, cnnc_rt::Init::Ones},
+    {"down.4.bias", {64}, 75264, 0, cnnc_rt::Init::Zeros},
+    {"skip.0.weight", {64, 32, 1, 1}, 75392, 32, cnnc_rt::Init::FanIn},
+    {"skip.1.weight", {64}, 77440, 0, cnnc_rt::Init::Ones},
+    {"skip.1.bias", {64}, 77568, 0, cnnc_rt::Init::Zeros},
+    {"out.weight", {10, 64}, 77696, 64, cnnc_rt::Init::FanIn},
+    {"out.bias", {10}, 78336, 0, cnnc_rt::Init::FanIn},
+};
+
+const cnnc_rt::ParamSpec kBuffers[] = {
+    {"stem.1.running_mean", {32}, 0, 0, cnnc_rt::Init::Zeros},
+    {"stem.1.running_var", {32}, 128, 0, cnnc_rt::Init::Ones},
+    {"block1.1.running_mean", {32}, 256, 0, cnnc_rt::Init::Zeros},
+    {"block1.1.running_var", {32}, 384, 0, cnnc_rt::Init::Ones},
+    {"block1.4.running_mean", {32}, 512, 0, cnnc_rt::Init::Zeros},
+    {"block1.4.running_var", {32}, 640, 0, cnnc_rt::Init::Ones},
+    {"down.1.running_mean", {64}, 768, 0, cnnc_rt::Init::Zeros},
+    {"down.1.running_var", {64}, 896, 0, cnnc_rt::Init::Ones},
+    {"down.4.running_mean", {64}, 1024, 0, cnnc_rt::Init::Zeros},
+    {"down.4.running_var", {64}, 1152, 0, cnnc_rt::Init::Ones},
+    {"skip.1.running_mean", {64}, 1280, 0, cnnc_rt::Init::Zeros},
+    {"skip.1.running_var", {64}, 1408, 0, cnnc_rt::Init::Ones},
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"stem.0", {16, 28, 28, 64}, 0},
-    {"block1.0", {16, 28, 28, 64}, 802816},
-    {"block1.2", {16, 28, 28, 64}, 1605632},
-    {"block1.4", {16, 28, 28, 64}, 2408448},
-    {"down.0", {32, 14, 14, 64}, 3211264},
-    {"down.1", {32, 14, 14, 64}, 3612672},
-    {"skip.0", {32, 14, 14, 64}, 4014080},
-    {"join.2", {32, 7, 7, 64}, 4415488},
-    {"head.0", {1568, 64}, 4515840},
-    {"out.0", {10, 64}, 4616192},
-    {"grad.out.0", {10, 64}, 4616832},
-    {"grad.head.0", {1568, 64}, 4617472},
-    {"grad.join.2", {32, 7, 7, 64}, 4717824},
-    {"grad.join.0", {32, 14, 14, 64}, 4818176},
-    {"grad.block1.4", {16, 28, 28, 64}, 5219584},
-    {"grad.block1.4.1", {16, 28, 28, 64}, 6022400},
-    {"grad.block1.1", {16, 28, 28, 64}, 6825216},
-    {"grad.stem.1.1", {16, 28, 28, 64}, 7628032},
+    {"stem.0", {32, 28, 28, 64}, 0},
+    {"stem.3", {32, 14, 14, 64}, 1605632},
+    {"block1.0", {32, 14, 14, 64}, 2007040},
+    {"block1.2", {32, 14, 14, 64}, 2408448},
+    {"block1.3", {32, 14, 14, 64}, 2809856},
+    {"block1.6", {32, 14, 14, 64}, 3211264},
+    {"down.0", {64, 7, 7, 64}, 3612672},
+    {"down.2", {64, 7, 7, 64}, 3813376},
+    {"down.3", {64, 7, 7, 64}, 4014080},
+    {"skip.0", {64, 7, 7, 64}, 4214784},
+    {"head.0", {64, 1, 1, 64}, 4415488},
+    {"head.1", {64, 64}, 4419584},
+    {"head.2", {64, 64}, 4423680},
+    {"out.0", {10, 64}, 4427776},
+    {"grad.out.0", {10, 64}, 4428416},
+    {"grad.head.2", {64, 64}, 4429056},
+    {"grad.head.0", {64, 1, 1, 64}, 4433152},
+    {"grad.join.0", {64, 7, 7, 64}, 4437248},
+    {"grad.block1.6", {32, 14, 14, 64}, 4637952},
+    {"grad.down.2", {64, 7, 7, 64}, 5039360},
+    {"grad.block1.6.1", {32, 14, 14, 64}, 5240064},
+    {"grad.block1.2", {32, 14, 14, 64}, 5641472},
+    {"grad.stem.3.1", {32, 14, 14, 64}, 6042880},
+    {"grad.stem.1", {32, 28, 28, 64}, 6444288},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
-    {"0 conv2d -> stem.0", 14450688, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
-    {"1 conv2d -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t"}},
-    {"2 conv2d -> block1.2", 231211008, {"block1_2_conv2d", "block1_2_conv2d_weight_t"}},
-    {"3 relu -> block1.4", 0, {"block1_4_relu"}},
-    {"4 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t"}},
-    {"5 relu -> down.1", 0, {"down_1_relu"}},
-    {"6 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t"}},
-    {"7 maxpool -> join.2", 0, {"join_2_maxpool"}},
-    {"8 flatten -> head.0", 0, {"head_0_flatten"}},
-    {"9 linear -> out.0", 2007040, {"out_0_linear", "out_0_linear_acc"}},
-    {"10 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
-    {"11 linear_bwd_data -> grad.head.0", 2007040, {"grad_head_0_linear_bwd_data"}},
-    {"12 linear_bwd_weight -> grad.out.weight", 2007040, {"grad_out_weight_linear_bwd_weight"}},
-    {"13 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"14 flatten_bwd -> grad.join.2", 0, {"grad_join_2_flatten_bwd"}},
-    {"15 relu_bwd -> grad.join.0", 0, {"grad_join_0_relu_bwd"}},
-    {"16 conv2d_bwd_data -> grad.block1.4", 12845056, {"grad_block1_4_conv2d_bwd_data", "grad_block1_4_conv2d_bwd_data_weight_t"}},
-    {"17 conv2d_bwd_weight -> grad.skip.weight", 12845056, {"grad_skip_weight_conv2d_bwd_weight", "grad_skip_weight_conv2d_bwd_weight_acc", "grad_skip_weight_conv2d_bwd_weight_per_chunk"}},
-    {"18 bias_bwd -> grad.skip.bias", 0, {"grad_skip_bias_bias_bwd", "grad_skip_bias_bias_bwd_per_sample"}},
-    {"19 conv2d_bwd_data -> grad.block1.4.1", 115605504, {"grad_block1_4_1_conv2d_bwd_data", "grad_block1_4_1_conv2d_bwd_data_weight_t"}},
-    {"20 conv2d_bwd_weight -> grad.down.0.weight", 115605504, {"grad_down_0_weight_conv2d_bwd_weight", "grad_down_0_weight_conv2d_bwd_weight_acc", "grad_down_0_weight_conv2d_bwd_weight_per_chunk"}},
-    {"21 bias_bwd -> grad.down.0.bias", 0, {"grad_down_0_bias_bias_bwd", "grad_down_0_bias_bias_bwd_per_sample"}},
-    {"22 conv2d_bwd_data -> grad.block1.1", 231211008, {"grad_block1_1_conv2d_bwd_data", "grad_block1_1_conv2d_bwd_data_weight_t"}},
-    {"23 conv2d_bwd_weight -> grad.block1.2.weight", 231211008, {"grad_block1_2_weight_conv2d_bwd_weight", "grad_block1_2_weight_conv2d_bwd_weight_acc", "grad_block1_2_weight_conv2d_bwd_weight_per_chunk"}},
-    {"24 bias_bwd -> grad.block1.2.bias", 0, {"grad_block1_2_bias_bias_bwd", "grad_block1_2_bias_bias_bwd_per_sample"}},
-    {"25 conv2d_bwd_data -> grad.stem.1.1", 231211008, {"grad_stem_1_1_conv2d_bwd_data", "grad_stem_1_1_conv2d_bwd_data_weight_t"}},
-    {"26 conv2d_bwd_weight -> grad.block1.0.weight", 231211008, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_acc", "grad_block1_0_weight_conv2d_bwd_weight_per_chunk"}},
-    {"27 bias_bwd -> grad.block1.0.bias", 0, {"grad_block1_0_bias_bias_bwd", "grad_block1_0_bias_bias_bwd_per_sample"}},
-    {"28 conv2d_bwd_weight -> grad.stem.0.weight", 14450688, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_acc", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk"}},
-    {"29 bias_bwd -> grad.stem.0.bias", 0, {"grad_stem_0_bias_bias_bwd", "grad_stem_0_bias_bias_bwd_per_sample"}},
+    {"0 conv2d -> stem.0", 28901376, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
+    {"1 maxpool -> stem.3", 0, {"stem_1_batchnorm_sum_per_sample", "stem_1_batchnorm_sum", "stem_1_batchnorm_mean", "stem_1_batchnorm_squares_per_sample", "stem_1_batchnorm_squares", "stem_1_batchnorm_inv_std", "stem_1_batchnorm_scale", "stem_1_batchnorm_shift", "stem_3_maxpool"}},
+    {"2 conv2d -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t"}},
+    {"3 relu -> block1.2", 0, {"block1_1_batchnorm_sum_per_sample", "block1_1_batchnorm_sum", "block1_1_batchnorm_mean", "block1_1_batchnorm_squares_per_sample", "block1_1_batchnorm_squares", "block1_1_batchnorm_inv_std", "block1_1_batchnorm_scale", "block1_1_batchnorm_shift", "block1_2_relu"}},
+    {"4 conv2d -> block1.3", 231211008, {"block1_3_conv2d", "block1_3_conv2d_weight_t"}},
+    {"5 relu -> block1.6", 0, {"block1_4_batchnorm_sum_per_sample", "block1_4_batchnorm_sum", "block1_4_batchnorm_mean", "block1_4_batchnorm_squares_per_sample", "block1_4_batchnorm_squares", "block1_4_batchnorm_inv_std", "block1_4_batchnorm_scale", "block1_4_batchnorm_shift", "block1_6_relu"}},
+    {"6 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t"}},
+    {"7 relu -> down.2", 0, {"down_1_batchnorm_sum_per_sample", "down_1_batchnorm_sum", "down_1_batchnorm_mean", "down_1_batchnorm_squares_per_sample", "down_1_batchnorm_squares", "down_1_batchnorm_inv_std", "down_1_batchnorm_scale", "down_1_batchnorm_shift", "down_2_relu"}},
+    {"8 conv2d -> down.3", 231211008, {"down_3_conv2d", "down_3_conv2d_weight_t"}},
+    {"9 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t"}},
+    {"10 global_avgpool -> head.0", 0, {"down_4_batchnorm_sum_per_sample", "down_4_batchnorm_sum", "down_4_batchnorm_mean", "down_4_batchnorm_squares_per_sample", "down_4_batchnorm_squares", "down_4_batchnorm_inv_std", "down_4_batchnorm_scale", "down_4_batchnorm_shift", "skip_1_batchnorm_sum_per_sample", "skip_1_batchnorm_sum", "skip_1_batchnorm_mean", "skip_1_batchnorm_squares_per_sample", "skip_1_batchnorm_squares", "skip_1_batchnorm_inv_std", "skip_1_batchnorm_scale", "skip_1_batchnorm_shift", "head_0_global_avgpool"}},
+    {"11 flatten -> head.1", 0, {"head_1_flatten"}},
+    {"12 dropout -> head.2", 0, {"head_2_dropout"}},
+    {"13 linear -> out.0", 81920, {"out_0_linear", "out_0_linear_acc"}},
+    {"14 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"15 linear_bwd_data -> grad.head.2", 81920, {"grad_head_2_linear_bwd_data"}},
+    {"16 linear_bwd_weight -> grad.out.weight", 81920, {"grad_out_weight_linear_bwd_weight"}},
+    {"17 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"18 flatten_bwd -> grad.head.0", 0, {"grad_head_0_flatten_bwd"}},
+    {"19 relu_bwd -> grad.join.0", 0, {"grad_join_0_relu_bwd"}},
+    {"20 batchnorm_bwd_weight -> grad.skip.1.weight", 0, {"grad_skip_1_weight_batchnorm_bwd_weight", "grad_skip_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"21 bias_bwd -> grad.skip.1.bias", 0, {"grad_skip_1_bias_bias_bwd", "grad_skip_1_bias_bias_bwd_per_sample"}},
+    {"22 conv2d_bwd_data -> grad.block1.6", 12845056, {"grad_block1_6_conv2d_bwd_data", "grad_block1_6_conv2d_bwd_data_weight_t"}},
+    {"23 conv2d_bwd_weight -> grad.skip.0.weight", 12845056, {"grad_skip_0_weight_conv2d_bwd_weight", "grad_skip_0_weight_conv2d_bwd_weight_acc", "grad_skip_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"24 batchnorm_bwd_weight -> grad.down.4.weight", 0, {"grad_down_4_weight_batchnorm_bwd_weight", "grad_down_4_weight_batchnorm_bwd_weight_per_sample"}},
+    {"25 bias_bwd -> grad.down.4.bias", 0, {"grad_down_4_bias_bias_bwd", "grad_down_4_bias_bias_bwd_per_sample"}},
+    {"26 conv2d_bwd_data -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_weight_t"}},
+    {"27 conv2d_bwd_weight -> grad.down.3.weight", 231211008, {"grad_down_3_weight_conv2d_bwd_weight", "grad_down_3_weight_conv2d_bwd_weight_acc", "grad_down_3_weight_conv2d_bwd_weight_per_chunk"}},
+    {"28 batchnorm_bwd_weight -> grad.down.1.weight", 0, {"grad_down_1_weight_batchnorm_bwd_weight", "grad_down_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"29 bias_bwd -> grad.down.1.bias", 0, {"grad_down_1_bias_bias_bwd", "grad_down_1_bias_bias_bwd_per_sample"}},
+    {"30 conv2d_bwd_data -> grad.block1.6.1", 115605504, {"grad_block1_6_1_conv2d_bwd_data", "grad_block1_6_1_conv2d_bwd_data_weight_t"}},
+    {"31 conv2d_bwd_weight -> grad.down.0.weight", 115605504, {"grad_down_0_weight_conv2d_bwd_weight", "grad_down_0_weight_conv2d_bwd_weight_acc", "grad_down_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"32 batchnorm_bwd_weight -> grad.block1.4.weight", 0, {"grad_block1_4_weight_batchnorm_bwd_weight", "grad_block1_4_weight_batchnorm_bwd_weight_per_sample"}},
+    {"33 bias_bwd -> grad.block1.4.bias", 0, {"grad_block1_4_bias_bias_bwd", "grad_block1_4_bias_bias_bwd_per_sample"}},
+    {"34 conv2d_bwd_data -> grad.block1.2", 231211008, {"grad_block1_2_conv2d_bwd_data", "grad_block1_2_conv2d_bwd_data_weight_t"}},
+    {"35 conv2d_bwd_weight -> grad.block1.3.weight", 231211008, {"grad_block1_3_weight_conv2d_bwd_weight", "grad_block1_3_weight_conv2d_bwd_weight_acc", "grad_block1_3_weight_conv2d_bwd_weight_per_chunk"}},
+    {"36 batchnorm_bwd_weight -> grad.block1.1.weight", 0, {"grad_block1_1_weight_batchnorm_bwd_weight", "grad_block1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"37 bias_bwd -> grad.block1.1.bias", 0, {"grad_block1_1_bias_bias_bwd", "grad_block1_1_bias_bias_bwd_per_sample"}},
+    {"38 conv2d_bwd_data -> grad.stem.3.1", 231211008, {"grad_stem_3_1_conv2d_bwd_data", "grad_stem_3_1_conv2d_bwd_data_weight_t"}},
+    {"39 conv2d_bwd_weight -> grad.block1.0.weight", 231211008, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_acc", "grad_block1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"40 relu_bwd -> grad.stem.1", 0, {"grad_stem_1_relu_bwd"}},
+    {"41 batchnorm_bwd_weight -> grad.stem.1.weight", 0, {"grad_stem_1_weight_batchnorm_bwd_weight", "grad_stem_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"42 bias_bwd -> grad.stem.1.bias", 0, {"grad_stem_1_bias_bias_bwd", "grad_stem_1_bias_bias_bwd_per_sample"}},
+    {"43 conv2d_bwd_weight -> grad.stem.0.weight", 28901376, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_acc", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"0 conv2d -> stem.0", 14450688, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
-    {"1 conv2d -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t"}},
-    {"2 conv2d -> block1.2", 231211008, {"block1_2_conv2d", "block1_2_conv2d_weight_t"}},
-    {"3 relu -> block1.4", 0, {"block1_4_relu"}},
-    {"4 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t"}},
-    {"5 relu -> down.1", 0, {"down_1_relu"}},
-    {"6 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t"}},
-    {"7 maxpool -> join.2", 0, {"join_2_maxpool"}},
-    {"8 flatten -> head.0", 0, {"head_0_flatten"}},
-    {"9 linear -> out.0", 2007040, {"out_0_linear", "out_0_linear_acc"}},
-    {"10 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+    {"0 conv2d -> stem.0", 28901376, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
+    {"1 maxpool -> stem.3", 0, {"stem_1_batchnorm_scale", "stem_1_batchnorm_shift", "stem_3_maxpool"}},
+    {"2 conv2d -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t"}},
+    {"3 relu -> block1.2", 0, {"block1_1_batchnorm_scale", "block1_1_batchnorm_shift", "block1_2_relu"}},
+    {"4 conv2d -> block1.3", 231211008, {"block1_3_conv2d", "block1_3_conv2d_weight_t"}},
+    {"5 relu -> block1.6", 0, {"block1_4_batchnorm_scale", "block1_4_batchnorm_shift", "block1_6_relu"}},
+    {"6 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t"}},
+    {"7 relu -> down.2", 0, {"down_1_batchnorm_scale", "down_1_batchnorm_shift", "down_2_relu"}},
+    {"8 conv2d -> down.3", 231211008, {"down_3_conv2d", "down_3_conv2d_weight_t"}},
+    {"9 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t"}},
+    {"10 global_avgpool -> head.0", 0, {"down_4_batchnorm_scale", "down_4_batchnorm_shift", "skip_1_batchnorm_scale", "skip_1_batchnorm_shift", "head_0_global_avgpool"}},
+    {"11 flatten -> head.1", 0, {"head_1_flatten"}},
+    {"12 dropout -> head.2", 0, {"head_2_dropout"}},
+    {"13 linear -> out.0", 81920, {"out_0_linear", "out_0_linear_acc"}},
+    {"14 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
 }  // namespace
@@ -173,44 +251,61 @@ int main(int argc, char** argv) {
   spec.classes = 10;
   spec.batch = 64;
   spec.params.assign(std::begin(kParams), std::end(kParams));
-  spec.totalParams = 26496;
+  spec.totalParams = 78464;
+  spec.buffers.assign(std::begin(kBuffers), std::end(kBuffers));
+  spec.bufferFloats = 1536;
+  spec.counters.push_back("stem.1.num_batches_tracked");
+  spec.counters.push_back("block1.1.num_batches_tracked");
+  spec.counters.push_back("block1.4.num_batches_tracked");
+  spec.counters.push_back("down.1.num_batches_tracked");
+  spec.counters.push_back("down.4.num_batches_tracked");
+  spec.counters.push_back("skip.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 8430848;
-  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
+  spec.activationFloats = 8049920;
+  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.003, 0, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 2;
   spec.loss = "cross_entropy";
-  spec.epochs = 1;
+  spec.epochs = 3;
   spec.seed = 0;
   spec.shuffle = true;
-  spec.macsPerSample = 4744768;
-  spec.trainMacsPerSample = 14121408;
+  spec.macsPerSample = 6648960;
+  spec.trainMacsPerSample = 19721088;
   spec.outputIsProbability = false;
   spec.builtBy = "cnnc 0.2.0 (Halide 14.0.0, target x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41)";
   spec.summary = R"SUMMARY(model resnet (models/resnet.cnn): input 1x28x28, 10 classes
-==================================================================================
-stage   layer                                      output shape  params  mult-adds
-----------------------------------------------------------------------------------
-input                                              1x28x28            0          0
-stem    conv2d(16, kernel=3, padding=1)            16x28x28         160    112,896
-stem    relu                                       16x28x28           0          0
-block1  conv2d(16, kernel=3, padding=1)            16x28x28       2,320  1,806,336
-block1  relu                                       16x28x28           0          0
-block1  conv2d(16, kernel=3, padding=1)            16x28x28       2,320  1,806,336
-block1  add(stem)                                  16x28x28           0          0
-block1  relu                                       16x28x28           0          0
-down    conv2d(32, kernel=3, stride=2, padding=1)  32x14x14       4,640    903,168
-down    relu                                       32x14x14           0          0
-skip    conv2d(32, kernel=1, stride=2)             32x14x14         544    100,352
-join    add(skip)                                  32x14x14           0          0
-join    relu                                       32x14x14           0          0
-join    maxpool(2)                                 32x7x7             0          0
-head    flatten                                    1568               0          0
-out     linear(10)                                 10            15,690     15,680
-down    add(grad)                                  16x28x28           0          0
-block1  add(grad)                                  16x28x28           0          0
-==================================================================================
-total parameters:                  25,674  (102,696 bytes as f32)
-multiply-adds per sample:       4,744,768  (forward pass)
+==============================================================================================
+stage   layer                                                  output shape  params  mult-adds
+----------------------------------------------------------------------------------------------
+input                                                          1x28x28            0          0
+stem    conv2d(32, kernel=3, padding=1, bias=false)            32x28x28         288    225,792
+stem    batchnorm                                              32x28x28          64          0
+stem    relu                                                   32x28x28           0          0
+stem    maxpool(2)                                             32x14x14           0          0
+block1  conv2d(32, kernel=3, padding=1, bias=false)            32x14x14       9,216  1,806,336
+block1  batchnorm                                              32x14x14          64          0
+block1  relu                                                   32x14x14           0          0
+block1  conv2d(32, kernel=3, padding=1, bias=false)            32x14x14       9,216  1,806,336
+block1  batchnorm                                              32x14x14          64          0
+block1  add(stem)                                              32x14x14           0          0
+block1  relu                                                   32x14x14           0          0
+down    conv2d(64, kernel=3, stride=2, padding=1, bias=false)  64x7x7        18,432    903,168
+down    batchnorm                                              64x7x7           128          0
+down    relu                                                   64x7x7             0          0
+down    conv2d(64, kernel=3, padding=1, bias=false)            64x7x7        36,864  1,806,336
+down    batchnorm                                              64x7x7           128          0
+skip    conv2d(64, kernel=1, stride=2, bias=false)             64x7x7         2,048    100,352
+skip    batchnorm                                              64x7x7           128          0
+join    add(skip)                                              64x7x7             0          0
+join    relu                                                   64x7x7             0          0
+head    global_avgpool                                         64x1x1             0          0
+head    flatten                                                64                 0          0
+head    dropout(p=0.2)                                         64                 0          0
+out     linear(10)                                             10               650        640
+down    add(grad)                                              32x14x14           0          0
+block1  add(grad)                                              32x14x14           0          0
+==============================================================================================
+total parameters:                  77,290  (309,160 bytes as f32)
+multiply-adds per sample:       6,648,960  (forward pass)
 )SUMMARY";
   spec.trainKernels.assign(std::begin(kTrainKernels), std::end(kTrainKernels));
   spec.evalKernels.assign(std::begin(kEvalKernels), std::end(kEvalKernels));

@@ -12,8 +12,58 @@ with the official package too (tests/reference/check_safetensors.py).
 import json
 import struct
 
+import numpy as np
 import torch
 from torch import nn
+
+
+# Dropout as cnnc draws it (compiler/ops/Dropout.cpp): the mask is a hash of
+# the step's key (dropout_key(seed, step), as the trainer computes it), the
+# layer (a hash of its output's name) and each element's index in the
+# batch; not PyTorch's random stream, so that the twins see cnnc's masks.
+def _mix(h):
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x7FEB352D)
+    h = h ^ (h >> np.uint32(15))
+    h = h * np.uint32(0x846CA68B)
+    return h ^ (h >> np.uint32(16))
+
+
+def dropout_key(seed, step):
+    """runtime/Session.h dropoutKey: splitmix64 of the seed and the 1-based step."""
+    m = (1 << 64) - 1
+    z = (seed * 0x9E3779B97F4A7C15 + step) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return (z ^ (z >> 31)) & 0x7FFFFFFF
+
+
+def _salt(name):
+    h = 2166136261
+    for ch in name.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return h & 0x7FFFFFFF
+
+
+class CnncDropout(nn.Module):
+    """nn.Dropout(p) with cnnc's masks; `key` is set before each training step."""
+
+    key = 0  # shared by every layer, as the pipeline's one key per step
+
+    def __init__(self, p, name):
+        super().__init__()
+        self.p, self.salt = p, _salt(name)
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        with np.errstate(over="ignore"):
+            key = _mix(np.uint32(CnncDropout.key) ^ _mix(np.uint32(self.salt)))
+            index = np.arange(x.numel(), dtype=np.uint32)
+            h = _mix(_mix(index) ^ key)
+        threshold = np.uint32(int(self.p * 16777216.0 + 0.5))
+        keep = torch.from_numpy((h >> np.uint32(8)) >= threshold).reshape(x.shape)
+        return torch.where(keep, x * (1.0 / (1.0 - self.p)), torch.zeros_like(x))
 
 
 class Tutorial(nn.Module):
@@ -57,25 +107,31 @@ class Mlp(nn.Module):
         return self.out(self.hidden(x.flatten(1)))
 
 
+def conv_bn(cin, cout, kernel, stride=1, padding=0):
+    return [nn.Conv2d(cin, cout, kernel, stride, padding, bias=False), nn.BatchNorm2d(cout)]
+
+
 class ResNet(nn.Module):
-    """models/resnet.cnn: a skip connection and a strided branch, joined with add.
-    Stages are ModuleLists so that parameters keep cnnc's positions (the
-    adds, at positions 3 and 1, own nothing)."""
+    """models/resnet.cnn: batch norm, a skip connection and a strided branch
+    joined with add, a global average and dropout. Stages are ModuleLists so
+    that parameters keep cnnc's positions (an add owns nothing)."""
 
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU())
-        self.block1 = nn.ModuleList([nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)])
-        self.down = nn.Sequential(nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU())
-        self.skip = nn.Conv2d(16, 32, 1, stride=2)
-        self.out = nn.Linear(32 * 7 * 7, 10)
+        self.stem = nn.Sequential(*conv_bn(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.block1 = nn.ModuleList([*conv_bn(32, 32, 3, padding=1), nn.ReLU(), *conv_bn(32, 32, 3, padding=1)])
+        self.down = nn.Sequential(*conv_bn(32, 64, 3, stride=2, padding=1), nn.ReLU(), *conv_bn(64, 64, 3, padding=1))
+        self.skip = nn.Sequential(*conv_bn(32, 64, 1, stride=2))
+        self.head = nn.ModuleList([nn.AdaptiveAvgPool2d(1), nn.Flatten(), CnncDropout(0.2, "head.2")])
+        self.out = nn.Linear(64, 10)
 
     def forward(self, x):
         stem = self.stem(x)
-        c0, r1, c2 = self.block1
-        block1 = torch.relu(c2(r1(c0(stem))) + stem)
-        join = nn.functional.max_pool2d(torch.relu(self.down(block1) + self.skip(block1)), 2)
-        return self.out(join.flatten(1))
+        c0, b1, r2, c3, b4 = self.block1
+        block1 = torch.relu(b4(c3(r2(b1(c0(stem))))) + stem)
+        join = torch.relu(self.down(block1) + self.skip(block1))
+        pool, flatten, dropout = self.head
+        return self.out(dropout(flatten(pool(join))))
 
 
 class Inception(nn.Module):
@@ -99,7 +155,8 @@ MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "in
 
 
 def load(path):
-    """A state_dict from a safetensors file of F32 tensors."""
+    """A state_dict from a safetensors file of F32 tensors (and I64: batch
+    norm's num_batches_tracked)."""
     with open(path, "rb") as f:
         data = f.read()
     (length,) = struct.unpack("<Q", data[:8])
@@ -109,22 +166,26 @@ def load(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info["dtype"] != "F32":
-            raise ValueError(f"{path}: tensor {name}: dtype {info['dtype']}, expected F32")
+        dtypes = {"F32": torch.float32, "I64": torch.int64}
+        if info["dtype"] not in dtypes:
+            raise ValueError(f"{path}: tensor {name}: dtype {info['dtype']}, expected F32 or I64")
         begin, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(body[begin:end]), dtype=torch.float32)
+        raw = bytearray(body[begin:end])
+        t = torch.frombuffer(raw, dtype=dtypes[info["dtype"]]) if raw else torch.zeros(0, dtype=dtypes[info["dtype"]])
         state[name] = t.reshape(info["shape"]).clone()
     return state
 
 
 def save(path, state_dict, metadata=None):
-    """Writes a state_dict as safetensors (F32), as cnnc's trainer does."""
+    """Writes a state_dict as safetensors (F32; I64 for integer tensors), as
+    cnnc's trainer does."""
     header, chunks, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name, t in state_dict.items():
-        raw = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        integer = not t.is_floating_point()
+        raw = t.detach().to(torch.int64 if integer else torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "I64" if integer else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode()

@@ -51,6 +51,16 @@ class Harness {
       params_.push_back(b);
       L_.params[p].set(b);
     }
+    // Batch norms' running statistics as a new layer has them (training
+    // mode does not read them); a fixed dropout key.
+    for (size_t k = 0; k < g_.buffers.size(); ++k) {
+      const Tensor& t = g_.tensors[g_.buffers[k]];
+      Buffer<float> b(static_cast<int>(numElements(t.shape)));
+      b.fill(t.init == Init::Ones ? 1.0f : 0.0f);
+      buffers_.push_back(b);
+      L_.buffers[k].set(b);
+    }
+    L_.noise.set(kNoise);
     L_.images.set(images_);
     L_.labels.set(labels_);
     L_.order.set(order_);
@@ -87,7 +97,9 @@ class Harness {
     plain.order.set(order_);
     plain.first.set(0);
     plain.valid.set(valid_);
+    plain.noise.set(kNoise);
     for (size_t p = 0; p < params_.size(); ++p) plain.params[p].set(params_[p]);
+    for (size_t k = 0; k < buffers_.size(); ++k) plain.buffers[k].set(buffers_[k]);
     // Every stage computed once (as the autodiff paper schedules it), not
     // inlined, which would recompute whole layers per element.
     for (LoweredOp& l : plain.ops) {
@@ -95,6 +107,7 @@ class Harness {
       for (Halide::Func f : {l.acc, l.weightT})
         if (f.defined()) f.compute_root();
       for (Halide::Func f : l.helpers()) f.compute_root();
+      for (Halide::Func f : l.norm.all()) f.compute_root();
     }
     Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
     // Each forward op's adjoint computed once, too. Every forward op is on
@@ -144,8 +157,9 @@ class Harness {
   Buffer<uint8_t> images_;
   Buffer<uint8_t> labels_;
   Buffer<int32_t> order_;
-  std::vector<Buffer<float>> params_;
+  std::vector<Buffer<float>> params_, buffers_;
   Halide::Pipeline lossPipeline_;
+  static constexpr int kNoise = 0x2545f491;
   int valid_ = 0;
 };
 
@@ -287,9 +301,27 @@ TEST_CASE("concat of branches, along channels and along features", "[grad]") {
       4, false);  // Halide 14's propagate_adjoints segfaults on concat's selects (a memcpy inside it)
 }
 
-TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
-  const std::string text =
-      "model m {\n  input 5\n  a: linear(4) -> relu\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
+// Channel counts that are not a multiple of the vectors (3, 5): Halide 14
+// once dropped the tail of a per-channel sum there (ScheduleCpu.cpp).
+TEST_CASE("batchnorm on images and on vectors in training mode; leaky_relu, gelu, global_avgpool", "[grad]") {
+  checkGradients(
+      "model m {\n  input 2x6x5\n  c: conv2d(3, kernel=3, padding=1) -> batchnorm -> gelu\n"
+      "  d: conv2d(4, kernel=3) -> batchnorm(eps=0.001) -> tanh -> global_avgpool -> flatten\n"
+      "  out: linear(5) -> batchnorm -> leaky_relu(slope=0.1) -> linear(3)\n}\ntrain {\n  batch 4\n}\n",
+      4, false);  // (smooth activations after the image batch norms: a relu there puts kinks within a step of most points)
+}
+
+TEST_CASE("dropout's gradient applies its forward mask", "[grad]") {
+  checkGradients(
+      "model m {\n  input 6\n  a: linear(16) -> dropout(0.3) -> tanh\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
+namespace {
+
+// Padding samples of a partial batch change neither the loss nor any
+// gradient: the last sample's pixels replaced, everything is bit for bit
+// the same.
+void checkPadding(const std::string& text) {
   checkGradients(text, 3);
   Harness h(text, 3, 99);
   float loss = h.loss();
@@ -299,6 +331,16 @@ TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
   std::vector<Buffer<float>> after = h.grads();
   for (size_t p = 0; p < before.size(); ++p)
     for (size_t i = 0; i < before[p].number_of_elements(); ++i) CHECK(before[p].data()[i] == after[p].data()[i]);
+}
+
+}  // namespace
+
+TEST_CASE("a partial batch: padding samples change nothing", "[grad]") {
+  checkPadding("model m {\n  input 5\n  a: linear(4) -> relu\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
+TEST_CASE("a partial batch: padding samples take no part in batch norm's statistics", "[grad]") {
+  checkPadding("model m {\n  input 5\n  a: linear(5) -> batchnorm -> tanh\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
 }
 
 namespace {
@@ -408,4 +450,86 @@ TEST_CASE("tanh as vector code is within 2 ulp of std::tanh", "[grad]") {
   }
   std::printf("tanh: at most %.2f ulp from the exact value (at x = %g)\n", worst, at);
   CHECK(worst <= 2.0);  // measured 1.16 (Halide's fast_exp in its place: 8.8)
+}
+
+TEST_CASE("erf as vector code is within 3e-7 of std::erf, relative", "[grad]") {
+  const int n = 200001;
+  Halide::Buffer<float> in(n);
+  for (int i = 0; i < n; ++i) in(i) = i < n - 1000 ? -6.0f + 12.0f * i / (n - 1001) : std::ldexp(1.0f, -(i % 40)) * (i % 2 ? 1 : -1);
+  Halide::Var i;
+  Halide::Func f;
+  f(i) = cnnc::erfOf(in(i));
+  f.vectorize(i, 16);
+  Halide::Buffer<float> out = f.realize({n});
+  double worst = 0;
+  float at = 0;
+  for (int k = 0; k < n; ++k) {
+    const double exact = std::erf(static_cast<double>(in(k)));
+    const double err = std::fabs(out(k) - exact) / std::fabs(exact);
+    if (err > worst) worst = err, at = in(k);
+  }
+  std::printf("erf: at most %.3g from the exact value, relative (at x = %g)\n", worst, at);
+  CHECK(worst <= 3.5e-7);  // measured 3.0e-7 in numpy's float32 arithmetic
+}
+
+namespace {
+
+// dropout(p) of a batch of ones in training mode, under one key: the
+// output, from `L` as lowered and scheduled by the caller.
+Buffer<float> dropOnes(Lowered& L, const Graph& g, int noise, bool vectorized) {
+  const int F = static_cast<int>(numElements(g.sampleShape)), N = static_cast<int>(g.train.batch);
+  Buffer<uint8_t> images(F, N);
+  images.fill(255);
+  Buffer<uint8_t> labels(N);
+  labels.fill(0);
+  Buffer<int32_t> order(N);
+  for (int k = 0; k < N; ++k) order(k) = k;
+  L.images.set(images);
+  L.labels.set(labels);
+  L.order.set(order);
+  L.first.set(0);
+  L.valid.set(N);
+  L.noise.set(noise);
+  Halide::Func out = L.tensors[g.output];
+  if (vectorized) {
+    out.compute_root().vectorize(out.args()[0], 16).parallel(out.args()[1]);
+  } else {
+    out.compute_root();
+  }
+  return Halide::Pipeline(out).realize({F, N});
+}
+
+}  // namespace
+
+// The masks are a hash, not a stream: the fraction dropped is p (within
+// 4.5 standard deviations over 2^18 elements), the kept are scaled by
+// exactly PyTorch's 1 / (1 - p), the same key gives the same mask whatever
+// the schedule (vectors, threads), another key another mask.
+TEST_CASE("dropout's masks: the fraction p, the scale exact, the same on every schedule", "[grad]") {
+  for (double p : {0.2, 0.5}) {
+    auto c = test::compile("model m {\n  input 4096\n  d: dropout(" + std::to_string(p) + ")\n}\ntrain {\n  batch 64\n}\n");
+    REQUIRE(c.graph);
+    Graph g = *c.graph;
+    differentiate(g);
+    Lowered a = lowerGraph(g, fuse(g), planMemory(g, fuse(g))), b = lowerGraph(g, fuse(g), planMemory(g, fuse(g)));
+    Buffer<float> one = dropOnes(a, g, 12345, true), same = dropOnes(b, g, 12345, false);
+    Buffer<float> other = dropOnes(a, g, 12346, true);
+    const float scale = 1.0f / static_cast<float>(1.0 - p);
+    size_t dropped = 0, differ = 0, odd = 0;
+    const size_t n = one.number_of_elements();
+    for (size_t i = 0; i < n; ++i) {
+      const float v = one.data()[i];
+      dropped += v == 0.0f;
+      odd += v != 0.0f && v != scale;
+      differ += (v == 0.0f) != (other.data()[i] == 0.0f);
+      if (v != same.data()[i]) FAIL("element " << i << " differs between schedules");
+    }
+    const double fraction = double(dropped) / n, sigma = std::sqrt(p * (1 - p) / n);
+    std::printf("dropout(%.1f): %.5f dropped (sigma %.5f); another key changes %.3f of the mask\n", p, fraction, sigma,
+                double(differ) / n);
+    CHECK(std::abs(fraction - p) < 4.5 * sigma);
+    CHECK(odd == 0);
+    // Two independent masks disagree on 2 p (1 - p) of the elements.
+    CHECK(std::abs(double(differ) / n - 2 * p * (1 - p)) < 0.01);
+  }
 }

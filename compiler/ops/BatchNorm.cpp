@@ -1,0 +1,143 @@
+// batchnorm (nn.BatchNorm2d on CxHxW, nn.BatchNorm1d on vectors) and its
+// gradients. Per channel, y = x scale + shift, as PyTorch's CPU kernel
+// computes it: in training scale = weight / sqrt(var + eps) and shift =
+// bias - mean scale from the batch's mean and biased variance (two passes:
+// the mean, then the squared deviations), which also update the running
+// statistics; in evaluation the same from the running statistics. The
+// statistics are computed once per call (their own loops, lower/
+// ScheduleCpu.cpp); the normalisation is elementwise, computed inside the
+// kernels that read it (fuse). Padding samples of a partial last batch
+// take no part: the statistics are over the `valid` samples, and their
+// gradients are zero.
+#include "grad/Grad.h"
+#include "lower/LowerContext.h"
+#include "ops/Common.h"
+
+namespace cnnc {
+
+using namespace Halide;
+using namespace loopvars;
+
+namespace {
+
+// Weight ones, bias zeros, running_mean zeros, running_var ones.
+std::vector<ParamSpec> params(const Attrs&, const Shape& in) {
+  const Shape c{in[0]};
+  return {{"weight", c, Init::Ones}, {"bias", c, Init::Zeros}, {"running_mean", c, Init::Zeros, true},
+          {"running_var", c, Init::Ones, true}};
+}
+
+enum Operand { kX, kWeight, kBias, kRunningMean, kRunningVar };
+
+// dweight = sum(dy xhat), dbias = sum(dy) (bias_bwd), then dx from both.
+void grad(GradBuilder& b, const Op& op) {
+  const int dy = b.gradOf(op.result), x = op.operands[kX], w = op.operands[kWeight], bias = op.operands[kBias];
+  const int dw = b.emit(OpKind::BatchNormBwdWeight, {dy, x, w}, op, w);
+  const int db = b.emit(OpKind::BiasBwd, {dy}, op, bias);
+  if (b.needsGrad(x)) b.emit(OpKind::BatchNormBwdData, {dy, x, w, dw, db}, op, x, op.attrs);
+}
+
+// The values each channel's statistics are over: valid x H x W.
+Expr countOf(LowerContext& cx, const Dims& d) {
+  return cast<float>(cx.valid()) * float(d.image ? d.H * d.W : 1);
+}
+
+// A per-channel value at x's element v.
+Expr at(const Func& f, const std::vector<Var>& v) { return f(v[0]); }
+
+void lowerForward(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  const Dims d = cx.dims(op.operands[kX]);
+  const std::vector<Var> v = cx.vars(op.result);
+  Func in = cx.func(op.operands[kX]), w = cx.func(op.operands[kWeight]), b = cx.func(op.operands[kBias]);
+  Func runningMean = cx.func(op.operands[kRunningMean]), runningVar = cx.func(op.operands[kRunningVar]);
+  const float eps = static_cast<float>(op.attrs.number("eps"));
+  NormStats s;
+  s.scale = Func(name + "_scale");
+  s.shift = Func(name + "_shift");
+  if (cx.mode() == Mode::Evaluation) {
+    s.scale(c) = w(c) * (1.0f / sqrt(runningVar(c) + eps));
+    s.shift(c) = b(c) - runningMean(c) * s.scale(c);
+  } else {
+    const Expr count = countOf(cx, d);
+    s.sum = channelSums(in, d, cx.valid(), name + "_sum");
+    s.mean = Func(name + "_mean");
+    s.mean(c) = s.sum.total(c) / count;
+    Func deviation(name + "_deviation");
+    deviation(v) = (in(v) - at(s.mean, v)) * (in(v) - at(s.mean, v));
+    s.squares = channelSums(deviation, d, cx.valid(), name + "_squares");
+    s.invStd = Func(name + "_inv_std");
+    s.invStd(c) = 1.0f / sqrt(s.squares.total(c) / count + eps);
+    s.scale(c) = w(c) * s.invStd(c);
+    s.shift(c) = b(c) - s.mean(c) * s.scale(c);
+    // (1 - momentum) running + momentum batch, the unbiased variance.
+    const float momentum = static_cast<float>(op.attrs.number("momentum"));
+    Func newMean(funcName(cx.tensor(op.operands[kRunningMean]).name) + "_next");
+    Func newVar(funcName(cx.tensor(op.operands[kRunningVar]).name) + "_next");
+    newMean(c) = (1.0f - momentum) * runningMean(c) + momentum * s.mean(c);
+    newVar(c) = (1.0f - momentum) * runningVar(c) + momentum * (s.squares.total(c) / max(count - 1.0f, 1.0f));
+    cx.setBuffer(op.operands[kRunningMean], newMean);
+    cx.setBuffer(op.operands[kRunningVar], newVar);
+  }
+  Func out(name);
+  out(v) = in(v) * at(s.scale, v) + at(s.shift, v);
+  cx.add(op, out).norm = s;
+}
+
+// dweight (c) = sum over the valid samples of dy (x - mean) invStd.
+void lowerWeight(LowerContext& cx, const Op& op) {
+  const NormStats& s = cx.owner(op.operands[2]).norm;
+  const Dims d = cx.dims(op.operands[0]);
+  const std::vector<Var> v = cx.vars(op.operands[0]);
+  Func dy = cx.func(op.operands[0]), x = cx.func(op.operands[1]);
+  Func term(cx.name(op) + "_term");
+  term(v) = dy(v) * ((x(v) - at(s.mean, v)) * at(s.invStd, v));
+  ChannelSums sums = channelSums(term, d, cx.valid(), cx.name(op));
+  LoweredOp& l = cx.add(op, sums.total);
+  l.partial = sums.perSample;
+  l.partialAcc = sums.perColumn;
+}
+
+// dx = scale (dy - dbias / M - xhat dweight / M) for the valid samples, 0
+// for the padding (PyTorch's batch_norm_backward).
+void lowerData(LowerContext& cx, const Op& op) {
+  const NormStats& s = cx.owner(op.operands[2]).norm;
+  const Dims d = cx.dims(op.result);
+  const std::vector<Var> v = cx.vars(op.result);
+  Func dy = cx.func(op.operands[0]), x = cx.func(op.operands[1]);
+  Func dw = cx.func(op.operands[3]), db = cx.func(op.operands[4]);
+  const Expr count = countOf(cx, d);
+  Expr xhat = (x(v) - at(s.mean, v)) * at(s.invStd, v);
+  Expr dx = at(s.scale, v) * (dy(v) - at(db, v) / count - xhat * (at(dw, v) / count));
+  Func out(cx.name(op));
+  out(v) = select(v.back() < cx.valid(), dx, 0.0f);
+  cx.add(op, out);
+}
+
+}  // namespace
+
+std::vector<OpInfo> batchNormOps() {
+  OpInfo bn{OpKind::BatchNorm, "batchnorm"};
+  bn.isLayer = true;
+  bn.args = {{"eps", ArgType::Number, false, "1e-5", 0}, {"momentum", ArgType::Number, false, "0.1", 0, 0, 1}};
+  bn.inferShape = ops::sameShape;
+  bn.params = params;
+  bn.countsBatches = true;
+  bn.grad = grad;
+  bn.fuse = FuseAs::Elementwise;
+  bn.evalCost = 1;  // a multiply-add with the channel's scale and shift
+  bn.lower = lowerForward;
+  bn.loops = LoopNest::Normalize;
+  OpInfo weight{OpKind::BatchNormBwdWeight, "batchnorm_bwd_weight"};
+  weight.lower = lowerWeight;
+  weight.loops = LoopNest::ChannelSum;
+  OpInfo data{OpKind::BatchNormBwdData, "batchnorm_bwd_data"};
+  data.args = bn.args;
+  data.fuse = FuseAs::ElementwiseGradient;
+  data.evalCost = 3;
+  data.lower = lowerData;
+  data.loops = LoopNest::Elementwise;
+  return {bn, weight, data};
+}
+
+}  // namespace cnnc
