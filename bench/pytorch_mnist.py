@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-from cnnc_torch import MODELS  # noqa: E402  (models/*.cnn in PyTorch)
+from cnnc_torch import MODELS, CnncDropout  # noqa: E402  (models/*.cnn in PyTorch)
+
 
 
 def read_idx(path):
@@ -72,6 +73,7 @@ def main():
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (data preloaded on the device)")
     args = ap.parse_args()
+    CnncDropout.native = True  # PyTorch's own dropout: its speed, not the twin's masks
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

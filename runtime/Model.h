@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "Optimizer.h"
+#include "Schedule.h"
 
 namespace cnnc_rt {
 
@@ -97,6 +98,7 @@ struct ModelSpec {
   std::vector<ActivationSpec> activations;
   int64_t activationFloats = 0;
   OptimizerSpec optimizer{};
+  ScheduleSpec schedule{};  // each step's learning rate from the run's lr
   int stateCount = 0;  // stateCount(optimizer): the arenas of optimizer state
   std::string loss;
   int64_t epochs = 1, seed = 0;

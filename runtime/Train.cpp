@@ -40,7 +40,9 @@ bool startingPoint(Run& run, const TrainOptions& opt, int64_t trainCount, Sessio
   at.epochs = opt.epochs;
   at.seed = opt.seed;
   at.limit = opt.limit > 0 ? std::min<int64_t>(opt.limit, trainCount) : trainCount;
-  at.lr = opt.lr > 0 ? opt.lr : spec.optimizer.lr;
+  // The rate the schedule starts from: onecycle's max_lr, else the optimizer's.
+  const double modelLr = spec.schedule.kind == ScheduleKind::OneCycle ? spec.schedule.maxLr : spec.optimizer.lr;
+  at.lr = opt.lr > 0 ? opt.lr : modelLr;
   at.shuffle = spec.shuffle && !opt.noShuffle;
   std::string error;
   if (!opt.resume.empty()) {
@@ -223,8 +225,11 @@ int train(Run& run, const TrainOptions& opt) {
   const StepRows rows{run.profile.kernel("train_step", 2.0 * spec.trainMacsPerSample),
                       run.profile.kernel("update", 10.0 * spec.totalParams)};
   int64_t step = at.step;
-  out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g, %s\n", spec.name.c_str(), (long long)count,
-          (long long)at.epochs, (long long)B, at.lr, at.shuffle ? "shuffled each epoch" : "in file order");
+  const int64_t stepsPerEpoch = (count + B - 1) / B;
+  const char* schedules[] = {"", " (step schedule)", " (cosine schedule)", " (one-cycle schedule)"};
+  out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g%s, %s\n", spec.name.c_str(), (long long)count,
+          (long long)at.epochs, (long long)B, at.lr, schedules[static_cast<int>(spec.schedule.kind)],
+          at.shuffle ? "shuffled each epoch" : "in file order");
   for (int64_t epoch = at.epoch; epoch <= at.epochs; ++epoch) {
     orderFor(train->order, count, at.shuffle, at.seed, epoch);
     s.use(*train);
@@ -234,10 +239,11 @@ int train(Run& run, const TrainOptions& opt) {
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       const Batch batch{epoch, first, std::min(B, count - first), ++step, at.seed};
-      if (int status = trainStep(run, s, batch, at.lr, opt, rows)) return status;
+      const double lr = learningRate(spec.schedule, at.lr, {step, epoch, stepsPerEpoch, stepsPerEpoch * at.epochs});
+      if (int status = trainStep(run, s, batch, lr, opt, rows)) return status;
       lossSum += double(s.loss) * batch.n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
-        std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}}.dump().c_str());
+        std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}, {"lr", lr}}.dump().c_str());
       const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
       if (gInterrupted || stop) {
         ResumePoint here = at;

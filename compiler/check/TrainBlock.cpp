@@ -13,7 +13,7 @@ namespace cnnc {
 
 namespace {
 
-const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle"};
+const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle", "schedule"};
 
 const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
   static const std::vector<ArgSpec> sgd = {
@@ -32,6 +32,7 @@ const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
 }
 
 void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o);
+void checkSchedule(SourceFile& file, const Setting& s, cnnc_rt::ScheduleSpec& schedule);
 
 void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, TrainLocs& locs) {
   const Value& v = s.value;
@@ -58,6 +59,9 @@ void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, Train
   } else if (s.name == "optimizer") {
     if (!expect(Value::Kind::Ident, "sgd(...) or adam(...)")) return;
     checkOptimizer(file, s, config.optimizer);
+  } else if (s.name == "schedule") {
+    if (!expect(Value::Kind::Ident, "constant, step(...), cosine(...) or onecycle(...)")) return;
+    checkSchedule(file, s, config.schedule);
   } else if (s.name == "batch") {
     positive(config.batch, 1);
     locs.batch = v.loc;
@@ -99,6 +103,44 @@ void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o) {
   }
 }
 
+// schedule constant | step(every, gamma=0.1) | cosine(warmup=0) |
+// onecycle(max_lr, pct_start=0.3, div_factor=25, final_div_factor=1e4)
+void checkSchedule(SourceFile& file, const Setting& s, cnnc_rt::ScheduleSpec& schedule) {
+  using cnnc_rt::ScheduleKind;
+  static const std::map<std::string, std::pair<ScheduleKind, std::vector<ArgSpec>>> kinds = {
+      {"constant", {ScheduleKind::Constant, {}}},
+      {"step", {ScheduleKind::Step, {{"every", ArgType::Int, true, ""}, {"gamma", ArgType::Number, false, "0.1", 0}}}},
+      {"cosine", {ScheduleKind::Cosine, {{"warmup", ArgType::Number, false, "0", 0}}}},
+      {"onecycle",
+       {ScheduleKind::OneCycle,
+        {{"max_lr", ArgType::Number, true, "", 0},
+         {"pct_start", ArgType::Number, false, "0.3", 0, 0, 1},
+         {"div_factor", ArgType::Number, false, "25", 1e-12},
+         {"final_div_factor", ArgType::Number, false, "1e4", 1e-12}}}},
+  };
+  const std::string& name = s.value.ident;
+  auto it = kinds.find(name);
+  if (it == kinds.end()) {
+    const std::vector<std::string> names = {"constant", "step", "cosine", "onecycle"};
+    file.error(s.value.loc, fmt::format("unknown schedule '{}'; expected {}{}", name, joinOr(names), didYouMean(name, names)));
+    return;
+  }
+  GivenArgs given;
+  if (!matchArgs(file, name, s.value.loc, it->second.second, s.args, given)) return;
+  schedule = cnnc_rt::ScheduleSpec{};
+  schedule.kind = it->second.first;
+  for (const auto& [arg, a] : given) {
+    const double x = a->value.kind == Value::Kind::Int ? static_cast<double>(a->value.intValue) : a->value.floatValue;
+    if (arg == "every") schedule.every = a->value.intValue;
+    if (arg == "gamma") schedule.gamma = x;
+    if (arg == "warmup") schedule.warmup = x;
+    if (arg == "max_lr") schedule.maxLr = x;
+    if (arg == "pct_start") schedule.pctStart = x;
+    if (arg == "div_factor") schedule.divFactor = x;
+    if (arg == "final_div_factor") schedule.finalDivFactor = x;
+  }
+}
+
 }  // namespace
 
 
@@ -116,7 +158,7 @@ void checkTrain(SourceFile& file, const TrainBlock& block, TrainConfig& config, 
       continue;
     }
     seen[s.name] = s.loc;
-    if (s.isCall && s.name != "optimizer") {
+    if (s.isCall && s.name != "optimizer" && s.name != "schedule") {
       file.error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
       continue;
     }

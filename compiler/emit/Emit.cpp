@@ -201,6 +201,10 @@ std::string glueSource(const Compiled& c) {
   s += fmt::format("  spec.optimizer = {{cnnc_rt::OptimizerKind::{}, {}, {}, {}, {}, {}, {}}};\n",
                    adam ? "Adam" : "Sgd", o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay);
   s += fmt::format("  spec.stateCount = {};\n", stateCount);
+  const cnnc_rt::ScheduleSpec& sc = g.train.schedule;
+  const char* kinds[] = {"Constant", "Step", "Cosine", "OneCycle"};
+  s += fmt::format("  spec.schedule = {{cnnc_rt::ScheduleKind::{}, {}, {}, {}, {}, {}, {}, {}}};\n", kinds[static_cast<int>(sc.kind)],
+                   sc.every, sc.gamma, sc.warmup, sc.maxLr, sc.pctStart, sc.divFactor, sc.finalDivFactor);
   s += fmt::format("  spec.loss = \"{}\";\n", g.train.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse");
   s += fmt::format("  spec.epochs = {};\n  spec.seed = {};\n  spec.shuffle = {};\n", g.train.epochs, g.train.seed,
                    g.train.shuffle ? "true" : "false");

@@ -84,6 +84,19 @@ std::string optimizerAttrs(const Optimizer& o) {
                      o.weightDecay);
 }
 
+// `, schedule = onecycle(max_lr=0.003, ...)`; nothing for a constant rate.
+std::string scheduleString(const cnnc_rt::ScheduleSpec& s) {
+  switch (s.kind) {
+    case cnnc_rt::ScheduleKind::Constant: return "";
+    case cnnc_rt::ScheduleKind::Step: return fmt::format(", schedule = step(every={}, gamma={})", s.every, s.gamma);
+    case cnnc_rt::ScheduleKind::Cosine: return fmt::format(", schedule = cosine(warmup={})", s.warmup);
+    case cnnc_rt::ScheduleKind::OneCycle:
+      return fmt::format(", schedule = onecycle(max_lr={}, pct_start={}, div_factor={}, final_div_factor={})", s.maxLr,
+                         s.pctStart, s.divFactor, s.finalDivFactor);
+  }
+  return "";
+}
+
 std::string optimizerString(const Optimizer& o) {
   return fmt::format("{}({})", o.kind == Optimizer::Kind::Sgd ? "sgd" : "adam", optimizerAttrs(o));
 }
@@ -95,9 +108,9 @@ std::string printGraph(const Graph& g) {
   auto ref = [&](int id) { return "%" + g.tensors[id].name; };
   std::string out = fmt::format("module @{} {{\n", g.model);
   const TrainConfig& t = g.train;
-  out += fmt::format("  train {{loss = {}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}}}\n",
+  out += fmt::format("  train {{loss = {}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}}}\n",
                      t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", optimizerString(t.optimizer), t.batch,
-                     t.epochs, t.data, t.seed, t.shuffle ? "true" : "false");
+                     t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule));
   for (size_t id = 0; id < g.tensors.size(); ++id) {
     const char* role = nullptr;
     switch (g.roles[id]) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/Schedule.h"
 #include "support/Diagnostics.h"
 
 namespace cnnc {
@@ -174,6 +175,7 @@ struct TrainConfig {
   std::string data = "mnist";
   int64_t seed = 0;
   bool shuffle = true;
+  cnnc_rt::ScheduleSpec schedule;  // the learning rate of each step (runtime/Schedule.h)
 };
 
 struct Graph {

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   spec.activationFloats = 4015360;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 2;
+  spec.schedule = {cnnc_rt::ScheduleKind::Constant, 1, 0.1, 0, 0, 0.3, 25, 10000};
   spec.loss = "cross_entropy";
   spec.epochs = 1;
   spec.seed = 0;

@@ -264,8 +264,9 @@ int main(int argc, char** argv) {
   spec.activationFloats = 8049920;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.003, 0, 0.9, 0.999, 1e-08, 0};
   spec.stateCount = 2;
+  spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.003, 0.3, 25, 10000};
   spec.loss = "cross_entropy";
-  spec.epochs = 3;
+  spec.epochs = 4;
   spec.seed = 0;
   spec.shuffle = true;
   spec.macsPerSample = 6648960;

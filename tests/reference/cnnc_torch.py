@@ -49,6 +49,7 @@ class CnncDropout(nn.Module):
     """nn.Dropout(p) with cnnc's masks; `key` is set before each training step."""
 
     key = 0  # shared by every layer, as the pipeline's one key per step
+    native = False  # True: PyTorch's own dropout (bench/pytorch_mnist.py: PyTorch's speed)
 
     def __init__(self, p, name):
         super().__init__()
@@ -57,6 +58,8 @@ class CnncDropout(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
+        if CnncDropout.native:
+            return nn.functional.dropout(x, self.p, True)
         with np.errstate(over="ignore"):
             key = _mix(np.uint32(CnncDropout.key) ^ _mix(np.uint32(self.salt)))
             index = np.arange(x.numel(), dtype=np.uint32)

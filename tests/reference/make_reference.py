@@ -57,6 +57,9 @@ def write_ref(path, tensors):
             f.write(t.numpy().tobytes())
 
 
+# Models whose train block has schedule onecycle(...) (its defaults).
+ONECYCLE = {"resnet"}
+
 # The learning rate of the 100-step trainer comparison.
 TRAINER_LR = {"mnist": 0.001, "lenet5": 0.05, "resnet": 0.001, "inception": 0.001}
 
@@ -132,6 +135,10 @@ def reference(name, images, labels, train_x, train_y):
     model.load_state_dict(init)
     cnnc_torch.save(os.path.join(HERE, f"{name}_init.safetensors"), init, {"format": "pt", "model": name})
     opt = optimizer(name, model.parameters(), TRAINER_LR[name])
+    # The model's schedule over the run's 100 steps (the trainer's --lr sets
+    # onecycle's max_lr).
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=TRAINER_LR[name], total_steps=100, anneal_strategy="cos",
+                                                 cycle_momentum=False) if name in ONECYCLE else None)
     losses = []
     for step in range(100):
         cnnc_torch.CnncDropout.key = cnnc_torch.dropout_key(0, step + 1)
@@ -142,6 +149,8 @@ def reference(name, images, labels, train_x, train_y):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if sched:
+            sched.step()
     with open(os.path.join(HERE, f"{name}_losses.json"), "w") as f:
         json.dump({"torch": torch.__version__, "steps": len(losses), "batch": 64, "lr": TRAINER_LR[name],
                    "losses": losses}, f)

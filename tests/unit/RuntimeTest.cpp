@@ -13,6 +13,9 @@
 
 #include "Idx.h"
 #include "Safetensors.h"
+#include "Schedule.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace cnnc_rt;
 
@@ -158,4 +161,42 @@ TEST_CASE("safetensors: write, read back, and refuse bad files", "[runtime]") {
          "larger than the file");
   refuse(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[0,9223372036854775808],\"data_offsets\":[0,0]}}", 0),
          "larger than the file");
+}
+
+// Each schedule's learning rate of every step, as PyTorch's schedulers set
+// it (tests/reference/make_schedules.py wrote the rates): within 1e-7.
+TEST_CASE("schedules give PyTorch's learning rate of every step", "[runtime]") {
+  std::ifstream in(std::string(CNNC_SOURCE_DIR) + "/tests/reference/schedules.json");
+  REQUIRE(in);
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  for (const nlohmann::json& c : ref["cases"]) {
+    const nlohmann::json& s = c["schedule"];
+    cnnc_rt::ScheduleSpec spec;
+    const std::string kind = s["kind"];
+    if (kind == "step") {
+      spec.kind = cnnc_rt::ScheduleKind::Step;
+      spec.every = s["every"];
+      spec.gamma = s["gamma"];
+    } else if (kind == "cosine") {
+      spec.kind = cnnc_rt::ScheduleKind::Cosine;
+      spec.warmup = s["warmup"];
+    } else {
+      spec.kind = cnnc_rt::ScheduleKind::OneCycle;
+      spec.pctStart = s["pct_start"];
+      spec.divFactor = s["div_factor"];
+      spec.finalDivFactor = s["final_div_factor"];
+    }
+    const int64_t perEpoch = c["steps_per_epoch"], epochs = c["epochs"];
+    const std::vector<double> rates = c["rates"];
+    REQUIRE(rates.size() == size_t(perEpoch * epochs));
+    double worst = 0;
+    for (int64_t step = 1; step <= perEpoch * epochs; ++step) {
+      const double ours = cnnc_rt::learningRate(spec, c["lr"], {step, (step - 1) / perEpoch + 1, perEpoch, perEpoch * epochs});
+      const double theirs = rates[step - 1];
+      INFO(kind << " step " << step << ": ours " << ours << ", PyTorch's " << theirs);
+      CHECK(std::abs(ours - theirs) <= 1e-7 * std::abs(theirs));
+      worst = std::max(worst, std::abs(ours - theirs) / std::abs(theirs));
+    }
+    std::printf("schedule %s: %zu steps, max relative difference %.2g\n", kind.c_str(), rates.size(), worst);
+  }
 }
