@@ -6,7 +6,8 @@ PyTorch 2.x eager and PyTorch 2.x with torch.compile (a virtualenv; rows
 whose interpreter is missing are skipped and said so). Each run trains a
 model of models/ one epoch (--model: mnist, the tutorial network, with
 Adam lr 0.001; lenet5 with its SGD, lr 0.05, momentum 0.9; mlp with Adam lr
-0.001; resnet (batch norm, dropout) with Adam lr 0.003, inception with Adam lr 0.001; batch 64, data preloaded, 2
+0.001; resnet (batch norm, dropout) with Adam under its one-cycle schedule (max_lr 0.003; OneCycleLR over the
+run in PyTorch), inception with Adam lr 0.001; batch 64, data preloaded, 2
 threads), then evaluates the 10,000 test
 images. Prints every run, then the
 medians, the ratios to the fastest PyTorch, peak RSS, and cnnc's compile
@@ -30,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each model's settings: learning rate, and PyTorch's optimizer to match
 # the model's train block.
 MODELS = {"mnist": ("0.001", []), "lenet5": ("0.05", ["--sgd", "--momentum", "0.9"]), "mlp": ("0.001", []),
-          "resnet": ("0.003", []), "inception": ("0.001", [])}
+          "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", [])}
 
 
 def run(cmd, env=None):

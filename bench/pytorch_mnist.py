@@ -70,6 +70,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--onecycle", action="store_true",
+                    help="OneCycleLR(max_lr=--lr) over the run's steps, stepped per step (the model's schedule onecycle)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (data preloaded on the device)")
     args = ap.parse_args()
@@ -87,6 +89,9 @@ def main():
     step_model = torch.compile(model) if args.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum) if args.sgd else \
         torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps = (len(train_x) + args.batch - 1) // args.batch * args.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, anneal_strategy="cos",
+                                                cycle_momentum=False) if args.onecycle else None
     g = torch.Generator(device=dev).manual_seed(args.seed) if dev.type == "cuda" else \
         torch.Generator().manual_seed(args.seed)
     print(f"pytorch {torch.__version__} {args.model} on {args.device}{' with torch.compile' if args.compile else ''}: training on {len(train_x)} images for {args.epochs} epochs: "
@@ -120,6 +125,8 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched:
+                sched.step()
             total += loss.detach() * len(idx)
         if dev.type == "cuda":
             torch.cuda.synchronize()

@@ -340,7 +340,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
   const int batch = static_cast<int>(g.train.batch);
   for (LoweredOp& l : L.ops) {
     const int inner = extentOf(*l.op, g, 0);
-    if (l.loops == LoopNest::Normalize) statistics(l.norm, inner, natural);
+    if (!l.norm.all().empty()) statistics(l.norm, inner, natural);  // batch norm's, or one folded into a convolution
     if (l.inlined) continue;  // computed inside the kernels that read it
     switch (l.loops) {
       case LoopNest::Convolution: tiledConvolution(l, inner, extentOf(*l.op, g, 1), natural, avx512); break;

@@ -133,7 +133,7 @@ void statistics(const NormStats& s) {
 void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
-    if (l.loops == LoopNest::Normalize) statistics(l.norm);
+    if (!l.norm.all().empty()) statistics(l.norm);  // batch norm's, or one folded into a convolution
     if (l.inlined) continue;  // computed inside the kernels that read it
     switch (l.loops) {
       case LoopNest::Convolution: {

@@ -45,20 +45,35 @@ Expr countOf(LowerContext& cx, const Dims& d) {
 // A per-channel value at x's element v.
 Expr at(const Func& f, const std::vector<Var>& v) { return f(v[0]); }
 
+// The forward op whose result is `tensor`, or null.
+const Op* producerOf(const Graph& g, int tensor) {
+  for (const Op& op : g.ops)
+    if (op.phase == Phase::Forward && op.result == tensor) return &op;
+  return nullptr;
+}
+
 void lowerForward(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
+  const Op* producer = producerOf(cx.graph(), op.operands[kX]);
+  if (cx.mode() == Mode::Evaluation && producer && producer->kind == OpKind::Conv2d &&
+      ops::batchNormAfter(cx.graph(), *producer) == &op) {
+    // Folded into the convolution (Conv2d.cpp): its result is this one's.
+    Func in = cx.func(op.operands[kX]), out(name);
+    out(cx.vars(op.result)) = in(cx.vars(op.result));
+    cx.add(op, out);
+    return;
+  }
   const Dims d = cx.dims(op.operands[kX]);
   const std::vector<Var> v = cx.vars(op.result);
   Func in = cx.func(op.operands[kX]), w = cx.func(op.operands[kWeight]), b = cx.func(op.operands[kBias]);
   Func runningMean = cx.func(op.operands[kRunningMean]), runningVar = cx.func(op.operands[kRunningVar]);
   const float eps = static_cast<float>(op.attrs.number("eps"));
   NormStats s;
-  s.scale = Func(name + "_scale");
-  s.shift = Func(name + "_shift");
   if (cx.mode() == Mode::Evaluation) {
-    s.scale(c) = w(c) * (1.0f / sqrt(runningVar(c) + eps));
-    s.shift(c) = b(c) - runningMean(c) * s.scale(c);
+    s = ops::evaluationTransform(cx, op);
   } else {
+    s.scale = Func(name + "_scale");
+    s.shift = Func(name + "_shift");
     const Expr count = countOf(cx, d);
     s.sum = channelSums(in, d, cx.valid(), name + "_sum");
     s.mean = Func(name + "_mean");
@@ -115,6 +130,38 @@ void lowerData(LowerContext& cx, const Op& op) {
 }
 
 }  // namespace
+
+namespace ops {
+
+const Op* batchNormAfter(const Graph& g, const Op& conv) {
+  if (conv.kind != OpKind::Conv2d || conv.phase != Phase::Forward) return nullptr;
+  if (conv.result == g.output || conv.result == g.logits) return nullptr;
+  const Op* reader = nullptr;
+  for (const Op& op : g.ops) {
+    if (op.phase != Phase::Forward) continue;
+    for (int t : op.operands)
+      if (t == conv.result) {
+        if (reader && reader != &op) return nullptr;
+        reader = &op;
+      }
+  }
+  return reader && reader->kind == OpKind::BatchNorm && reader->operands[kX] == conv.result ? reader : nullptr;
+}
+
+NormStats evaluationTransform(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  Func w = cx.func(op.operands[kWeight]), b = cx.func(op.operands[kBias]);
+  Func runningMean = cx.func(op.operands[kRunningMean]), runningVar = cx.func(op.operands[kRunningVar]);
+  const float eps = static_cast<float>(op.attrs.number("eps"));
+  NormStats s;
+  s.scale = Func(name + "_scale");
+  s.shift = Func(name + "_shift");
+  s.scale(c) = w(c) * (1.0f / sqrt(runningVar(c) + eps));
+  s.shift(c) = b(c) - runningMean(c) * s.scale(c);
+  return s;
+}
+
+}  // namespace ops
 
 std::vector<OpInfo> batchNormOps() {
   OpInfo bn{OpKind::BatchNorm, "batchnorm"};

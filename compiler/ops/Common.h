@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ir/Ops.h"
+#include "lower/Lower.h"
 
 namespace cnnc {
 
@@ -35,6 +36,15 @@ inline int bias(const Op& op) { return op.operands[op.inputs + 1]; }
 inline Shape perSample(const Shape& batched) { return Shape(batched.begin() + 1, batched.end()); }
 
 ShapeResult sameShape(const Attrs& attrs, const std::vector<Shape>& in);
+
+// Evaluation folds a batch norm into the convolution before it (the
+// scale into the weights, the shift into the bias, once per call): the
+// batch norm that alone reads `conv`'s result in the forward pass, or
+// null. The folded batch norm passes its input through.
+const Op* batchNormAfter(const Graph& g, const Op& conv);
+// A batch norm's evaluation transform, y = x scale + shift, per channel
+// from its running statistics (lower/Lower.h: NormStats).
+NormStats evaluationTransform(LowerContext& cx, const Op& batchNorm);
 
 // A sliding window's attributes (kernel, stride, padding) as Halide's
 // dimensions name them: x (width) first.

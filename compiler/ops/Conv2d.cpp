@@ -66,14 +66,28 @@ void lowerForward(LowerContext& cx, const Op& op) {
   Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
-  wT(co, kx, ky, ci) = w(kx, ky, ci, co);
+  Expr bias = ops::hasBias(op) ? Expr(cx.func(ops::bias(op))(co)) : Expr(0.0f);
+  // Evaluation: a batch norm after it folded in, its scale into the
+  // weights and its shift into the bias, once per call.
+  NormStats folded;
+  if (const Op* bn = cx.mode() == Mode::Evaluation ? ops::batchNormAfter(cx.graph(), op) : nullptr) {
+    folded = ops::evaluationTransform(cx, *bn);
+    wT(co, kx, ky, ci) = w(kx, ky, ci, co) * folded.scale(co);
+    Func shift = folded.shift;
+    folded.shift = Func(name + "_folded_bias");
+    folded.shift(co) = ops::hasBias(op) ? bias * folded.scale(co) + shift(co) : Expr(shift(co));
+    bias = folded.shift(co);
+  } else {
+    wT(co, kx, ky, ci) = w(kx, ky, ci, co);
+  }
   RDom r(0, k.KW, 0, k.KH, 0, d.C, name + "_r");
   Func acc(name + "_acc");
-  acc(co, x, y, n) = ops::hasBias(op) ? Expr(cx.func(ops::bias(op))(co)) : Expr(0.0f);
+  acc(co, x, y, n) = bias;
   acc(co, x, y, n) += wT(co, r.x, r.y, r.z) * in(r.z, x * k.SX + r.x - k.PX, y * k.SY + r.y - k.PY, n);
   Func out(name);
   out(co, x, y, n) = acc(co, x, y, n);
   LoweredOp& l = cx.add(op, out);
+  l.norm = folded;
   l.acc = acc;
   l.r = r;
   l.weightT = wT;
