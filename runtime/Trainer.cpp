@@ -33,7 +33,10 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   CLI::App* trainCmd = app.add_subcommand("train", "train on MNIST, evaluating on the test set after every epoch");
   trainCmd->add_option("--data", opt.data, "folder holding the four MNIST IDX files")->capture_default_str();
   trainCmd->add_option("--epochs", opt.epochs, "epochs to train")->capture_default_str()->check(CLI::PositiveNumber);
-  trainCmd->add_option("--lr", opt.lr, "learning rate (default: the model's, " + std::to_string(spec.optimizer.lr) + ")")
+  const bool oneCycle = spec.schedule.kind == ScheduleKind::OneCycle;
+  trainCmd->add_option("--lr", opt.lr,
+                       std::string(oneCycle ? "the one-cycle schedule's max_lr" : "learning rate") + " (default: the model's, " +
+                           std::to_string(oneCycle ? spec.schedule.maxLr : spec.optimizer.lr) + ")")
       ->check(CLI::NonNegativeNumber);
   trainCmd->add_option("--seed", opt.seed, "seed for initialisation and shuffling")->capture_default_str();
   trainCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
