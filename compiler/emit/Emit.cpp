@@ -165,14 +165,12 @@ std::string glueSource(const Compiled& c) {
   s += "};\n\n";
   // Buffers (batch norms' running statistics): name, shape, offset in the
   // buffer arena, how they start; and the batch counters.
-  int64_t bufferFloats = 0;
-  if (!g.buffers.empty()) {
+  if (!plan.buffers.empty()) {
     s += "const cnnc_rt::ParamSpec kBuffers[] = {\n";
-    for (int b : g.buffers) {
-      const Tensor& t = g.tensors[b];
+    for (const Slot& slot : plan.buffers) {
+      const Tensor& t = g.tensors[slot.tensor];
       s += fmt::format("    {{\"{}\", {{{}}}, {}, 0, cnnc_rt::Init::{}}},\n", t.name, fmt::join(t.shape, ", "),
-                       bufferFloats, inits[static_cast<int>(t.init)]);
-      bufferFloats += alignedFloats(numElements(t.shape));
+                       slot.offset, inits[static_cast<int>(t.init)]);
     }
     s += "};\n\n";
   }
@@ -193,8 +191,8 @@ std::string glueSource(const Compiled& c) {
   s += fmt::format("  spec.classes = {};\n  spec.batch = {};\n", g.classes, g.train.batch);
   s += "  spec.params.assign(std::begin(kParams), std::end(kParams));\n";
   s += fmt::format("  spec.totalParams = {};\n", plan.paramFloats);
-  if (!g.buffers.empty()) s += "  spec.buffers.assign(std::begin(kBuffers), std::end(kBuffers));\n";
-  s += fmt::format("  spec.bufferFloats = {};\n", bufferFloats);
+  if (!plan.buffers.empty()) s += "  spec.buffers.assign(std::begin(kBuffers), std::end(kBuffers));\n";
+  s += fmt::format("  spec.bufferFloats = {};\n", plan.bufferFloats);
   for (const std::string& counter : g.counters) s += fmt::format("  spec.counters.push_back(\"{}\");\n", counter);
   s += "  spec.activations.assign(std::begin(kActivations), std::end(kActivations));\n";
   s += fmt::format("  spec.activationFloats = {};\n", plan.activationFloats);

@@ -16,6 +16,7 @@
 #include "plan/Plan.h"
 #include "runtime/Optimizer.h"
 #include "support/Invariant.h"
+#include "support/Text.h"
 
 namespace cnnc {
 
@@ -74,9 +75,7 @@ std::string funcName(const std::string& tensorName) {
   // name keeps its first 40 characters and a hash of the whole.
   constexpr size_t kLongest = 48;
   if (name.size() <= kLongest) return name;
-  uint32_t hash = 2166136261u;  // FNV-1a: the same on every machine
-  for (unsigned char ch : name) hash = (hash ^ ch) * 16777619u;
-  return fmt::format("{}_{:08x}", name.substr(0, 40), hash);
+  return fmt::format("{}_{:08x}", name.substr(0, 40), fnv1a(name));
 }
 
 LowerContext::LowerContext(const Graph& g, Lowered& L) : g_(g), L_(L) {

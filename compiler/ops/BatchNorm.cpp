@@ -65,13 +65,14 @@ void lowerForward(LowerContext& cx, const Op& op) {
   }
   const Dims d = cx.dims(op.operands[kX]);
   const std::vector<Var> v = cx.vars(op.result);
-  Func in = cx.func(op.operands[kX]), w = cx.func(op.operands[kWeight]), b = cx.func(op.operands[kBias]);
-  Func runningMean = cx.func(op.operands[kRunningMean]), runningVar = cx.func(op.operands[kRunningVar]);
-  const float eps = static_cast<float>(op.attrs.number("eps"));
+  Func in = cx.func(op.operands[kX]);
   NormStats s;
   if (cx.mode() == Mode::Evaluation) {
     s = ops::evaluationTransform(cx, op);
   } else {
+    Func w = cx.func(op.operands[kWeight]), b = cx.func(op.operands[kBias]);
+    Func runningMean = cx.func(op.operands[kRunningMean]), runningVar = cx.func(op.operands[kRunningVar]);
+    const float eps = static_cast<float>(op.attrs.number("eps"));
     s.scale = Func(name + "_scale");
     s.shift = Func(name + "_shift");
     const Expr count = countOf(cx, d);

@@ -10,6 +10,7 @@
 #include "grad/Grad.h"
 #include "lower/LowerContext.h"
 #include "ops/Common.h"
+#include "support/Text.h"
 
 namespace cnnc {
 
@@ -19,12 +20,8 @@ using namespace loopvars;
 namespace {
 
 // The layer's part of the key: a hash of its result's name, the same on
-// every machine (FNV-1a), kept in the gradient's attributes as `salt`.
-int64_t saltOf(const std::string& name) {
-  uint32_t hash = 2166136261u;
-  for (unsigned char ch : name) hash = (hash ^ ch) * 16777619u;
-  return static_cast<int64_t>(hash & 0x7fffffff);
-}
+// every machine, kept in the gradient's attributes as `salt`.
+int64_t saltOf(const std::string& name) { return static_cast<int64_t>(fnv1a(name) & 0x7fffffff); }
 
 // A 32-bit mix with full avalanche (Chris Wellons' lowbias32).
 Expr u32(uint32_t v) { return Internal::make_const(UInt(32), static_cast<uint64_t>(v)); }

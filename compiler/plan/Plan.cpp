@@ -6,16 +6,26 @@
 
 namespace cnnc {
 
-MemoryPlan planMemory(const Graph& g, const Fusion& f) {
-  MemoryPlan p;
-  for (int id : g.params) {
+namespace {
+
+// `tensors` one after another in an arena of `floats`, each aligned.
+void placeInOrder(const Graph& g, const std::vector<int>& tensors, std::vector<Slot>& slots, int64_t& floats) {
+  for (int id : tensors) {
     Slot s;
     s.tensor = id;
-    s.offset = p.paramFloats;
+    s.offset = floats;
     s.count = numElements(g.tensors[id].shape);
-    p.paramFloats += alignedFloats(s.count);
-    p.params.push_back(s);
+    floats += alignedFloats(s.count);
+    slots.push_back(s);
   }
+}
+
+}  // namespace
+
+MemoryPlan planMemory(const Graph& g, const Fusion& f) {
+  MemoryPlan p;
+  placeInOrder(g, g.params, p.params, p.paramFloats);
+  placeInOrder(g, g.buffers, p.buffers, p.bufferFloats);
   // The optimizer's state arrays are the graph's (grad made them).
   for (TensorRole role : g.roles) p.stateArenas += role == TensorRole::OptState;
   // Kernel results other than the loss and the parameter gradients (which
@@ -61,6 +71,11 @@ std::string printPlan(const Graph& g, const Fusion&, const MemoryPlan& p) {
   out += fmt::format("arena grads: {} floats ({}), the same offsets\n", p.paramFloats, mib(p.paramFloats));
   for (int i = 0; i < p.stateArenas; ++i)
     out += fmt::format("arena state.{}: {} floats ({}), the same offsets\n", i, p.paramFloats, mib(p.paramFloats));
+  if (!p.buffers.empty()) {
+    out += fmt::format("arena buffers: {} floats ({})\n", p.bufferFloats, mib(p.bufferFloats));
+    for (const Slot& s : p.buffers)
+      out += fmt::format("  [{}, {}) %{}\n", s.offset, s.offset + s.count, g.tensors[s.tensor].name);
+  }
   out += fmt::format("arena activations: {} floats ({})\n", p.activationFloats, mib(p.activationFloats));
   for (const Slot& s : p.activations) {
     std::string readers = s.lastReader < 0 ? "read by the caller" : fmt::format("last read by kernel {}", s.lastReader);
@@ -68,9 +83,9 @@ std::string printPlan(const Graph& g, const Fusion&, const MemoryPlan& p) {
                        g.tensors[s.tensor].name, s.writer, opInfo(g.ops[producerOf(s.tensor)].kind).name,
                        readers);
   }
-  const int64_t total = p.paramFloats * (2 + p.stateArenas) + p.activationFloats;
+  const int64_t total = p.paramFloats * (2 + p.stateArenas) + p.bufferFloats + p.activationFloats;
   out += fmt::format("peak: {} bytes ({}) in {} arenas, allocated once by the trainer\n", total * 4, mib(total),
-                     3 + p.stateArenas);
+                     3 + p.stateArenas + (p.buffers.empty() ? 0 : 1));
   return out;
 }
 

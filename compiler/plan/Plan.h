@@ -32,6 +32,8 @@ struct MemoryPlan {
   std::vector<Slot> params;       // offsets into the parameter arena (and the gradient arena, the same)
   int64_t paramFloats = 0;        // arena size, alignment included
   int stateArenas = 0;            // optimizer state arenas, each paramFloats
+  std::vector<Slot> buffers;      // batch norms' running statistics, in the buffer arena
+  int64_t bufferFloats = 0;
   std::vector<Slot> activations;  // the kernels' results in the activation arena
   int64_t activationFloats = 0;
 };
