@@ -79,6 +79,7 @@ struct Request {
   bool halideProfile = false;
   std::string autoscheduler;
   bool verbose = false;
+  cnnc::ConvAlgorithm conv = cnnc::ConvAlgorithm::Auto;
 };
 
 // What each stage made, kept for the stages after it: each runs once.
@@ -114,7 +115,7 @@ int compile(const std::string& input, const Request& r) {
   cnnc::differentiate(g);
   if (r.emit == Emit::Dot) return deliver(cnnc::printDot(g), r.output);
   if (r.emit == Emit::Grad) return deliver(cnnc::printGraph(g), r.output);
-  c.fusion = cnnc::fuse(g);
+  c.fusion = cnnc::fuse(g, r.conv);
   if (r.emit == Emit::Fused) return deliver(cnnc::printFused(g, c.fusion), r.output);
   c.plan = cnnc::planMemory(g, c.fusion);
   if (r.emit == Emit::Plan) return deliver(cnnc::printPlan(g, c.fusion, c.plan), r.output);
@@ -177,6 +178,12 @@ int main(int argc, char** argv) {
                  "host,cuda,opencl); instead of host, a Halide CPU target (x86-64-linux-avx2-f16c-fma-sse41: AVX2 "
                  "code on any machine that has AVX2)")
       ->capture_default_str();
+  std::string conv = "auto";
+  app.add_option("--conv", conv,
+                 "how convolutions are computed on the CPU: direct, winograd (every stride-1 3x3 and 5x5 pass), or "
+                 "auto (per layer and pass, the faster by the cost model; --emit=fused shows the choice)")
+      ->check(CLI::IsMember({"direct", "winograd", "auto"}))
+      ->capture_default_str();
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
   try {
@@ -231,5 +238,6 @@ int main(int argc, char** argv) {
   r.halideProfile = halideProfile;
   r.autoscheduler = autoscheduler;
   r.verbose = verbose;
+  cnnc::parseConvAlgorithm(conv, r.conv);
   return compile(input, r);
 }

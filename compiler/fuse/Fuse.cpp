@@ -54,8 +54,9 @@ std::vector<bool> inlineByCost(const Graph& g, const std::vector<bool>& returned
 
 }  // namespace
 
-Fusion fuse(const Graph& g) {
+Fusion fuse(const Graph& g, ConvAlgorithm conv) {
   Fusion f;
+  for (const Op& op : g.ops) f.winograd.push_back(chooseWinogradTile(g, op, conv));
   f.inlined.assign(g.ops.size(), false);
   std::vector<int> producer(g.tensors.size(), -1);
   for (size_t i = 0; i < g.ops.size(); ++i)
@@ -154,6 +155,8 @@ std::string printFused(const Graph& g, const Fusion& f) {
       what += std::string(" + ") + opInfo(g.ops[a].kind).name;
       results += ", " + ref(g.ops[a].result);
     }
+    if (const int m = f.winograd[k.root])
+      what += fmt::format(" (winograd {})", winogradName(m, static_cast<int>(root.attrs.pair("kernel")[0])));
     out += fmt::format("kernel {} {} {} -> {}\n", i, phase, what, results);
     out += fmt::format("    reads {}\n", list(k.reads));
     for (int p : k.fused)

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "fuse/Winograd.h"
 #include "ir/IR.h"
 
 namespace cnnc {
@@ -38,9 +39,12 @@ struct Fusion {
   std::vector<Kernel> kernels;  // in execution order (one per op that is neither inlined nor joined)
   std::vector<bool> inlined;    // by op index: computed inside its consumers
   std::vector<int> kernelOf;    // by op index: the kernel that computes it (-1: inlined)
+  // By op index: a convolution pass's Winograd tile m (fuse/Winograd.h;
+  // 0: direct convolution, and every other op). CPU pipelines only.
+  std::vector<int> winograd;
 };
 
-Fusion fuse(const Graph& graph);
+Fusion fuse(const Graph& graph, ConvAlgorithm conv = ConvAlgorithm::Auto);
 
 // --emit=fused: one line per kernel, with what it computes and reads.
 std::string printFused(const Graph& graph, const Fusion& fusion);

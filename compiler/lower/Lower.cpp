@@ -169,6 +169,13 @@ std::vector<Func> NormStats::all() const {
   return funcs;
 }
 
+std::vector<Func> WinogradStages::all() const {
+  std::vector<Func> funcs;
+  for (const Func& f : {xRows, x, dyRows, dy, weightRows, weight, partialAcc, partial, productAcc, product, backRows, back})
+    if (f.defined()) funcs.push_back(f);
+  return funcs;
+}
+
 Expr LowerContext::label(Expr n) const { return label_(n); }
 Expr LowerContext::sample(Expr n) const { return sample_(n); }
 
@@ -254,9 +261,10 @@ void lowerInput(LowerContext& cx) {
   cx.func(g.input) = in;
 }
 
-Lowered lowerOps(const Graph& g, Mode mode) {
+Lowered lowerOps(const Graph& g, Mode mode, std::vector<int> winograd) {
   Lowered L;
   L.mode = mode;
+  L.winograd = std::move(winograd);
   L.tensors.resize(g.tensors.size());
   L.images = ImageParam(UInt(8), 2, "images");
   L.labels = ImageParam(UInt(8), 1, "labels");
@@ -320,8 +328,8 @@ std::vector<int64_t> funcExtents(const Shape& s) {
   return std::vector<int64_t>(s.rbegin(), s.rend());
 }
 
-Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode) {
-  Lowered L = lowerOps(graph, mode);
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode, bool directOnly) {
+  Lowered L = lowerOps(graph, mode, directOnly ? std::vector<int>() : fusion.winograd);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {

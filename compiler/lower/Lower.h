@@ -40,6 +40,20 @@ struct NormStats {
   std::vector<Halide::Func> all() const;  // the defined ones, sums first
 };
 
+// A convolution pass lowered as Winograd (ops/Winograd.h): its stages, each
+// over (channel, position xi, position nu, tile, sample) but the weight's.
+struct WinogradStages {
+  int m = 0;                          // the tile (0: direct convolution)
+  int tiles = 0;                      // per sample (tilesX x tilesY)
+  Halide::Func xRows, x;              // B^T d B: the input's transform (forward, weight gradient)
+  Halide::Func dyRows, dy;            // A dY A^T: dy's (both gradients)
+  Halide::Func weightRows, weight;    // G g G^T, once per call: (co, ci, xi, nu); the data gradient's (ci, co, ...)
+  Halide::Func productAcc, product;   // the GEMM at each of the alpha^2 positions
+  Halide::Func backRows, back;        // out of the transformed domain: A^T M A, B dV B^T, or G^T dU G
+  Halide::Func partialAcc, partial;   // weight gradient: dU per chunk of samples
+  std::vector<Halide::Func> all() const;  // the defined ones
+};
+
 // One op as Halide Funcs, with what its schedule needs to know. Which
 // fields an op fills depends on its loop nest (its row's `loops`).
 struct LoweredOp {
@@ -61,6 +75,7 @@ struct LoweredOp {
   Halide::Func lse;
   Halide::Func predicted;
   NormStats norm;  // batch norm
+  WinogradStages winograd;  // a convolution pass lowered as Winograd
 
   // The helper Funcs that are defined, in a fixed order (after out, acc, weightT).
   std::vector<Halide::Func> helpers() const;
@@ -78,6 +93,9 @@ struct Lowered {
   // (runtime: dropoutKey); each mask is a hash of it, the layer and the element.
   Halide::Param<int> noise{"noise"};
   Mode mode = Mode::Training;
+  // By op index: the Winograd tile of each convolution pass (fuse's
+  // choice; 0: direct, and always on GPUs).
+  std::vector<int> winograd;
   std::vector<Halide::ImageParam> params;  // in graph.params order
   std::vector<Halide::ImageParam> buffers; // in graph.buffers order (running statistics)
   // Training: each buffer's new value (the same memory as its input: the
@@ -106,7 +124,10 @@ struct Lowered {
 // Lowers the forward ops in `mode` and, when the graph has them, the
 // backward ops: fuse's ops computed inside their readers are marked
 // inlined, and the kernels' results get the plan's arena slots.
-Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode = Mode::Training);
+// `directOnly`: every convolution direct, whatever fuse chose (GPU
+// schedules and the autoschedulers have no Winograd).
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode = Mode::Training,
+                   bool directOnly = false);
 
 // The optimizer update over flat arrays of every parameter (in place).
 struct LoweredUpdate {

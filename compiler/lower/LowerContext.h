@@ -52,6 +52,8 @@ class LowerContext {
   Halide::Expr valid() const { return L_.valid; }
   Halide::Expr noise() const { return L_.noise; }
   Mode mode() const { return L_.mode; }
+  // The Winograd tile fuse chose for a convolution pass (0: direct).
+  int winogradTile(const Op& op) const { return L_.winograd.empty() ? 0 : L_.winograd[&op - g_.ops.data()]; }
   // The lowering of the forward op that owns parameter `param` (a backward
   // op's layer; internalError if none does).
   LoweredOp& owner(int param);

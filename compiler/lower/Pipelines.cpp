@@ -143,8 +143,10 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
   // Training and evaluation are lowerings of their own: the modes differ
   // (batch norm, dropout), and the training step computes the loss with
   // its gradient, which evaluation does not have.
-  p.step = lowerGraph(g, fusion, plan, Mode::Training);
-  p.evalStep = lowerGraph(g, fusion, plan, Mode::Evaluation);
+  // Winograd has CPU schedules only (GPUs and autoschedulers get direct convolutions).
+  const bool directOnly = target.has_gpu_feature() || !autoscheduler.empty();
+  p.step = lowerGraph(g, fusion, plan, Mode::Training, directOnly);
+  p.evalStep = lowerGraph(g, fusion, plan, Mode::Evaluation, directOnly);
   p.update = lowerUpdate(g);
   if (target.has_gpu_feature()) {
     scheduleGpu(p.step, g, target);

@@ -18,20 +18,58 @@
 #include <algorithm>
 
 #include "ir/Ops.h"
+#include "lower/ScheduleParts.h"
 
 namespace cnnc {
 
 using namespace Halide;
 
-namespace {
-
-// The widest power-of-two vector, at most `natural` lanes, that fits in
-// `extent` (so a split never runs past a pipeline output).
 int vectorFor(int extent, int natural) {
   int v = 1;
   while (v * 2 <= std::min(extent, natural)) v *= 2;
   return v;
 }
+
+int vectorDividing(int extent, int natural) {
+  int v = 1;
+  while (v * 2 <= natural && extent % (v * 2) == 0) v *= 2;
+  return v;
+}
+
+// The register tile: tw vectors of channels x th output columns of
+// accumulators (AVX-512 has 32 vector registers, 28 for accumulators;
+// AVX2 16, 12). Each step of the reduction loads tw weight vectors and
+// broadcasts th inputs for tw x th multiply-adds, and a multiply-add's
+// result is ready only cycles later (8 independent accumulators keep two
+// FMA units busy), so the cost of a useful multiply-add is
+// max(tw x th, tw + th, 8) / (tw x th), times the share of
+// columns a last, overlapping tile computes twice when th does not
+// divide the width. The cheapest tile wins; ties go to the larger one.
+// AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
+// one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
+// conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
+RegisterTile registerTile(int channels, int width, int natural, bool avx512) {
+  const int cv = vectorFor(channels, natural);
+  const int registers = avx512 ? 28 : 12;
+  const int maxTile = avx512 ? 4 : 2;
+  constexpr int kMinAccumulators = 8;
+  int tw = 1, th = std::min(width, 4);
+  double best = 1e9;
+  for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
+    for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
+      const int tiles = (width + h - 1) / h;
+      const double cost = double(std::max({w * h, w + h, kMinAccumulators})) / (w * h) * (double(tiles) * h / width);
+      if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
+        best = cost;
+        tw = w;
+        th = h;
+      }
+    }
+  }
+  return {tw, th};
+}
+
+namespace {
 
 int extentOf(const Op& op, const Graph& g, int dimFromInner) {
   const Shape& s = g.tensors[op.result].shape;
@@ -44,13 +82,7 @@ int extentOf(const Op& op, const Graph& g, int dimFromInner) {
   return static_cast<int>(s.empty() ? 1 : s[0]);
 }
 
-// The widest power-of-two vector, at most `natural` lanes, that divides
-// `extent` (no tail at all).
-int vectorDividing(int extent, int natural) {
-  int v = 1;
-  while (v * 2 <= natural && extent % (v * 2) == 0) v *= 2;
-  return v;
-}
+int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }
 
 // compute_root, vectorised along dim 0, parallel along the last (batch).
 void rowMajor(Func f, int innerExtent, int natural, bool parallelOuter = true) {
@@ -82,34 +114,8 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool a
   std::vector<Var> a = l.out.args();  // c, x, y, n
   Var c = a[0], x = a[1], y = a[2], n = a[3];
   const int cv = vectorFor(channels, natural);
-  // The register tile: tw vectors of channels x th output columns of
-  // accumulators (AVX-512 has 32 vector registers, 28 for accumulators;
-  // AVX2 16, 12). Each step of the reduction loads tw weight vectors and
-  // broadcasts th inputs for tw x th multiply-adds, and a multiply-add's
-  // result is ready only cycles later (8 independent accumulators keep two
-  // FMA units busy), so the cost of a useful multiply-add is
-  // max(tw x th, tw + th, 8) / (tw x th), times the share of
-  // columns a last, overlapping tile computes twice when th does not
-  // divide the width. The cheapest tile wins; ties go to the larger one.
-  // AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
-  // one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
-  // conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
-  const int registers = avx512 ? 28 : 12;
-  const int maxTile = avx512 ? 4 : 2;
-  constexpr int kMinAccumulators = 8;
-  int tw = 1, th = std::min(width, 4);
-  double best = 1e9;
-  for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
-    for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
-      const int tiles = (width + h - 1) / h;
-      const double cost = double(std::max({w * h, w + h, kMinAccumulators})) / (w * h) * (double(tiles) * h / width);
-      if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
-        best = cost;
-        tw = w;
-        th = h;
-      }
-    }
-  }
+  const RegisterTile tile = registerTile(channels, width, natural, avx512);
+  const int tw = tile.vectors, th = tile.columns;
   Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
   l.out.compute_root()
       .split(c, cO, cI, cv * tw)
@@ -343,8 +349,19 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
     if (!l.norm.all().empty()) statistics(l.norm, inner, natural);  // batch norm's, or one folded into a convolution
     if (l.inlined) continue;  // computed inside the kernels that read it
     switch (l.loops) {
-      case LoopNest::Convolution: tiledConvolution(l, inner, extentOf(*l.op, g, 1), natural, avx512); break;
-      case LoopNest::WeightGradient: weightGradient(L, l, g, natural, avx512); break;
+      case LoopNest::Convolution:
+        if (l.winograd.m)
+          winogradConvolution(l, inner, channelsOf(g, l.op->operands[0]), natural, avx512);
+        else
+          tiledConvolution(l, inner, extentOf(*l.op, g, 1), natural, avx512);
+        break;
+      case LoopNest::WeightGradient:
+        if (l.winograd.m)
+          winogradWeightGradient(L, l, channelsOf(g, l.op->operands[0]), channelsOf(g, l.op->operands[1]), natural,
+                                 avx512);
+        else
+          weightGradient(L, l, g, natural, avx512);
+        break;
       case LoopNest::Dense: dense(l, g, natural); break;
       case LoopNest::DenseGradient: denseGradient(l, inner, natural); break;
       case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}, inner, natural); break;
@@ -410,6 +427,7 @@ std::vector<std::vector<Func>> rootFuncsByKernel(const Lowered& L, const Graph& 
     take(l.weightT);
     for (const Func& h : l.helpers()) take(h);
     for (const Func& h : l.norm.all()) take(h);
+    for (const Func& h : l.winograd.all()) take(h);
     // The loss and the count of correct predictions: outputs, so computed at root.
     if (l.loops == LoopNest::Loss)
       for (const Func& f : {L.loss, L.correct}) funcs.push_back(f);

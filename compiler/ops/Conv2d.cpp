@@ -6,6 +6,7 @@
 #include "grad/Grad.h"
 #include "lower/LowerContext.h"
 #include "ops/Common.h"
+#include "ops/Winograd.h"
 
 namespace cnnc {
 
@@ -63,7 +64,6 @@ void lowerForward(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   Dims d = cx.dims(op.operands[0]);
-  Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
   Expr bias = ops::hasBias(op) ? Expr(cx.func(ops::bias(op))(co)) : Expr(0.0f);
@@ -80,6 +80,11 @@ void lowerForward(LowerContext& cx, const Op& op) {
   } else {
     wT(co, kx, ky, ci) = w(kx, ky, ci, co);
   }
+  if (const int m = cx.winogradTile(op)) {
+    lowerWinogradForward(cx, op, wT, bias, m).norm = folded;
+    return;
+  }
+  Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
   RDom r(0, k.KW, 0, k.KH, 0, d.C, name + "_r");
   Func acc(name + "_acc");
   acc(co, x, y, n) = bias;
@@ -97,6 +102,10 @@ void lowerForward(LowerContext& cx, const Op& op) {
 // dy (co, ox, oy, n), weight (kx, ky, ci, co) -> dx (ci, x, y, n): each
 // input pixel gathers dy from the outputs whose window saw it.
 void lowerData(LowerContext& cx, const Op& op) {
+  if (const int m = cx.winogradTile(op)) {
+    lowerWinogradData(cx, op, m);
+    return;
+  }
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
@@ -127,6 +136,10 @@ void lowerData(LowerContext& cx, const Op& op) {
 // written and read back every step (0.9 ms of 12.7 on this 2-core AMD
 // EPYC, 2026-11-28).
 void lowerWeight(LowerContext& cx, const Op& op) {
+  if (const int m = cx.winogradTile(op)) {
+    lowerWinogradWeight(cx, op, m);
+    return;
+  }
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);

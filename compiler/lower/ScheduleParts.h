@@ -1,0 +1,30 @@
+// What the CPU schedules share (ScheduleCpu.cpp, ScheduleWinograd.cpp).
+#pragma once
+
+#include "lower/Lower.h"
+
+namespace cnnc {
+
+// The widest power-of-two vector, at most `natural` lanes, that fits in
+// `extent` (so a split never runs past a pipeline output).
+int vectorFor(int extent, int natural);
+// The widest power-of-two vector, at most `natural` lanes, that divides
+// `extent` (no tail at all).
+int vectorDividing(int extent, int natural);
+
+// A block of accumulators kept in registers: `vectors` vectors of
+// channels x `columns` (output columns, tiles or input channels), the
+// cheapest by loads and FMA latency per multiply-add (ScheduleCpu.cpp).
+struct RegisterTile {
+  int vectors = 1, columns = 1;
+};
+RegisterTile registerTile(int channels, int width, int natural, bool avx512);
+
+// A convolution pass lowered as Winograd (ScheduleWinograd.cpp): the
+// forward or data gradient (`channels` out, `reduced` summed over), or the
+// weight gradient.
+void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, bool avx512);
+void winogradWeightGradient(const Lowered& L, LoweredOp& l, int outChannels, int inChannels, int natural,
+                            bool avx512);
+
+}  // namespace cnnc

@@ -1,0 +1,118 @@
+// CPU schedules of the Winograd passes (ops/Winograd.cpp): per sample (the
+// weight gradient: per chunk of samples), parallel over the batch; the
+// transforms vectorised across channels with every position unrolled (so
+// each is a constant combination of a tile's vectors); the GEMM at each
+// position in register tiles, as the direct convolutions are.
+#include <algorithm>
+
+#include "lower/ScheduleParts.h"
+
+namespace cnnc {
+
+using namespace Halide;
+
+namespace {
+
+// rows (c, xi, q, t, n) -> out (c, xi, nu, t, n), per tile and vector of
+// channels, computed at `at`'s loop `level`.
+void transform(Func rows, Func out, int channels, int natural, Func at, Var level) {
+  const int v = vectorFor(channels, natural);
+  std::vector<Var> a = out.args();  // c, xi, nu, t, n
+  Var cO("cO"), cI("cI");
+  out.compute_at(at, level).split(a[0], cO, cI, v).reorder(cI, a[1], a[2], cO, a[3], a[4]).vectorize(cI).unroll(
+      a[1]).unroll(a[2]);
+  std::vector<Var> b = rows.args();  // c, xi, q, t, n
+  rows.compute_at(out, cO).vectorize(b[0], v).unroll(b[1]).unroll(b[2]);
+}
+
+// product (c, xi, nu, t, n) = sum over r of weight (c, r, xi, nu) x (r, xi,
+// nu, t, n): at each position, register tiles of vectors of c x tiles.
+void gemm(Func acc, Func product, int channels, int tiles, int natural, bool avx512, Func at, Var level) {
+  const int cv = vectorFor(channels, natural);
+  const RegisterTile tile = registerTile(channels, tiles, natural, avx512);
+  std::vector<Var> a = product.args();  // c, xi, nu, t, n
+  Var cO("cO"), cI("cI"), tO("tO"), tI("tI");
+  product.compute_at(at, level)
+      .split(a[0], cO, cI, cv * tile.vectors)
+      .split(a[3], tO, tI, tile.columns)
+      .reorder(cI, tI, tO, cO, a[1], a[2], a[4])
+      .vectorize(cI, cv)
+      .unroll(cI)
+      .unroll(tI);
+  std::vector<Var> b = acc.args();
+  acc.compute_at(product, tO).vectorize(b[0], cv).unroll(b[0]).unroll(b[3]);
+  RVar r = acc.rvars(0)[0];
+  acc.update().reorder(b[0], b[3], r, b[1], b[2], b[4]).vectorize(b[0], cv).unroll(b[0]).unroll(b[3]);
+}
+
+// weight (c, r, xi, nu) from rows (c, xi, k, r): once per call.
+void weightTransform(Func rows, Func weight, int channels, int natural) {
+  const int v = vectorFor(channels, natural);
+  std::vector<Var> a = weight.args();
+  weight.compute_root().reorder(a[0], a[2], a[3], a[1]).vectorize(a[0], v).unroll(a[2]).unroll(a[3]);
+  std::vector<Var> b = rows.args();
+  rows.compute_root().vectorize(b[0], v).unroll(b[1]).unroll(b[2]);
+}
+
+}  // namespace
+
+void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, bool avx512) {
+  WinogradStages& s = l.winograd;
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  const Var n = a[3];
+  l.out.compute_root().vectorize(a[0], vectorFor(channels, natural)).parallel(n);
+  l.staged.compute_at(l.out, n);  // the zero-padded input (dy for the data gradient)
+  if (s.x.defined())
+    transform(s.xRows, s.x, reduced, natural, l.out, n);
+  else
+    transform(s.dyRows, s.dy, reduced, natural, l.out, n);
+  gemm(s.productAcc, s.product, channels, s.tiles, natural, avx512, l.out, n);
+  transform(s.backRows, s.back, channels, natural, l.out, n);
+  weightTransform(s.weightRows, s.weight, channels, natural);
+  if (l.weightT.defined()) l.weightT.compute_root().vectorize(l.weightT.args()[0], vectorFor(channels, natural));
+}
+
+// Per chunk of samples (parallel over the chunks): both transforms of the
+// chunk, then at each position register tiles of (vectors of output
+// channels) x (input channels) summed over the chunk's tiles. Then the
+// chunks in order, then G^T dU G.
+void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int inChannels, int natural, bool avx512) {
+  WinogradStages& s = l.winograd;
+  const int v = vectorFor(outChannels, natural);
+  const RegisterTile tile = registerTile(outChannels, inChannels, natural, avx512);
+  std::vector<Var> p = s.partial.args();  // co, ci, xi, nu, chunk
+  const Var chunk = p[4];
+  Var coO("coO"), coI("coI"), ciO("ciO"), ciI("ciI");
+  s.partial.compute_root()
+      .split(p[0], coO, coI, v * tile.vectors)
+      .split(p[1], ciO, ciI, tile.columns)
+      .reorder(coI, ciI, ciO, coO, p[2], p[3], chunk)
+      .vectorize(coI, v)
+      .unroll(coI)
+      .unroll(ciI)
+      .parallel(chunk);
+  std::vector<Var> q = s.partialAcc.args();
+  std::vector<RVar> r = s.partialAcc.rvars(0);  // tiles, samples
+  s.partialAcc.compute_at(s.partial, ciO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
+  s.partialAcc.update()
+      .reorder(q[0], q[1], r[0], r[1], q[2], q[3], q[4])
+      .vectorize(q[0], v)
+      .unroll(q[0])
+      .unroll(q[1]);
+  l.staged.compute_at(s.partial, chunk);
+  l.stagedDy.compute_at(s.partial, chunk);
+  transform(s.dyRows, s.dy, outChannels, natural, s.partial, chunk);
+  transform(s.xRows, s.x, inChannels, natural, s.partial, chunk);
+  std::vector<Var> b = s.productAcc.args();  // co, ci, xi, nu
+  Var t("t");
+  s.productAcc.compute_root().vectorize(b[0], v);
+  s.productAcc.update().reorder(b[0], s.productAcc.rvars(0)[0], b[1], b[2], b[3]).vectorize(b[0], v).fuse(b[2], b[3], t).parallel(t);
+  s.product.compute_root().vectorize(s.product.args()[0], v);
+  std::vector<Var> k = s.backRows.args();  // co, ci, kx, nu
+  s.backRows.compute_root().reorder(k[0], k[2], k[3], k[1]).vectorize(k[0], v).unroll(k[2]);
+  std::vector<Var> d = s.back.args();  // co, ci, kx, ky
+  s.back.compute_root().reorder(d[0], d[2], d[3], d[1]).vectorize(d[0], v).unroll(d[3]);
+  l.out.compute_root();
+}
+
+}  // namespace cnnc
