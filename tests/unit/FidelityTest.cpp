@@ -12,9 +12,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "Helpers.h"
+#include "fuse/Winograd.h"
 #include "grad/Grad.h"
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
@@ -112,8 +114,9 @@ void checkModel(const std::string& model, bool sgd = false) {
   differentiate(g);
   const Halide::Target host = Halide::get_host_target();
   // As the trainer: one lowering per pipeline (training computes the loss
-  // together with its gradient; evaluation has no gradient).
-  const Fusion fusion = fuse(g);
+  // together with its gradient; evaluation has no gradient). Direct
+  // convolutions, as PyTorch computes them (Winograd's own test below).
+  const Fusion fusion = fuse(g, ConvAlgorithm::Direct);
   const MemoryPlan plan = planMemory(g, fusion);
   Lowered L = lowerGraph(g, fusion, plan, Mode::Training), E = lowerGraph(g, fusion, plan, Mode::Evaluation);
   scheduleCpu(L, g, host, PipelineKind::Training);
@@ -279,4 +282,146 @@ TEST_CASE("models/resnet.cnn (batch norm in both modes, dropout, skip connection
 
 TEST_CASE("models/inception.cnn (branches joined with concat) matches PyTorch tensor for tensor", "[fidelity]") {
   checkModel("inception");
+}
+
+namespace {
+
+// max |ours - ref| / max |ref|: the error relative to the tensor's scale.
+// `ours` is a Func's buffer: (c, x, y, n) for an activation, the
+// parameter's reversed dims (PyTorch's order in memory) for a weight; ref
+// is PyTorch's NCHW, of the first ref.dims[0] samples for an activation.
+double scaledError(const Buffer<float>& ours, const RefTensor& ref) {
+  const float* r = ref.f32();
+  double scale = 0, worst = 0;
+  for (size_t i = 0; i < ref.count(); ++i) scale = std::max(scale, double(std::abs(r[i])));
+  if (ours.dimensions() == 4 && ref.dims.size() == 4 && ours.dim(0).extent() == ref.dims[1] &&
+      ours.dim(3).extent() != ref.dims[3]) {  // an activation
+    const int64_t N = ref.dims[0], C = ref.dims[1], H = ref.dims[2], W = ref.dims[3];
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < H; ++y)
+          for (int64_t x = 0; x < W; ++x)
+            worst = std::max(worst, std::abs(double(ours(c, x, y, n)) - r[((n * C + c) * H + y) * W + x]));
+  } else {
+    for (size_t i = 0; i < ref.count(); ++i) worst = std::max(worst, std::abs(double(ours.data()[i]) - r[i]));
+  }
+  return worst / scale;
+}
+
+struct PassError {
+  std::string pass;  // "conv2.0 forward", "... data", "... weight"
+  int tile = 0;      // the Winograd tile (0: direct)
+  double error = 0;  // scaledError against float64
+};
+
+// Each convolution pass of one training step of `model` on the reference
+// batch, against PyTorch in float64 (tests/reference/make_float64.py).
+// `winograd`: the passes of that kind Winograd (the cheapest tile), the
+// rest direct, so that each pass reads what direct convolution computes:
+// a forward that rounds differently moves some of maxpool's maxima
+// (mnist: near-ties in relu(conv2)), which routes those windows' gradients
+// elsewhere, and the data pass after it would show that, not its own
+// rounding (0.32 of the largest element, against 5e-6 alone).
+std::vector<PassError> convPassErrors(const std::string& model, std::optional<OpKind> winograd) {
+  const std::string root = CNNC_SOURCE_DIR;
+  auto ref = readRef(root + "/tests/reference/" + model + ".ref");
+  auto f64 = readRef(root + "/tests/reference/" + model + "_f64.ref");
+  auto c = test::compile(readText(root + "/models/" + model + ".cnn"));
+  REQUIRE(c.graph);
+  Graph g = *c.graph;
+  differentiate(g);
+  Fusion fusion = fuse(g, winograd ? ConvAlgorithm::Winograd : ConvAlgorithm::Direct);
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].kind != winograd) fusion.winograd[i] = 0;
+  Lowered L = lowerGraph(g, fusion, planMemory(g, fusion), Mode::Training);
+  scheduleCpu(L, g, Halide::get_host_target(), PipelineKind::Training);
+  const int N = static_cast<int>(g.train.batch);
+  Buffer<uint8_t> images(784, N), labels(N);
+  Buffer<int32_t> order(N);
+  std::memcpy(images.data(), ref.at("images").bytes.data(), 784 * N);
+  for (int k = 0; k < N; ++k) {
+    labels(k) = static_cast<uint8_t>(reinterpret_cast<const int32_t*>(ref.at("labels").bytes.data())[k]);
+    order(k) = k;
+  }
+  L.images.set(images);
+  L.labels.set(labels);
+  L.order.set(order);
+  L.first.set(0);
+  L.valid.set(N);
+  L.noise.set(cnnc_rt::dropoutKey(0, 1));
+  std::vector<Buffer<float>> inputs;
+  auto bind = [&](Halide::ImageParam& p, const Tensor& t) {
+    const RefTensor& init = ref.at("init." + t.name);
+    inputs.emplace_back(std::vector<int>(t.shape.rbegin(), t.shape.rend()));
+    std::memcpy(inputs.back().data(), init.f32(), 4 * init.count());
+    p.set(inputs.back());
+  };
+  for (size_t i = 0; i < g.params.size(); ++i) bind(L.params[i], g.tensors[g.params[i]]);
+  for (size_t k = 0; k < g.buffers.size(); ++k) bind(L.buffers[k], g.tensors[g.buffers[k]]);
+  // The passes: each forward convolution's result, its data gradient's
+  // result (where its input needs one), its weight's gradient.
+  std::vector<PassError> passes;
+  std::vector<Halide::Func> funcs{L.loss};
+  std::vector<Buffer<>> outs{Buffer<float>::make_scalar()};
+  std::vector<std::string> keys;
+  auto output = [&](const std::string& pass, int opIndex, int tensor, const std::string& key) {
+    passes.push_back({pass, fusion.winograd[opIndex], 0});
+    funcs.push_back(L.tensors[tensor]);
+    const Shape& s = g.tensors[tensor].shape;  // an activation's Func is (c, x, y, n); a gradient's, s reversed
+    const std::vector<int64_t> e = g.ops[opIndex].kind == OpKind::Conv2dBwdWeight ? Shape(s.rbegin(), s.rend())
+                                                                                  : funcExtents(s);
+    outs.push_back(Buffer<float>(std::vector<int>(e.begin(), e.end())));
+    keys.push_back(key);
+  };
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const Op& op = g.ops[i];
+    if (op.kind != OpKind::Conv2d) continue;
+    const std::string name = g.tensors[op.result].name;
+    output(name + " forward", static_cast<int>(i), op.result, name);
+    for (size_t j = 0; j < g.ops.size(); ++j) {
+      const Op& b = g.ops[j];
+      if (b.kind == OpKind::Conv2dBwdData && b.operands[1] == op.operands[1])
+        output(name + " data", static_cast<int>(j), b.result, "grad_in." + name);
+      if (b.kind == OpKind::Conv2dBwdWeight && g.tensors[b.result].name == "grad." + g.tensors[op.operands[1]].name)
+        output(name + " weight", static_cast<int>(j), b.result, "grad." + g.tensors[op.operands[1]].name);
+    }
+  }
+  Halide::Pipeline(funcs).realize(Halide::Realization(outs));
+  for (size_t k = 0; k < passes.size(); ++k) passes[k].error = scaledError(Buffer<float>(outs[k + 1]), f64.at(keys[k]));
+  return passes;
+}
+
+// Prints the table of both algorithms' errors and holds each to its bound.
+void checkConvErrors(const std::string& model, double directBound, double winogradBound) {
+  const std::vector<PassError> direct = convPassErrors(model, std::nullopt);
+  std::vector<PassError> winograd = direct;
+  for (OpKind kind : {OpKind::Conv2d, OpKind::Conv2dBwdData, OpKind::Conv2dBwdWeight}) {
+    const std::vector<PassError> some = convPassErrors(model, kind);
+    REQUIRE(some.size() == direct.size());
+    for (size_t k = 0; k < some.size(); ++k)
+      if (some[k].tile) winograd[k] = some[k];
+  }
+  std::printf("%s: each convolution pass against float64 (max error / max |value|)\n", model.c_str());
+  std::printf("  %-28s %10s %10s  %s\n", "pass", "direct", "winograd", "tile");
+  for (size_t k = 0; k < direct.size(); ++k) {
+    const PassError& w = winograd[k];
+    const std::string tile = w.tile ? winogradName(w.tile, 0).substr(0, winogradName(w.tile, 0).find(',')) + ")" : "-";
+    std::printf("  %-28s %10.2e %10.2e  %s\n", direct[k].pass.c_str(), direct[k].error, w.error, tile.c_str());
+    INFO(direct[k].pass);
+    CHECK(direct[k].error <= directBound);
+    CHECK(w.error <= winogradBound);
+  }
+}
+
+}  // namespace
+
+// Measured (2026-12-01): direct 1.6e-7 to 5.4e-6 (block1.0's weight,
+// summed over 64 x 14 x 14 positions), Winograd 7.6e-7 to 4.1e-6 (F(4x4):
+// its transforms' larger coefficients, up to 8 for 5x5 and 5.1 for 3x3,
+// round on the way in and out); each bound is about twice the largest.
+// An algorithm that is wrong anywhere, an edge tile or a channel, is off
+// by the size of the values there: 1e-2 and more.
+TEST_CASE("convolution passes against float64: direct and Winograd", "[fidelity][winograd]") {
+  checkConvErrors("mnist", 1e-5, 1e-5);
+  checkConvErrors("resnet", 1e-5, 1e-5);
 }

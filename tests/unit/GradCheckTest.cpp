@@ -23,13 +23,18 @@ namespace {
 
 class Harness {
  public:
-  Harness(const std::string& text, int valid, uint64_t seed) {
+  // `tile`: 0 for direct convolutions; else every convolution pass
+  // Winograd can take is computed with that tile.
+  Harness(const std::string& text, int valid, uint64_t seed, int tile = 0) {
     auto c = test::compile(text);
     INFO(c.messages);
     REQUIRE(c.graph);
     g_ = *c.graph;
     differentiate(g_);
-    L_ = lowerGraph(g_, fuse(g_), planMemory(g_, fuse(g_)));
+    fusion_ = fuse(g_, ConvAlgorithm::Direct);
+    for (size_t i = 0; tile && i < g_.ops.size(); ++i)
+      if (chooseWinogradTile(g_, g_.ops[i], ConvAlgorithm::Winograd)) fusion_.winograd[i] = tile;
+    L_ = lowerGraph(g_, fusion_, planMemory(g_, fusion_));
     // The loss alone is one of the pipelines here, without its gradient:
     // the evaluation schedule (FidelityTest runs the training one).
     scheduleCpu(L_, g_, Halide::get_host_target(), PipelineKind::Evaluation);
@@ -91,7 +96,7 @@ class Harness {
   // The same gradients from Halide's automatic differentiation, on an
   // unscheduled copy of the forward pipeline over the same inputs.
   std::vector<Buffer<float>> adjoints() {
-    Lowered plain = lowerGraph(g_, fuse(g_), planMemory(g_, fuse(g_)));
+    Lowered plain = lowerGraph(g_, fusion_, planMemory(g_, fusion_));
     plain.images.set(images_);
     plain.labels.set(labels_);
     plain.order.set(order_);
@@ -108,6 +113,7 @@ class Harness {
         if (f.defined()) f.compute_root();
       for (Halide::Func f : l.helpers()) f.compute_root();
       for (Halide::Func f : l.norm.all()) f.compute_root();
+      for (Halide::Func f : l.winograd.all()) f.compute_root();
     }
     Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
     // Each forward op's adjoint computed once, too. Every forward op is on
@@ -153,6 +159,7 @@ class Harness {
   }
 
   Graph g_;
+  Fusion fusion_;
   Lowered L_;
   Buffer<uint8_t> images_;
   Buffer<uint8_t> labels_;
@@ -180,8 +187,8 @@ bool isConvParam(const Graph& g, int param) {
 
 // `withAdjoints` false: central differences only, where Halide's
 // propagate_adjoints cannot take the pipeline.
-void checkGradients(const std::string& text, int valid = 4, bool withAdjoints = true) {
-  Harness h(text, valid, 1234);
+void checkGradients(const std::string& text, int valid = 4, bool withAdjoints = true, int tile = 0) {
+  Harness h(text, valid, 1234, tile);
   std::vector<Buffer<float>> grads = h.grads();
   std::vector<Buffer<float>> adjoints = withAdjoints ? h.adjoints() : grads;
   const Graph& g = h.graph();
@@ -314,6 +321,49 @@ TEST_CASE("batchnorm on images and on vectors in training mode; leaky_relu, gelu
 TEST_CASE("dropout's gradient applies its forward mask", "[grad]") {
   checkGradients(
       "model m {\n  input 6\n  a: linear(16) -> dropout(0.3) -> tanh\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
+}
+
+namespace {
+
+// Winograd with tile m: the gradients against central differences (they
+// are the gradients of what its forward computes), and the loss and every
+// gradient the same as direct convolution's to float rounding: within
+// 1e-5 of the loss and 1e-4 of each gradient's largest element (measured
+// below 3e-6 and 2e-5 for every tile here).
+void checkWinograd(const std::string& text, int m) {
+  INFO("Winograd tile " << m);
+  checkGradients(text, 4, false, m);  // (propagate_adjoints drops gradients at a mux: the transforms' rows)
+  Harness direct(text, 4, 1234), winograd(text, 4, 1234, m);
+  const float loss = direct.loss();
+  CHECK(std::abs(winograd.loss() - loss) <= 1e-5f * std::abs(loss));
+  std::vector<Buffer<float>> a = direct.grads(), b = winograd.grads();
+  for (size_t p = 0; p < a.size(); ++p) {
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < a[p].number_of_elements(); ++i) {
+      scale = std::max(scale, double(std::abs(a[p].data()[i])));
+      worst = std::max(worst, double(std::abs(a[p].data()[i] - b[p].data()[i])));
+    }
+    INFO(direct.graph().tensors[direct.graph().params[p]].name << ": largest difference " << worst << " of " << scale);
+    CHECK(worst <= 1e-4 * scale);
+  }
+}
+
+}  // namespace
+
+// Odd sizes: partial tiles at the right and bottom edges, padding 0 and
+// more than the tile overlaps, channel counts not a multiple of a vector.
+TEST_CASE("Winograd 3x3 (F(2x2), F(4x4), F(6x6)): exact gradients, and direct convolution's results", "[grad]") {
+  const std::string text =
+      "model m {\n  input 3x7x6\n  c: conv2d(5, kernel=3, padding=1) -> tanh\n"
+      "  d: conv2d(4, kernel=3) -> sigmoid\n  flatten\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
+  for (int m : {2, 4, 6}) checkWinograd(text, m);
+}
+
+TEST_CASE("Winograd 5x5 (F(2x2), F(3x3), F(4x4)): exact gradients, and direct convolution's results", "[grad]") {
+  const std::string text =
+      "model m {\n  input 2x9x8\n  c: conv2d(4, kernel=5, padding=2) -> tanh\n"
+      "  d: conv2d(3, kernel=5) -> sigmoid\n  flatten\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n";
+  for (int m : {2, 3, 4}) checkWinograd(text, m);
 }
 
 namespace {
