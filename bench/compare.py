@@ -9,11 +9,15 @@ Adam lr 0.001; lenet5 with its SGD, lr 0.05, momentum 0.9; mlp with Adam lr
 0.001; resnet (batch norm, dropout) with Adam under its one-cycle schedule (max_lr 0.003; OneCycleLR over the
 run in PyTorch), inception with Adam lr 0.001; batch 64, data preloaded, 2
 threads), then evaluates the 10,000 test
-images. Prints every run, then the
-medians, the ratios to the fastest PyTorch, peak RSS, and cnnc's compile
-time (median of N compiles).
+images. cnnc runs twice per round: as cnnc builds it by default
+(--conv=auto: Winograd where the cost model says it pays) and with
+--conv=direct. Prints every run, then the medians, each row's share of the
+machine's FMA peak (measured by the trainer's `info` before the rounds;
+the work counted is direct convolution's multiply-adds, so Winograd can
+exceed 100%), the ratios to the fastest PyTorch, peak RSS, and cnnc's
+compile time (median of N compiles).
 
-    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception] [--rounds 3] [--torch2 .venv-torch/bin/python]
+    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception|all] [--rounds 3] [--torch2 .venv-torch/bin/python]
 
 Shared machines are noisy: compare within one run, read the medians.
 """
@@ -61,10 +65,22 @@ def main():
     ap.add_argument("--torch1", default="/usr/bin/python3", help="python with PyTorch 1.13 (Debian)")
     ap.add_argument("--torch2", default=".venv-torch/bin/python", help="python with PyTorch 2.x (PyPI)")
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--model", default="mnist", choices=sorted(MODELS))
+    ap.add_argument("--model", default="mnist", choices=sorted(MODELS) + ["all"])
     args = ap.parse_args()
+    summary = []
+    for model in sorted(MODELS) if args.model == "all" else [args.model]:
+        args.model = model
+        summary.append(bench(args))
+    if len(summary) > 1:
+        print("\nall models (medians):")
+        for line in summary:
+            print(line)
+
+
+def bench(args):
     work = tempfile.mkdtemp(prefix="cnnc-bench-")
     trainer = os.path.join(work, args.model + "_net")
+    direct = os.path.join(work, args.model + "_direct_net")
     ck = os.path.join(work, "w.safetensors")
     lr, optimizer = MODELS[args.model]
     common = ["--epochs", str(args.epochs), "--lr", lr, "--threads", "2"]
@@ -95,21 +111,31 @@ def main():
         pythons.append((name.replace("2.x", version.stdout.strip().split("+")[0]), path, extra))
 
     compiles = []
+    peak = flops = None
     for i in range(1, args.rounds + 1):
         print(f"round {i}/{args.rounds}", flush=True)
         _, seconds, _ = run([args.cnnc, f"models/{args.model}.cnn", "-o", trainer])
         compiles.append(seconds)
         print(f"  {'cnnc compile':28s} {seconds:.1f} s", flush=True)
+        run([args.cnnc, f"models/{args.model}.cnn", "--conv=direct", "-o", direct])
+        if peak is None:
+            info, _, _ = run([trainer, "info"])
+            peak = number(r"FMA peak: +([0-9.]+) GFLOP/s", info, "FMA peak")
+            flops = (number(r"training step: +([0-9.]+) MFLOP per sample", info, "training FLOPs") * 1e6,
+                     2 * number(r"\(([0-9]+) multiply-adds forward", info, "forward multiply-adds"))
+            print(f"  FMA peak {peak:.0f} GFLOP/s (2 threads); {flops[0] / 1e6:.1f} MFLOP per training sample, "
+                  f"{flops[1] / 1e6:.1f} per evaluated one", flush=True)
         # cnnc first in odd rounds, last in even ones.
-        order = ["cnnc"] + pythons if i % 2 else pythons + ["cnnc"]
+        order = [("cnnc", trainer), ("cnnc --conv=direct", direct)]
+        order = order + pythons if i % 2 else pythons + order
         for entry in order:
-            if entry == "cnnc":
-                out, _, rss = run([trainer, "train", "--data", args.data, "--save", ck, *common])
+            if entry[0].startswith("cnnc"):
+                out, _, rss = run([entry[1], "train", "--data", args.data, "--save", ck, *common])
                 train = number(r"epoch \d+/\d+ .* ([0-9.]+) s ", out.splitlines()[-1], "epoch time")
-                out2, _, rss2 = run([trainer, "eval", "--weights", ck, "--data", args.data, "--threads", "2"])
+                out2, _, rss2 = run([entry[1], "eval", "--weights", ck, "--data", args.data, "--threads", "2"])
                 evaluate = number(r"images in ([0-9.]+) s", out2, "evaluation time")
                 acc = number(r"test accuracy ([0-9.]+)%", out2, "accuracy")
-                record("cnnc", train, evaluate, max(rss, rss2), acc)
+                record(entry[0], train, evaluate, max(rss, rss2), acc)
             else:
                 name, python, extra = entry
                 out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", args.data, "--model", args.model,
@@ -120,20 +146,28 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
 
     med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in rows.items()}
-    torch_names = [n for n in med if n != "cnnc"]
-    print(f"\nmedians of {args.rounds} rounds (machine: {os.cpu_count()} cores; "
-          f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()})")
-    print(f"| {'':28s} | train epoch | eval 10,000 | peak RSS | test accuracy |")
-    print(f"|{'-' * 30}|-------------|-------------|----------|---------------|")
+    torch_names = [n for n in med if not n.startswith("cnnc")]
+    print(f"\n{args.model}: medians of {args.rounds} rounds (machine: {os.cpu_count()} cores; "
+          f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}; "
+          f"FMA peak {peak:.0f} GFLOP/s)")
+    print(f"| {'':28s} | train epoch | % peak | eval 10,000 | % peak | peak RSS | test accuracy |")
+    print(f"|{'-' * 30}|-------------|--------|-------------|--------|----------|---------------|")
+    train_flop, eval_flop = flops[0] * 60000 * args.epochs, flops[1] * 10000
     for name, m in med.items():
-        print(f"| {name:28s} | {m['train']:9.2f} s | {m['eval']:9.2f} s | {m['rss']:4.0f} MiB | {m['acc']:12.2f}% |")
+        print(f"| {name:28s} | {m['train']:9.2f} s | {100 * train_flop / m['train'] / peak / 1e9:5.1f}% "
+              f"| {m['eval']:9.2f} s | {100 * eval_flop / m['eval'] / peak / 1e9:5.1f}% | {m['rss']:4.0f} MiB "
+              f"| {m['acc']:12.2f}% |")
     print(f"cnnc compile (models/{args.model}.cnn): median {statistics.median(compiles):.1f} s")
-    if torch_names and "cnnc" in med:
+    line = f"{args.model}:"
+    if torch_names:
         fastest_train = min(torch_names, key=lambda n: med[n]["train"])
         fastest_eval = min(torch_names, key=lambda n: med[n]["eval"])
-        print(f"ratio cnnc / fastest PyTorch: training {med['cnnc']['train'] / med[fastest_train]['train']:.2f} "
-              f"(vs {fastest_train}), evaluation {med['cnnc']['eval'] / med[fastest_eval]['eval']:.2f} "
-              f"(vs {fastest_eval})")
+        for name in ("cnnc", "cnnc --conv=direct"):
+            ratio = (f"training {med[name]['train'] / med[fastest_train]['train']:.2f} (vs {fastest_train}), "
+                     f"evaluation {med[name]['eval'] / med[fastest_eval]['eval']:.2f} (vs {fastest_eval})")
+            print(f"ratio {name} / fastest PyTorch: {ratio}")
+            line += f" {name} {ratio};"
+    return line + f" compile {statistics.median(compiles):.1f} s"
 
 
 if __name__ == "__main__":

@@ -151,6 +151,14 @@ int infoCommand(const ModelSpec& spec) {
   std::printf("training step:   %.1f MFLOP per sample (%lld multiply-adds forward, %lld with the gradients)\n",
               2.0 * spec.trainMacsPerSample / 1e6, (long long)spec.macsPerSample,
               (long long)spec.trainMacsPerSample);
+  // The convolution kernels and how each computes (cnnc --conv; their
+  // multiply-adds above and in train --profile are direct convolution's).
+  std::string convs;
+  for (const KernelSpec& k : spec.trainKernels)
+    if (k.name.find("conv2d") != std::string::npos)
+      convs += (convs.empty() ? "" : "\n                 ") + k.name +
+               (k.name.find("winograd") == std::string::npos ? " (direct)" : "");
+  if (!convs.empty()) std::printf("convolutions:    %s\n", convs.c_str());
   std::printf("FMA peak:        %.0f GFLOP/s on %u threads (measured now)\n",
               measurePeakGflops(static_cast<int>(std::thread::hardware_concurrency())),
               std::thread::hardware_concurrency());

@@ -50,9 +50,14 @@ void* poolMalloc(void*, size_t size) {
   // A small block is most likely a per-task buffer inside a parallel loop,
   // which every thread (and the caller) may need at once: its first request
   // allocates one for each, so that how the threads happened to overlap in
-  // the first calls cannot make a later call allocate.
-  static const unsigned kCopies = std::thread::hardware_concurrency() + 1;
-  const unsigned copies = size < (size_t(1) << 20) ? kCopies : 1;
+  // the first calls cannot make a later call allocate. Two for each: one
+  // task may hold two blocks of a size at once (a Winograd convolution's
+  // transformed input and output tiles, 64 KiB each for mnist's conv2),
+  // and with one each the pool grew at step 4 or 14 of a run, whenever
+  // three tasks first overlapped there. Up to 2 MiB: a Winograd weight
+  // gradient's transforms of a chunk of 8 samples are 1 MiB.
+  static const unsigned kCopies = 2 * (std::thread::hardware_concurrency() + 1);
+  const unsigned copies = size <= (size_t(2) << 20) ? kCopies : 1;
   void* first = nullptr;
   for (unsigned i = 0; i < copies; ++i) {
     void* block = std::aligned_alloc(kAlign, size + kAlign);

@@ -70,6 +70,8 @@ std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& 
       const Op& root = g.ops[kernel.root];
       if (root.phase == Phase::Update || (!training && root.phase != Phase::Forward)) continue;
       std::string what = fmt::format("{} {}", k, opInfo(root.kind).name);
+      if (const int m = fusion.winograd[kernel.root])
+        what += " winograd " + winogradName(m, static_cast<int>(root.attrs.pair("kernel")[0]));
       const std::string result = root.result >= 0 ? g.tensors[root.result].name : "";
       int64_t macs = opMacsPerSample(g, root);
       if (training)

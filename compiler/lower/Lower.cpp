@@ -187,8 +187,8 @@ Func padded(const Func& in, const Dims& d, Expr value, const std::string& name) 
   return p;
 }
 
-int samplesPerChunk(int batch) {
-  for (int s = 8; s > 1; --s)
+int samplesPerChunk(int batch, int most) {
+  for (int s = most; s > 1; --s)
     if (batch % s == 0) return s;
   return 1;
 }

@@ -83,7 +83,7 @@ Halide::Expr argmaxOf(int count, const std::function<Halide::Expr(Halide::Expr)>
 ChannelSums channelSums(const Halide::Func& term, const Dims& d, Halide::Expr samples, const std::string& name);
 
 // Samples whose weight gradients are summed in one partial sum: the largest
-// divisor of the batch up to 8 (8 chunks of 8 at batch 64).
-int samplesPerChunk(int batch);
+// divisor of the batch up to `most` (8 chunks of 8 at batch 64).
+int samplesPerChunk(int batch, int most = 8);
 
 }  // namespace cnnc

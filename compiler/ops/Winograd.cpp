@@ -174,7 +174,10 @@ LoweredOp& lowerWinogradWeight(LowerContext& cx, const Op& op, int m) {
   Func in = padded(cx.func(op.operands[1]), d, 0.0f, name + "_padded");
   dyTransform(s, tl, dyPad, name);
   inputTransform(s, tl, in, k, name);
-  // dU per chunk of S samples, over its tiles; then the chunks in order.
+  // dU per chunk of S samples, over its tiles; then the chunks in order
+  // (chunks of 4 took mnist's two weight gradients from 1.14 + 1.25 to
+  // 1.78 + 1.43 ms: twice the partial sums, each alpha^2 / r^2 = 2.56
+  // times the weight's size).
   const int S = samplesPerChunk(dy.N);
   RDom r(0, s.tiles, 0, S, name + "_wg_r");
   Expr sample = n * S + r.y;  // n: the chunk

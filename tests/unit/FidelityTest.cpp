@@ -417,8 +417,9 @@ void checkConvErrors(const std::string& model, double directBound, double winogr
 
 // Measured (2026-12-01): direct 1.6e-7 to 5.4e-6 (block1.0's weight,
 // summed over 64 x 14 x 14 positions), Winograd 7.6e-7 to 4.1e-6 (F(4x4):
-// its transforms' larger coefficients, up to 8 for 5x5 and 5.1 for 3x3,
-// round on the way in and out); each bound is about twice the largest.
+// its transforms' coefficients, up to 8 in A and 5.25 in B for both 3x3
+// and 5x5, round on the way in and out); each bound is about twice the
+// largest.
 // An algorithm that is wrong anywhere, an edge tile or a channel, is off
 // by the size of the values there: 1e-2 and more.
 TEST_CASE("convolution passes against float64: direct and Winograd", "[fidelity][winograd]") {
