@@ -263,21 +263,21 @@ void printRows(const char* title, const KernelRows& rows, double peak, double pi
   for (const KernelRows::Row& r : rows.rows) traced += r.seconds;
   if (traced == 0) return;  // not run, or a pipeline without trace events (CUDA, an autoscheduler's)
   std::printf("%s, per kernel (cnnc --emit=fused):\n", title);
-  std::printf("  %-46s %7s %9s %8s %8s %7s %7s\n", "kernel", "calls", "total ms", "ms/call", "GFLOP/s", "% peak",
+  std::printf("  %-58s %7s %9s %8s %8s %7s %7s\n", "kernel", "calls", "total ms", "ms/call", "GFLOP/s", "% peak",
               "% time");
   for (const KernelRows::Row& r : rows.rows) {
     if (r.calls == 0) continue;
     const double gflops = r.seconds > 0 ? r.spec->flopsPerCall * r.calls / r.seconds / 1e9 : 0;
     const double share = pipelineSeconds > 0 ? 100 * r.seconds / pipelineSeconds : 0;
     if (r.spec->flopsPerCall > 0)
-      std::printf("  %-46s %7lld %9.1f %8.3f %8.1f %6.1f%% %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
+      std::printf("  %-58s %7lld %9.1f %8.3f %8.1f %6.1f%% %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
                   r.seconds * 1e3, r.seconds * 1e3 / r.calls, gflops, peak > 0 ? 100 * gflops / peak : 0, share);
     else
-      std::printf("  %-46s %7lld %9.1f %8.3f %8s %7s %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
+      std::printf("  %-58s %7lld %9.1f %8.3f %8s %7s %6.1f%%\n", r.spec->name.c_str(), (long long)r.calls,
                   r.seconds * 1e3, r.seconds * 1e3 / r.calls, "-", "-", share);
   }
   if (pipelineSeconds > traced)
-    std::printf("  %-46s %7s %9.1f %8s %8s %7s %6.1f%%\n", "(outside the kernels: calls, checks, waits)", "",
+    std::printf("  %-58s %7s %9.1f %8s %8s %7s %6.1f%%\n", "(outside the kernels: calls, checks, waits)", "",
                 (pipelineSeconds - traced) * 1e3, "", "", "", 100 * (pipelineSeconds - traced) / pipelineSeconds);
 }
 
