@@ -78,6 +78,26 @@ void dyTransform(WinogradStages& s, const Tiling& tl, Func dyPad, const std::str
   });
 }
 
+// U = G g G^T once per call, (o, i, xi, nu) from the kernel's taps
+// weightAt(o, i, kx, ky), and the GEMM at each position: product (o, xi,
+// nu, t, n) = sum over the `reduced` channels i of U (o, i, ...) times
+// `transformed` (i, xi, nu, t, n). The forward's o is co, the data
+// gradient's ci (its U transposed).
+void kernelProduct(WinogradStages& s, const Tiling& tl, Var o, Var i,
+                   const std::function<Expr(Expr, Expr, int, Expr)>& weightAt, Func transformed, int reduced,
+                   const std::string& name) {
+  s.weightRows = Func(name + "_wg_weight_rows");
+  s.weight = Func(name + "_wg_weight");
+  s.weightRows(o, xi, ky, i) = rowOf(tl.w.G, xi, [&](int p) { return weightAt(o, i, p, ky); });
+  s.weight(o, i, xi, nu) = rowOf(tl.w.G, nu, [&](int p) { return s.weightRows(o, xi, p, i); });
+  RDom r(0, reduced, name + "_wg_r");
+  s.productAcc = Func(name + "_wg_product_acc");
+  s.productAcc(o, xi, nu, t, n) = 0.0f;
+  s.productAcc(o, xi, nu, t, n) += s.weight(o, r, xi, nu) * transformed(r, xi, nu, t, n);
+  s.product = Func(name + "_wg_product");
+  s.product(o, xi, nu, t, n) = s.productAcc(o, xi, nu, t, n);
+}
+
 }  // namespace
 
 LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bias, int m) {
@@ -90,17 +110,8 @@ LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bi
   s.tiles = tl.tilesX * tl.tilesY;
   Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
   inputTransform(s, tl, in, k, name);
-  // U (co, ci, xi, nu) = G g G^T.
-  s.weightRows = Func(name + "_wg_weight_rows");
-  s.weight = Func(name + "_wg_weight");
-  s.weightRows(co, xi, ky, ci) = rowOf(tl.w.G, xi, [&](int p) { return wT(co, p, ky, ci); });
-  s.weight(co, ci, xi, nu) = rowOf(tl.w.G, nu, [&](int p) { return s.weightRows(co, xi, p, ci); });
-  RDom r(0, d.C, name + "_wg_r");
-  s.productAcc = Func(name + "_wg_product_acc");
-  s.productAcc(co, xi, nu, t, n) = 0.0f;
-  s.productAcc(co, xi, nu, t, n) += s.weight(co, r, xi, nu) * s.x(r, xi, nu, t, n);
-  s.product = Func(name + "_wg_product");
-  s.product(co, xi, nu, t, n) = s.productAcc(co, xi, nu, t, n);
+  // U (co, ci, xi, nu), from wT (co, kx, ky, ci).
+  kernelProduct(s, tl, co, ci, [&](Expr o, Expr i, int kk, Expr yy) { return wT(o, kk, yy, i); }, s.x, d.C, name);
   // y = A^T M A per tile, then each output from its tile.
   s.backRows = Func(name + "_wg_y_rows");
   s.back = Func(name + "_wg_y");
@@ -117,7 +128,7 @@ LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bi
 LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
-  const Dims dy = cx.dims(op.operands[0]), dx = cx.dims(op.result);
+  const Dims dy = cx.dims(op.operands[0]);
   const Tiling tl = tiling(m, k.KW, dy.W, dy.H);
   WinogradStages s;
   s.m = m;
@@ -126,16 +137,7 @@ LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
   dyTransform(s, tl, dyPad, name);
   // U transposed: (ci, co, xi, nu), from the weight (kx, ky, ci, co).
   Func w = cx.func(op.operands[1]);
-  s.weightRows = Func(name + "_wg_weight_rows");
-  s.weight = Func(name + "_wg_weight");
-  s.weightRows(ci, xi, ky, co) = rowOf(tl.w.G, xi, [&](int p) { return w(p, ky, ci, co); });
-  s.weight(ci, co, xi, nu) = rowOf(tl.w.G, nu, [&](int p) { return s.weightRows(ci, xi, p, co); });
-  RDom r(0, dy.C, name + "_wg_r");
-  s.productAcc = Func(name + "_wg_product_acc");
-  s.productAcc(ci, xi, nu, t, n) = 0.0f;
-  s.productAcc(ci, xi, nu, t, n) += s.weight(ci, r, xi, nu) * s.dy(r, xi, nu, t, n);
-  s.product = Func(name + "_wg_product");
-  s.product(ci, xi, nu, t, n) = s.productAcc(ci, xi, nu, t, n);
+  kernelProduct(s, tl, ci, co, [&](Expr o, Expr i, int kk, Expr yy) { return w(kk, yy, o, i); }, s.dy, dy.C, name);
   // B dV B^T: each tile's gradient of its alpha x alpha input window.
   s.backRows = Func(name + "_wg_dx_rows");
   s.back = Func(name + "_wg_dx");
@@ -155,7 +157,6 @@ LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
     }
   Func out(name);
   out(ci, x, y, n) = sum;
-  (void)dx;
   LoweredOp& l = cx.add(op, out);
   l.staged = dyPad;
   l.winograd = s;
