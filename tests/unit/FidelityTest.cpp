@@ -101,6 +101,29 @@ void compare(const std::string& name, const float* ours, const RefTensor& ref, d
   CHECK(bad == 0);
 }
 
+// The reference batch (its images, labels and a visiting order of 0..N-1),
+// bound to the pipelines `Ls` as a whole batch.
+struct RefBatch {
+  Buffer<uint8_t> images, labels;
+  Buffer<int32_t> order;
+};
+RefBatch bindBatch(const std::map<std::string, RefTensor>& ref, int N, std::vector<Lowered*> Ls) {
+  RefBatch b{Buffer<uint8_t>(784, N), Buffer<uint8_t>(N), Buffer<int32_t>(N)};
+  std::memcpy(b.images.data(), ref.at("images").bytes.data(), 784 * N);
+  for (int k = 0; k < N; ++k) {
+    b.labels(k) = static_cast<uint8_t>(reinterpret_cast<const int32_t*>(ref.at("labels").bytes.data())[k]);
+    b.order(k) = k;
+  }
+  for (Lowered* L : Ls) {
+    L->images.set(b.images);
+    L->labels.set(b.labels);
+    L->order.set(b.order);
+    L->first.set(0);
+    L->valid.set(N);
+  }
+  return b;
+}
+
 // `sgd`: the steps on one batch with SGD (lr 0.02, momentum 0.9) instead of
 // the model's own optimizer (make_reference.py says why for resnet).
 void checkModel(const std::string& model, bool sgd = false) {
@@ -128,24 +151,7 @@ void checkModel(const std::string& model, bool sgd = false) {
   // Inputs: the batch, and the parameters as views into one flat arena.
   const int N = 64;
   REQUIRE(g.train.batch == N);
-  Buffer<uint8_t> images(784, N);
-  std::memcpy(images.data(), ref.at("images").bytes.data(), 784 * N);
-  Buffer<uint8_t> labels(N);
-  Buffer<int32_t> order(N);
-  for (int k = 0; k < N; ++k) {
-    labels(k) = static_cast<uint8_t>(reinterpret_cast<const int32_t*>(ref.at("labels").bytes.data())[k]);
-    order(k) = k;
-  }
-  L.images.set(images);
-  L.labels.set(labels);
-  L.order.set(order);
-  L.first.set(0);
-  L.valid.set(N);
-  E.images.set(images);
-  E.labels.set(labels);
-  E.order.set(order);
-  E.first.set(0);
-  E.valid.set(N);
+  const RefBatch batch = bindBatch(ref, N, {&L, &E});
   int64_t total = 0;
   std::vector<int64_t> offsets;
   for (int p : g.params) {
@@ -336,18 +342,7 @@ std::vector<PassError> convPassErrors(const std::string& model, std::optional<Op
   Lowered L = lowerGraph(g, fusion, planMemory(g, fusion), Mode::Training);
   scheduleCpu(L, g, Halide::get_host_target(), PipelineKind::Training);
   const int N = static_cast<int>(g.train.batch);
-  Buffer<uint8_t> images(784, N), labels(N);
-  Buffer<int32_t> order(N);
-  std::memcpy(images.data(), ref.at("images").bytes.data(), 784 * N);
-  for (int k = 0; k < N; ++k) {
-    labels(k) = static_cast<uint8_t>(reinterpret_cast<const int32_t*>(ref.at("labels").bytes.data())[k]);
-    order(k) = k;
-  }
-  L.images.set(images);
-  L.labels.set(labels);
-  L.order.set(order);
-  L.first.set(0);
-  L.valid.set(N);
+  const RefBatch batch = bindBatch(ref, N, {&L});
   L.noise.set(cnnc_rt::dropoutKey(0, 1));
   std::vector<Buffer<float>> inputs;
   auto bind = [&](Halide::ImageParam& p, const Tensor& t) {
