@@ -24,7 +24,7 @@ using namespace Halide;
 
 namespace {
 
-// e^x for 0 <= x <= 18 as vector code: Cephes' expf (x = k ln 2 + r in two
+// e^x for -87 <= x <= 88 as vector code: Cephes' expf (x = k ln 2 + r in two
 // steps, a degree-6 polynomial in r, then 2^k from the exponent bits).
 // Halide's fast_exp was 15 ulp off, which made tanh 9 ulp off.
 Expr expSmall(Expr x) {
@@ -38,6 +38,17 @@ Expr expSmall(Expr x) {
 }
 
 }  // namespace
+
+int paddedChannels(int channels) {
+  if (channels >= 16) return channels;
+  int p = 1;
+  while (p < channels) p *= 2;
+  return p;
+}
+
+Expr expOf(Expr x) { return expSmall(clamp(x, -87.0f, 88.0f)); }
+
+Expr sigmoidOf(Expr x) { return 1.0f / (1.0f + expOf(-x)); }
 
 Expr tanhOf(Expr x) {
   // Cephes' tanhf: an odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1)
@@ -62,7 +73,7 @@ Expr erfOf(Expr x) {
   Expr a = abs(x);
   Expr t = 1.0f / (1.0f + 0.3275911f * a);
   Expr poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496739f) * t + 0.254829592f) * t;
-  Expr big = 1.0f - poly * exp(-a * a);
+  Expr big = 1.0f - poly * expOf(-a * a);
   return select(a < 0.84375f, small, select(x < 0.0f, -big, big));
 }
 

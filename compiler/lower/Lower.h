@@ -148,6 +148,14 @@ void setUpdateScalars(LoweredUpdate& update, const Graph& graph, const cnnc_rt::
 // an IR [N, C, H, W], (F, N) for [N, F].
 std::vector<int64_t> funcExtents(const Shape& irShape);
 
+// e^x as vector code (Halide's exp calls libm per lane): Cephes' expf with
+// x clamped to [-87, 88], where e^x is a normal float; within 2 ulp of
+// std::exp there (tests/unit/GradCheckTest.cpp measures it), and about
+// 1.6e-38 instead of a subnormal or 0 below it.
+Halide::Expr expOf(Halide::Expr x);
+// 1 / (1 + e^-x) with expOf: nn.Sigmoid.
+Halide::Expr sigmoidOf(Halide::Expr x);
+
 // tanh(x) as vector code (Halide's tanh calls libm per lane); within a few
 // ulp of std::tanh (tests/unit/GradCheckTest.cpp measures it).
 Halide::Expr tanhOf(Halide::Expr x);

@@ -66,6 +66,11 @@ class LowerContext {
   Halide::Func sample_{"sample"}, label_{"label"};
 };
 
+// The channels a convolution's re-laid weight is defined over: fewer than
+// 16 rounded up to a power of two, the extra ones zero, so that a CPU
+// schedule can compute 6 channels as one vector of 8 (ScheduleCpu.cpp).
+int paddedChannels(int channels);
+
 // `in` (c, x, y, n) extended beyond its W x H with `value` (the padding).
 Halide::Func padded(const Halide::Func& in, const Dims& d, Halide::Expr value, const std::string& name);
 

@@ -18,6 +18,7 @@
 #include <algorithm>
 
 #include "ir/Ops.h"
+#include "lower/LowerContext.h"
 #include "lower/ScheduleParts.h"
 
 namespace cnnc {
@@ -107,12 +108,34 @@ void elementwiseKernel(Func f, int natural) {
   }
 }
 
+// A convolution with fewer channels than a vector, not a power of two
+// (LeNet-5's 6): one vector of `cv` channels, the extra ones computed from
+// the re-laid weight's zeros (paddedChannels), x `columns` in registers;
+// the result copied out channel by channel. Was two overlapping vectors
+// of 4 (half-width FMAs): LeNet-5's c3 data gradient ...
+void fewChannels(LoweredOp& l, int cv, int width, int natural, bool avx512) {
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  const int th = registerTile(cv, width, natural, avx512).columns;
+  Var xO("xO"), xI("xI");
+  l.out.compute_root().split(a[1], xO, xI, th).reorder(a[0], xI, xO, a[2], a[3]).unroll(a[0]).unroll(xI).parallel(a[3]);
+  std::vector<Var> b = l.acc.args();
+  l.acc.compute_at(l.out, xO).align_bounds(b[0], cv).vectorize(b[0], cv).unroll(b[1]);
+  RDom r = l.r;
+  l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[1]);
+  l.weightT.compute_root().align_bounds(l.weightT.args()[0], cv).vectorize(l.weightT.args()[0], cv);
+  l.staged.compute_at(l.out, a[3]);
+}
+
 // A convolution written as acc(c, x, y, n) += w(c, ...) * in(...): tiles of
 // (vectors of channels) x (output columns) kept in registers, reduction
 // innermost, parallel over the batch (apps/conv_layer's CPU schedule).
 void tiledConvolution(LoweredOp& l, int channels, int width, int natural, bool avx512) {
   std::vector<Var> a = l.out.args();  // c, x, y, n
   Var c = a[0], x = a[1], y = a[2], n = a[3];
+  if (channels < paddedChannels(channels) && paddedChannels(channels) <= natural) {
+    fewChannels(l, paddedChannels(channels), width, natural, avx512);
+    return;
+  }
   const int cv = vectorFor(channels, natural);
   const RegisterTile tile = registerTile(channels, width, natural, avx512);
   const int tw = tile.vectors, th = tile.columns;
@@ -215,15 +238,66 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   l.out.compute_root();
 }
 
-// acc (o, n) += in (r, n) * w (r, o): few outputs, long sums. Per sample
-// (parallel over the batch), a vector of partial sums per output over r in
-// steps of a vector, a block of outputs at once (10 independent chains for
-// mnist's classifier), then each vector summed. Was one scalar chain per
-// output: 0.08 ms per step at 50 GFLOP/s (train --profile, 2-core AMD
-// EPYC, 2026-11-28).
-void dense(LoweredOp& l, const Graph& g, int natural) {
+// A matrix product acc(v, c) += A(v, r) B(r, c) whose dimension `vecDim`
+// of out (0 or 1) is contiguous in A: register tiles of (vectors along
+// that dimension) x (columns along the other), as the convolutions'
+// (registerTile), each accumulating over the whole reduction, the tiles
+// parallel. Each sum runs over r in order, so no result depends on the
+// threads or the tile.
+void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, bool avx512) {
+  const int cv = vectorFor(vecExtent, natural);
+  const RegisterTile tile = registerTile(vecExtent, colExtent, natural, avx512);
+  std::vector<Var> a = l.out.args();
+  Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t");
+  l.out.compute_root()
+      .split(v, vO, vI, cv * tile.vectors)
+      .split(c, cO, cI, tile.columns)
+      .reorder(vI, cI, vO, cO)
+      .vectorize(vI, cv)
+      .unroll(vI)
+      .unroll(cI)
+      .fuse(vO, cO, t)
+      .parallel(t);
+  std::vector<Var> b = l.acc.args();
+  Var bv = b[vecDim], bc = b[1 - vecDim];
+  l.acc.compute_at(l.out, t).reorder_storage(bv, bc).reorder(bv, bc).vectorize(bv, cv).unroll(bv).unroll(bc);
+  l.acc.update().reorder(bv, bc, l.r.x).vectorize(bv, cv).unroll(bv).unroll(bc);
+}
+
+// linear: out (o, n) = bias (o) + sum over r of in (r, n) w (r, o).
+// With 16 or more outputs, a GEMM over vectors of samples: the input is
+// re-laid samples-innermost once per call (F x N copies for F x N x O
+// multiply-adds), each weight broadcast. (Vectors of outputs would need
+// the weight re-laid: O x F copies every step.) Was the classifier's
+// schedule below for every layer: the MLP's 784 -> 256 at 1.3% of the
+// peak, 5.9 ms per call (issue 17).
+// Fewer outputs (a classifier, 3136 -> 10): per sample (parallel over the
+// batch), a vector of partial sums per output over r in steps of a
+// vector, a block of outputs at once (10 independent chains for mnist's
+// classifier), then each vector summed. Was one scalar chain per output:
+// 0.08 ms per step at 50 GFLOP/s (train --profile, 2-core AMD EPYC,
+// 2026-11-28).
+void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx512) {
   const Op& op = *l.op;
+  const int O = static_cast<int>(g.tensors[op.result].shape[1]);
+  const int N = static_cast<int>(g.tensors[op.result].shape[0]);
+  const int F = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
   std::vector<Var> b = l.acc.args();  // o, n
+  if (O >= natural && N >= natural) {
+    Func in = Func(L.tensors[op.operands[0]]).in(l.acc);
+    std::vector<Var> i = in.args();  // f, n
+    Var fO("fO"), fI("fI"), nO("nO"), nI("nI");
+    in.compute_root()
+        .reorder_storage(i[1], i[0])
+        .tile(i[1], i[0], nO, fO, nI, fI, vectorFor(N, natural), vectorFor(F, natural))
+        .reorder(nI, fI, nO, fO)
+        .vectorize(nI)
+        .vectorize(fI)
+        .parallel(fO);
+    l.staged = in;  // a helper: timed with the kernel
+    registerGemm(l, 1, N, O, natural, avx512);
+    return;
+  }
   RVar rO("rO"), rI("rI");
   Var u("u");
   l.acc.compute_root().parallel(b[1]);
@@ -235,17 +309,8 @@ void dense(LoweredOp& l, const Graph& g, int natural) {
   // LeNet-5's f5 (400 -> 120) ran at 5% of the peak, 0.52 ms a step.
   std::vector<Var> pa = partial.args();
   partial.compute_at(l.acc, b[1]).reorder_storage(u, pa[0], pa[1]).vectorize(u);
-  // At most 12 outputs' vectors at once (registers): all of them for
-  // a classifier, blocks of a divisor of O for a hidden layer. All
-  // 120 of LeNet-5's f5 unrolled at once spilled: 1.34 ms per step at
-  // 2% of the peak (train --profile, 2-core AMD EPYC, 2026-12-01).
-  const int O = static_cast<int>(g.tensors[op.result].shape[1]);
+  // At most 12 outputs' vectors at once (registers).
   int block = O <= 12 ? O : 8;
-  for (int t = 12; t >= 6 && O > 12; --t)
-    if (O % t == 0) {
-      block = t;
-      break;
-    }
   Var oO("oO"), oI("oI");
   partial.update()
       .split(b[0], oO, oI, block, TailStrategy::GuardWithIf)
@@ -255,12 +320,13 @@ void dense(LoweredOp& l, const Graph& g, int natural) {
   l.out.compute_root();
 }
 
-// out (f, n) / (f, o) += ...: contiguous along f in both weight and input.
-void denseGradient(LoweredOp& l, int inner, int natural) {
-  std::vector<Var> a = l.out.args();
-  rowMajor(l.out, inner, natural);
-  // An update may not recompute elements (ShiftInwards): guard the tail.
-  l.out.update().vectorize(a[0], vectorFor(inner, natural), TailStrategy::GuardWithIf).parallel(a[1]);
+// linear's gradients, dx (f, n) = sum over o of dy (o, n) w (f, o) and
+// dw (f, o) = sum over n of dy (o, n) x (f, n): GEMMs over vectors of f,
+// which both read contiguously, dy broadcast. Were one chain per vector of
+// f, the reduction innermost: the MLP's weight gradient at 1-2% of the peak.
+void denseGradient(LoweredOp& l, const Graph& g, int natural, bool avx512) {
+  const Shape& s = g.tensors[l.op->result].shape;  // [N, F] or [O, F]
+  registerGemm(l, 0, static_cast<int>(s[1]), static_cast<int>(s[0]), natural, avx512);
 }
 
 // Sums per channel (bias gradients, batch norm's statistics): per-sample
@@ -362,8 +428,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         else
           weightGradient(L, l, g, natural, avx512);
         break;
-      case LoopNest::Dense: dense(l, g, natural); break;
-      case LoopNest::DenseGradient: denseGradient(l, inner, natural); break;
+      case LoopNest::Dense: dense(L, l, g, natural, avx512); break;
+      case LoopNest::DenseGradient: denseGradient(l, g, natural, avx512); break;
       case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}, inner, natural); break;
       case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)

@@ -152,6 +152,7 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
         break;
       }
       case LoopNest::Dense:
+      case LoopNest::DenseGradient:  // linear and its gradients: each thread's sum in a register
         inThread(l.acc, onGpu(l.out));
         break;
       case LoopNest::Gather:
@@ -168,7 +169,6 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
       case LoopNest::None:
         break;
       case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}); break;
-      case LoopNest::DenseGradient:
       case LoopNest::Rows:
       case LoopNest::Transpose:
       case LoopNest::Elementwise:

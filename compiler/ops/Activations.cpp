@@ -63,12 +63,12 @@ void gradGelu(GradBuilder& b, const Op& op) {
 Expr gelu(Expr x) { return 0.5f * x * (1.0f + erfOf(x * 0.70710678118654752f)); }
 Expr geluBwd(Expr dy, Expr x) {
   Expr cdf = 0.5f * (1.0f + erfOf(x * 0.70710678118654752f));
-  Expr pdf = exp(-0.5f * x * x) * 0.39894228040143268f;
+  Expr pdf = expOf(-0.5f * x * x) * 0.39894228040143268f;
   return dy * (cdf + x * pdf);
 }
 
 Expr relu(Expr v) { return max(v, 0.0f); }
-Expr sigmoid(Expr v) { return 1.0f / (1.0f + exp(-v)); }
+Expr sigmoid(Expr v) { return sigmoidOf(v); }
 Expr tanhF(Expr v) { return tanhOf(v); }
 // PyTorch's threshold_backward on the result: dy where y > 0.
 Expr reluBwd(Expr dy, Expr y) { return select(y > 0.0f, dy, 0.0f); }

@@ -66,19 +66,25 @@ void lowerForward(LowerContext& cx, const Op& op) {
   Dims d = cx.dims(op.operands[0]);
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
-  Expr bias = ops::hasBias(op) ? Expr(cx.func(ops::bias(op))(co)) : Expr(0.0f);
+  // Channels beyond the layer's (paddedChannels) are zero in the weight
+  // and the bias: the channel read is clamped, its value selected away.
+  const int CO = static_cast<int>(cx.graph().tensors[op.result].shape[1]);
+  const bool pad = CO < paddedChannels(CO);
+  Expr c = pad ? clamp(co, 0, CO - 1) : Expr(co);
+  auto zeroBeyond = [&](Expr e) { return pad ? select(co < CO, e, 0.0f) : e; };
+  Expr bias = ops::hasBias(op) ? Expr(cx.func(ops::bias(op))(c)) : Expr(0.0f);
   // Evaluation: a batch norm after it folded in, its scale into the
   // weights and its shift into the bias, once per call.
   NormStats folded;
   if (const Op* bn = cx.mode() == Mode::Evaluation ? ops::batchNormAfter(cx.graph(), op) : nullptr) {
     folded = ops::evaluationTransform(cx, *bn);
-    wT(co, kx, ky, ci) = w(kx, ky, ci, co) * folded.scale(co);
+    wT(co, kx, ky, ci) = zeroBeyond(w(kx, ky, ci, c) * folded.scale(c));
     Func shift = folded.shift;
     folded.shift = Func(name + "_folded_bias");
-    folded.shift(co) = ops::hasBias(op) ? bias * folded.scale(co) + shift(co) : Expr(shift(co));
-    bias = folded.shift(co);
+    folded.shift(co) = ops::hasBias(op) ? cx.func(ops::bias(op))(co) * folded.scale(co) + shift(co) : Expr(shift(co));
+    bias = folded.shift(c);
   } else {
-    wT(co, kx, ky, ci) = w(kx, ky, ci, co);
+    wT(co, kx, ky, ci) = zeroBeyond(w(kx, ky, ci, c));
   }
   if (const int m = cx.winogradTile(op)) {
     lowerWinogradForward(cx, op, wT, bias, m).norm = folded;
@@ -112,7 +118,9 @@ void lowerData(LowerContext& cx, const Op& op) {
   Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
-  wT(ci, kx, ky, co) = w(kx, ky, ci, co);
+  const int CI = cx.dims(op.result).C;  // channels beyond them (paddedChannels) are zero
+  wT(ci, kx, ky, co) = CI < paddedChannels(CI) ? select(ci < CI, w(kx, ky, clamp(ci, 0, CI - 1), co), 0.0f)
+                                               : Expr(w(kx, ky, ci, co));
   RDom r(0, k.KW, 0, k.KH, 0, dy.C, name + "_r");
   Expr oxs = x + k.PX - r.x, oys = y + k.PY - r.y;  // output position times the stride
   Expr hit = oxs % k.SX == 0 && oys % k.SY == 0;

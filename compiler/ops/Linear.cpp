@@ -66,22 +66,28 @@ void lowerForward(LowerContext& cx, const Op& op) {
 void lowerData(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
   Dims d = cx.dims(op.operands[0]);
-  Func dy = cx.func(op.operands[0]), w = cx.func(op.operands[1]), out(name);
+  Func dy = cx.func(op.operands[0]), w = cx.func(op.operands[1]), acc(name + "_acc"), out(name);
   RDom r(0, d.F, name + "_r");
-  out(i, n) = 0.0f;
-  out(i, n) += dy(r, n) * w(i, r);
-  cx.add(op, out);
+  acc(i, n) = 0.0f;
+  acc(i, n) += dy(r, n) * w(i, r);
+  out(i, n) = acc(i, n);
+  LoweredOp& l = cx.add(op, out);
+  l.acc = acc;
+  l.r = r;
 }
 
 // dy (o, n), in (f, n) -> dw (f, o)
 void lowerWeight(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
   Dims d = cx.dims(op.operands[0]);
-  Func dy = cx.func(op.operands[0]), in = cx.func(op.operands[1]), out(name);
+  Func dy = cx.func(op.operands[0]), in = cx.func(op.operands[1]), acc(name + "_acc"), out(name);
   RDom r(0, d.N, name + "_r");
-  out(i, o) = 0.0f;
-  out(i, o) += dy(o, r) * in(i, r);
-  cx.add(op, out);
+  acc(i, o) = 0.0f;
+  acc(i, o) += dy(o, r) * in(i, r);
+  out(i, o) = acc(i, o);
+  LoweredOp& l = cx.add(op, out);
+  l.acc = acc;
+  l.r = r;
 }
 
 }  // namespace

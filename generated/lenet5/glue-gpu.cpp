@@ -277,9 +277,9 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"4 tanh -> c3.1", 0, {"c3_1_tanh"}},
     {"5 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
     {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
-    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "layer2_0_flatten_in_f5_0_linear_acc"}},
     {"8 tanh -> f5.1", 0, {"f5_1_tanh"}},
-    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f5_1_tanh_in_f6_0_linear_acc"}},
     {"10 tanh -> f6.1", 0, {"f6_1_tanh"}},
     {"11 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
     {"12 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
@@ -312,9 +312,9 @@ const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"4 tanh -> c3.1", 0, {"c3_1_tanh"}},
     {"5 avgpool -> c3.2", 0, {"c3_2_avgpool"}},
     {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
-    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "f5_0_linear_acc"}},
+    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "layer2_0_flatten"}},
     {"8 tanh -> f5.1", 0, {"f5_1_tanh"}},
-    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f6_0_linear_acc"}},
+    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f5_1_tanh"}},
     {"10 tanh -> f6.1", 0, {"f6_1_tanh"}},
     {"11 linear -> out.0", 107520, {"out_0_linear", "out_0_linear_acc"}},
     {"12 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
@@ -371,7 +371,7 @@ multiply-adds per sample:         416,520  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 56, 16, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 56, 16, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 50, 16, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 50, 16, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

@@ -151,7 +151,7 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 flatten -> layer0.0", 0, {"layer0_0_flatten"}},
-    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "hidden_0_linear_acc"}},
+    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "layer0_0_flatten_in_hidden_0_linear_acc"}},
     {"2 relu -> hidden.1", 0, {"hidden_1_relu"}},
     {"3 linear -> out.0", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"4 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
@@ -165,7 +165,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"0 flatten -> layer0.0", 0, {"layer0_0_flatten"}},
-    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "hidden_0_linear_acc"}},
+    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "layer0_0_flatten"}},
     {"2 relu -> hidden.1", 0, {"hidden_1_relu"}},
     {"3 linear -> out.0", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"4 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
@@ -214,7 +214,7 @@ multiply-adds per sample:         203,264  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 18, 6, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 18, 6, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 15, 6, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 15, 6, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

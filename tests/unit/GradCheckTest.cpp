@@ -502,6 +502,39 @@ TEST_CASE("tanh as vector code is within 2 ulp of std::tanh", "[grad]") {
   CHECK(worst <= 2.0);  // measured 1.16 (Halide's fast_exp in its place: 8.8)
 }
 
+// e^x and the sigmoid as vector code (Halide's exp is libm's per lane):
+// the largest error in ulp of the exact value where it is a normal float,
+// at 200,001 points each. PyTorch's exp is SLEEF's (1 ulp) on AVX-512.
+TEST_CASE("exp and sigmoid as vector code are within 2 and 5.5 ulp of exact", "[grad]") {
+  const int n = 200001;
+  auto worstUlp = [&](float lo, float hi, Halide::Expr (*of)(Halide::Expr), double (*exact)(double)) {
+    Halide::Buffer<float> in(n);
+    for (int i = 0; i < n; ++i) in(i) = lo + (hi - lo) * static_cast<float>(i) / (n - 1);
+    Halide::Var i;
+    Halide::Func f;
+    f(i) = of(in(i));
+    f.vectorize(i, 16);
+    Halide::Buffer<float> out = f.realize({n});
+    double worst = 0;
+    for (int k = 0; k < n; ++k) {
+      const double e = exact(static_cast<double>(in(k)));
+      const float ef = static_cast<float>(e);
+      const double ulp = std::nextafter(ef, INFINITY) - ef;
+      worst = std::max(worst, std::fabs(out(k) - e) / ulp);
+    }
+    return worst;
+  };
+  const double exp = worstUlp(-87.0f, 88.0f, cnnc::expOf, [](double x) { return std::exp(x); });
+  // The sigmoid's error grows with -x (3.1 ulp at -16.6, 4.9 at -79.7,
+  // 5.3 at -86.8 near the smallest normal float), which exp's does not:
+  // the division's (Halide's float math lets LLVM use a reciprocal
+  // estimate). Tested down to -80 (1.8e-35).
+  const double sigmoid = worstUlp(-80.0f, 30.0f, cnnc::sigmoidOf, [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+  std::printf("exp: at most %.2f ulp; sigmoid: at most %.2f ulp\n", exp, sigmoid);
+  CHECK(exp <= 2.0);      // measured 0.98
+  CHECK(sigmoid <= 5.5);  // measured 4.92
+}
+
 TEST_CASE("erf as vector code is within 3e-7 of std::erf, relative", "[grad]") {
   const int n = 200001;
   Halide::Buffer<float> in(n);
