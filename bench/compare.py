@@ -7,7 +7,7 @@ whose interpreter is missing are skipped and said so). Each run trains a
 model of models/ one epoch (--model: mnist, the tutorial network, with
 Adam lr 0.001; lenet5 with its SGD, lr 0.05, momentum 0.9; mlp with Adam lr
 0.001; resnet (batch norm, dropout) with Adam under its one-cycle schedule (max_lr 0.003; OneCycleLR over the
-run in PyTorch), inception with Adam lr 0.001; batch 64, data preloaded, 2
+run in PyTorch), inception and vgg with Adam lr 0.001; batch 64, data preloaded, 2
 threads), then evaluates the 10,000 test
 images. cnnc runs twice per round: as cnnc builds it by default
 (--conv=auto: Winograd where the cost model says it pays) and with
@@ -17,7 +17,7 @@ the work counted is direct convolution's multiply-adds, so Winograd can
 exceed 100%), the ratios to the fastest PyTorch, peak RSS, and cnnc's
 compile time (median of N compiles).
 
-    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception|all] [--rounds 3] [--torch2 .venv-torch/bin/python]
+    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception|vgg|all] [--rounds 3] [--torch2 .venv-torch/bin/python]
 
 Shared machines are noisy: compare within one run, read the medians.
 """
@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each model's settings: learning rate, and PyTorch's optimizer to match
 # the model's train block.
 MODELS = {"mnist": ("0.001", []), "lenet5": ("0.05", ["--sgd", "--momentum", "0.9"]), "mlp": ("0.001", []),
-          "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", [])}
+          "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", []), "vgg": ("0.001", [])}
 
 
 def run(cmd, env=None):

@@ -154,7 +154,26 @@ class Inception(nn.Module):
         return self.out(mix.flatten(1))
 
 
-MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception}
+class Vgg(nn.Module):
+    """models/vgg.cnn: pairs of 3x3 convolutions, then a 1152 -> 256 -> 10 classifier."""
+
+    def __init__(self):
+        super().__init__()
+
+        def conv(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
+
+        self.block1 = nn.Sequential(*conv(1, 32), *conv(32, 32), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(*conv(32, 64), *conv(64, 64), nn.MaxPool2d(2))
+        self.block3 = nn.Sequential(*conv(64, 128), nn.MaxPool2d(2))
+        self.fc = nn.Sequential(nn.Linear(1152, 256), nn.ReLU())
+        self.out = nn.Linear(256, 10)
+
+    def forward(self, x):
+        return self.out(self.fc(self.block3(self.block2(self.block1(x))).flatten(1)))
+
+
+MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
 
 
 def load(path):
