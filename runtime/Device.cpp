@@ -42,9 +42,22 @@ bool probe(const GpuSpec& gpu, std::string& why) {
   return false;
 }
 
+// Halide's runtimes open libcuda.so and libOpenCL.so; a machine with only
+// the drivers (no development packages) has libcuda.so.1 and
+// libOpenCL.so.1 alone, as the H200 machine of bench/gpu_run.sh had.
+void* loadLibrary(const char* name) {
+  void* lib = halide_default_load_library(name);
+  const std::string versioned = std::string(name) + ".1";
+  const bool soName = versioned.size() > 5 && versioned.compare(versioned.size() - 5, 5, ".so.1") == 0;
+  return lib || !soName ? lib : halide_default_load_library(versioned.c_str());
+}
+
 }  // namespace
 
-void installHalideErrorHandler() { halide_set_error_handler(onHalideError); }
+void installHalideHooks() {
+  halide_set_error_handler(onHalideError);
+  halide_set_custom_load_library(loadLibrary);
+}
 const std::string& halideError() { return gError; }
 
 bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& k, std::string& note) {

@@ -33,8 +33,9 @@ bool chooseDevice(const ModelSpec& spec, const std::string& device, Kernels& ker
 std::string deviceReport(const ModelSpec& spec);
 
 // Halide's errors go to a handler that keeps them for the messages: the
-// first and the last since the last probe (the cause, and what it led to).
-void installHalideErrorHandler();
+// first and the last since the last probe (the cause, and what it led to);
+// GPU libraries are opened as libX.so, else libX.so.1.
+void installHalideHooks();
 const std::string& halideError();
 
 }  // namespace cnnc_rt

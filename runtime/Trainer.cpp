@@ -17,7 +17,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   // Keep freed memory in the heap: fresh pages are expensive on these VMs.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  installHalideErrorHandler();
+  installHalideHooks();
   installScratchPool();
 
   CLI::App app{"Trainer for model '" + spec.name + "' (compiled by cnnc from " + spec.source + ")"};
