@@ -163,7 +163,7 @@ int infoCommand(const ModelSpec& spec) {
               measurePeakGflops(static_cast<int>(std::thread::hardware_concurrency())),
               std::thread::hardware_concurrency());
   std::printf("defaults:        %s, %s lr %g, %lld epochs, seed %lld, %s\n", spec.loss.c_str(),
-              spec.optimizer.kind == OptimizerKind::Adam ? "adam" : "sgd", spec.optimizer.lr, (long long)spec.epochs,
+              spec.optimizer.name(), spec.optimizer.lr, (long long)spec.epochs,
               (long long)spec.seed, spec.shuffle ? "shuffled" : "in file order");
   return 0;
 }

@@ -16,6 +16,9 @@ enum class OptimizerKind { Sgd, Adam };
 struct OptimizerSpec {
   OptimizerKind kind;
   double lr, momentum, beta1, beta2, eps, weightDecay;
+  bool nesterov = false;   // sgd
+  bool decoupled = false;  // adam: AdamW
+  const char* name() const { return kind == OptimizerKind::Sgd ? "sgd" : decoupled ? "adamw" : "adam"; }
 };
 
 // Arrays of one float per parameter the update keeps between steps: adam's
@@ -28,14 +31,17 @@ inline const char* stateName(OptimizerKind kind, int index) {
   return "sgd.momentum_buffer";
 }
 
-// torch.optim.Adam (1.13, single tensor) at step t: the moments' rates,
-// eps, the L2 weight decay, and the bias corrections folded into a step size.
+// torch.optim.Adam and AdamW (1.13, single tensor) at step t: the moments'
+// rates, eps, Adam's L2 weight decay, and the bias corrections folded into
+// a step size; AdamW's decay of the parameter before its step (1 for Adam).
 struct AdamScalars {
   float beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, weightDecay;
   float negStepSize;          // -lr / (1 - beta1^t)
   float biasCorrection2Sqrt;  // sqrt(1 - beta2^t)
+  float decay;                // AdamW: 1 - lr wd; Adam: 1
 };
-// torch.optim.SGD: d = g + wd p; buf = momentum buf + d; p += -lr buf.
+// torch.optim.SGD: d = g + wd p; buf = momentum buf + d; p += -lr buf
+// (Nesterov: p += -lr (d + momentum buf)).
 struct SgdScalars {
   float negLr, momentum, weightDecay;
 };
@@ -55,6 +61,7 @@ inline constexpr ScalarField<AdamScalars> kAdamScalars[] = {
     {"weightDecay", &AdamScalars::weightDecay},
     {"negStepSize", &AdamScalars::negStepSize},
     {"biasCorrection2Sqrt", &AdamScalars::biasCorrection2Sqrt},
+    {"decay", &AdamScalars::decay},
 };
 inline constexpr ScalarField<SgdScalars> kSgdScalars[] = {
     {"negLr", &SgdScalars::negLr}, {"momentum", &SgdScalars::momentum}, {"weightDecay", &SgdScalars::weightDecay}};
@@ -75,8 +82,9 @@ inline UpdateScalars updateScalars(const OptimizerSpec& o, double lr, int64_t t)
   UpdateScalars s;
   if (o.kind == OptimizerKind::Adam) {
     const double bc1 = 1.0 - std::pow(o.beta1, double(t)), bc2 = 1.0 - std::pow(o.beta2, double(t));
+    const double l2 = o.decoupled ? 0.0 : o.weightDecay, decay = o.decoupled ? 1.0 - lr * o.weightDecay : 1.0;
     s.adam = {float(o.beta1), float(1.0 - o.beta1), float(o.beta2),      float(1.0 - o.beta2),
-              float(o.eps),   float(o.weightDecay), float(-(lr / bc1)), float(std::sqrt(bc2))};
+              float(o.eps),   float(l2),            float(-(lr / bc1)), float(std::sqrt(bc2)), float(decay)};
   } else {
     s.sgd = {float(-lr), float(o.momentum), float(o.weightDecay)};
   }

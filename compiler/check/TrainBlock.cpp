@@ -13,13 +13,15 @@ namespace cnnc {
 
 namespace {
 
-const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle", "schedule"};
+const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle", "schedule",
+                                            "label_smoothing"};
 
-const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
+const std::vector<ArgSpec>& optimizerArgs(const Optimizer& o) {
   static const std::vector<ArgSpec> sgd = {
       {"lr", ArgType::Number, true, "", 0},
       {"momentum", ArgType::Number, false, "0", 0},
       {"weight_decay", ArgType::Number, false, "0", 0},
+      {"nesterov", ArgType::Bool, false, "false", 0},
   };
   static const std::vector<ArgSpec> adam = {
       {"lr", ArgType::Number, false, "0.001", 0},
@@ -28,7 +30,15 @@ const std::vector<ArgSpec>& optimizerArgs(Optimizer::Kind kind) {
       {"eps", ArgType::Number, false, "1e-8", 0},
       {"weight_decay", ArgType::Number, false, "0", 0},
   };
-  return kind == Optimizer::Kind::Sgd ? sgd : adam;
+  // torch.optim.AdamW's defaults: weight decay 0.01.
+  static const std::vector<ArgSpec> adamw = {
+      {"lr", ArgType::Number, false, "0.001", 0},
+      {"beta1", ArgType::Number, false, "0.9", 0, 1},
+      {"beta2", ArgType::Number, false, "0.999", 0, 1},
+      {"eps", ArgType::Number, false, "1e-8", 0},
+      {"weight_decay", ArgType::Number, false, "0.01", 0},
+  };
+  return o.kind == Optimizer::Kind::Sgd ? sgd : o.decoupled ? adamw : adam;
 }
 
 void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o);
@@ -57,11 +67,21 @@ void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, Train
     else file.error(v.loc, fmt::format("unknown loss '{}'; expected cross_entropy or mse{}", v.ident,
                                   didYouMean(v.ident, {"cross_entropy", "mse"})));
   } else if (s.name == "optimizer") {
-    if (!expect(Value::Kind::Ident, "sgd(...) or adam(...)")) return;
+    if (!expect(Value::Kind::Ident, "sgd(...), adam(...) or adamw(...)")) return;
     checkOptimizer(file, s, config.optimizer);
   } else if (s.name == "schedule") {
     if (!expect(Value::Kind::Ident, "constant, step(...), cosine(...) or onecycle(...)")) return;
     checkSchedule(file, s, config.schedule);
+  } else if (s.name == "label_smoothing") {
+    const bool number = v.kind == Value::Kind::Int || v.kind == Value::Kind::Float;
+    if (!number) {
+      file.error(v.loc, fmt::format("setting 'label_smoothing' expects a number in [0, 1), found {}", v.describe()));
+      return;
+    }
+    const double x = v.kind == Value::Kind::Int ? static_cast<double>(v.intValue) : v.floatValue;
+    if (x < 0 || x >= 1) file.error(v.loc, fmt::format("label_smoothing must be in [0, 1), found {}", v.text));
+    else config.labelSmoothing = x;
+    locs.labelSmoothing = s.loc;
   } else if (s.name == "batch") {
     positive(config.batch, 1);
     locs.batch = v.loc;
@@ -85,13 +105,14 @@ void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o) {
   const std::string& name = s.value.ident;
   if (name == "sgd") o = Optimizer{Optimizer::Kind::Sgd};
   else if (name == "adam") o = Optimizer{Optimizer::Kind::Adam};
+  else if (name == "adamw") o = Optimizer{Optimizer::Kind::Adam}, o.decoupled = true, o.weightDecay = 0.01;
   else {
-    file.error(s.value.loc,
-          fmt::format("unknown optimizer '{}'; expected sgd or adam{}", name, didYouMean(name, {"sgd", "adam"})));
+    file.error(s.value.loc, fmt::format("unknown optimizer '{}'; expected sgd, adam or adamw{}", name,
+                                        didYouMean(name, {"sgd", "adam", "adamw"})));
     return;
   }
   GivenArgs given;
-  if (!matchArgs(file, name, s.value.loc, optimizerArgs(o.kind), s.args, given)) return;
+  if (!matchArgs(file, name, s.value.loc, optimizerArgs(o), s.args, given)) return;
   for (const auto& [arg, a] : given) {
     double x = a->value.kind == Value::Kind::Int ? static_cast<double>(a->value.intValue) : a->value.floatValue;
     if (arg == "lr") o.lr = x;
@@ -100,7 +121,11 @@ void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o) {
     if (arg == "beta1") o.beta1 = x;
     if (arg == "beta2") o.beta2 = x;
     if (arg == "eps") o.eps = x;
+    if (arg == "nesterov") o.nesterov = a->value.boolValue;
   }
+  // torch.optim.SGD refuses it too: "Nesterov momentum requires a momentum and zero dampening".
+  if (o.nesterov && o.momentum <= 0)
+    file.error(s.value.loc, "nesterov=true needs a momentum above 0 (as torch.optim.SGD does)");
 }
 
 // schedule constant | step(every, gamma=0.1) | cosine(warmup=0) |
@@ -164,6 +189,8 @@ void checkTrain(SourceFile& file, const TrainBlock& block, TrainConfig& config, 
     }
     checkSetting(file, s, config, locs);
   }
+  if (config.labelSmoothing > 0 && config.loss != LossKind::CrossEntropy)
+    file.error(locs.labelSmoothing, "label_smoothing applies to the cross_entropy loss; this model's loss is mse");
 }
 
 }  // namespace cnnc

@@ -9,7 +9,7 @@ namespace cnnc {
 
 // Where settings the model's messages point at were written.
 struct TrainLocs {
-  Loc batch, loss;
+  Loc batch, loss, labelSmoothing;
 };
 
 // Fills `config` from the block (defaults for what it leaves out),

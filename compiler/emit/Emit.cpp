@@ -198,8 +198,9 @@ std::string glueSource(const Compiled& c) {
   for (const std::string& counter : g.counters) s += fmt::format("  spec.counters.push_back(\"{}\");\n", counter);
   s += "  spec.activations.assign(std::begin(kActivations), std::end(kActivations));\n";
   s += fmt::format("  spec.activationFloats = {};\n", plan.activationFloats);
-  s += fmt::format("  spec.optimizer = {{cnnc_rt::OptimizerKind::{}, {}, {}, {}, {}, {}, {}}};\n",
-                   adam ? "Adam" : "Sgd", o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay);
+  s += fmt::format("  spec.optimizer = {{cnnc_rt::OptimizerKind::{}, {}, {}, {}, {}, {}, {}, {}, {}}};\n",
+                   adam ? "Adam" : "Sgd", o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay, o.nesterov,
+                   o.decoupled);
   s += fmt::format("  spec.stateCount = {};\n", stateCount);
   const cnnc_rt::ScheduleSpec& sc = g.train.schedule;
   const char* kinds[] = {"Constant", "Step", "Cosine", "OneCycle"};

@@ -79,7 +79,8 @@ std::string tensorType(const Tensor& t) {
 // `lr=0.01, beta1=0.9, ...`: the update op's attributes.
 std::string optimizerAttrs(const Optimizer& o) {
   if (o.kind == Optimizer::Kind::Sgd)
-    return fmt::format("lr={}, momentum={}, weight_decay={}", o.lr, o.momentum, o.weightDecay);
+    return fmt::format("lr={}, momentum={}, weight_decay={}{}", o.lr, o.momentum, o.weightDecay,
+                       o.nesterov ? ", nesterov=true" : "");
   return fmt::format("lr={}, beta1={}, beta2={}, eps={}, weight_decay={}", o.lr, o.beta1, o.beta2, o.eps,
                      o.weightDecay);
 }
@@ -98,7 +99,7 @@ std::string scheduleString(const cnnc_rt::ScheduleSpec& s) {
 }
 
 std::string optimizerString(const Optimizer& o) {
-  return fmt::format("{}({})", o.kind == Optimizer::Kind::Sgd ? "sgd" : "adam", optimizerAttrs(o));
+  return fmt::format("{}({})", o.name(), optimizerAttrs(o));
 }
 
 }  // namespace
@@ -108,9 +109,10 @@ std::string printGraph(const Graph& g) {
   auto ref = [&](int id) { return "%" + g.tensors[id].name; };
   std::string out = fmt::format("module @{} {{\n", g.model);
   const TrainConfig& t = g.train;
-  out += fmt::format("  train {{loss = {}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}}}\n",
-                     t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", optimizerString(t.optimizer), t.batch,
-                     t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule));
+  const std::string smoothing = t.labelSmoothing > 0 ? fmt::format(", label_smoothing = {}", t.labelSmoothing) : "";
+  out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}}}\n",
+                     t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", smoothing, optimizerString(t.optimizer),
+                     t.batch, t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule));
   for (size_t id = 0; id < g.tensors.size(); ++id) {
     const char* role = nullptr;
     switch (g.roles[id]) {

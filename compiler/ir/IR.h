@@ -160,8 +160,11 @@ struct Optimizer {
   Kind kind = Kind::Adam;
   double lr = 0.001;
   double momentum = 0;  // sgd
+  bool nesterov = false;  // sgd
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
   double weightDecay = 0;
+  bool decoupled = false;  // adam: AdamW's weight decay (p *= 1 - lr wd) instead of L2 in the gradient
+  const char* name() const { return kind == Kind::Sgd ? "sgd" : decoupled ? "adamw" : "adam"; }
 };
 
 enum class LossKind { CrossEntropy, Mse };
@@ -175,6 +178,7 @@ struct TrainConfig {
   std::string data = "mnist";
   int64_t seed = 0;
   bool shuffle = true;
+  double labelSmoothing = 0;  // cross_entropy's, as nn.CrossEntropyLoss(label_smoothing=...)
   cnnc_rt::ScheduleSpec schedule;  // the learning rate of each step (runtime/Schedule.h)
 };
 

@@ -380,7 +380,8 @@ LoweredUpdate lowerUpdate(const Graph& g) {
   };
   if (opt.kind == Optimizer::Kind::Adam) {
     // torch.optim.Adam (1.13, single tensor): L2 weight decay into the
-    // gradient, then the moments, then p += -step_size * m / denom.
+    // gradient, then the moments, then p += -step_size * m / denom;
+    // AdamW's decay p *= 1 - lr wd first instead (`decay`, 1 for Adam).
     declare(cnnc_rt::kAdamScalars);
     Expr wd = scalar("weightDecay");
     Expr gw = select(wd != 0.0f, grad + wd * p, grad);
@@ -388,7 +389,8 @@ LoweredUpdate lowerUpdate(const Graph& g) {
     Expr v = u.state[1](i) * scalar("beta2") + gw * gw * scalar("oneMinusBeta2");
     Expr denom = sqrt(v) / scalar("biasCorrection2Sqrt") + scalar("eps");
     u.out = Func("adam_update");
-    u.out(i) = Tuple(p + scalar("negStepSize") * (m / denom), m, v);
+    Expr decayed = opt.decoupled ? p * scalar("decay") : p;
+    u.out(i) = Tuple(decayed + scalar("negStepSize") * (m / denom), m, v);
   } else {
     // torch.optim.SGD: d = g + wd p; buf = momentum buf + d; p += -lr buf
     declare(cnnc_rt::kSgdScalars);
@@ -397,7 +399,8 @@ LoweredUpdate lowerUpdate(const Graph& g) {
     u.out = Func("sgd_update");
     if (!u.state.empty()) {
       Expr buf = u.state[0](i) * scalar("momentum") + d;
-      u.out(i) = Tuple(p + scalar("negLr") * buf, buf);
+      Expr step = opt.nesterov ? d + scalar("momentum") * buf : buf;
+      u.out(i) = Tuple(p + scalar("negLr") * step, buf);
     } else {
       u.out(i) = p + scalar("negLr") * d;
     }
@@ -407,7 +410,7 @@ LoweredUpdate lowerUpdate(const Graph& g) {
 
 cnnc_rt::OptimizerSpec optimizerSpec(const Optimizer& o) {
   const auto kind = o.kind == Optimizer::Kind::Adam ? cnnc_rt::OptimizerKind::Adam : cnnc_rt::OptimizerKind::Sgd;
-  return {kind, o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay};
+  return {kind, o.lr, o.momentum, o.beta1, o.beta2, o.eps, o.weightDecay, o.nesterov, o.decoupled};
 }
 
 void setUpdateScalars(LoweredUpdate& u, const Graph& g, const cnnc_rt::UpdateScalars& s) {

@@ -1,5 +1,9 @@
 #include "lower/Pipelines.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -38,10 +42,31 @@ bool halideGuard(const char* what, const std::function<void()>& fn) {
 
 namespace {
 
+// CPUID leaf 7's AVX512-FP16 bit (EDX bit 23).
+bool cpuHasAvx512Fp16() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23));
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+Target hostTarget() {
+  Target t = get_host_target();
+  if (t.has_feature(Target::AVX512_SapphireRapids) && !cpuHasAvx512Fp16())
+    t = t.without_feature(Target::AVX512_SapphireRapids);
+  return t;
+}
+
+namespace {
+
 // The CPU part of --target: `host`, or a Halide CPU target string.
 bool parseCpuTarget(const std::string& text, Target& cpu, std::string& why) {
   if (text == "host") {
-    cpu = get_host_target();
+    cpu = hostTarget();
     return true;
   }
   if (!Target::validate_target_string(text)) {

@@ -28,6 +28,12 @@ struct Targets {
   Halide::Target cpu;
   std::vector<GpuApi> gpus;
 };
+// This machine's CPU target: Halide's, without Sapphire Rapids' features
+// where the CPU lacks AVX512-FP16. Halide 14 takes any CPU with AVX-512
+// VNNI and BF16 for a Sapphire Rapids; AMD's Zen 4 has those two but not
+// FP16, and LLVM then emits FP16 moves (vmovw) that fault there: SIGILL
+// in a 3-feature linear layer's weight gradient (tests/unit/RecipeTest.cpp).
+Halide::Target hostTarget();
 // `host`, `host,cuda,opencl`, `x86-64-linux-avx2-f16c-fma-sse41,opencl`, in
 // any order; false with `why` for an empty or repeated name, no CPU or two,
 // or a string that is not a Linux x86/ARM CPU target Halide knows.

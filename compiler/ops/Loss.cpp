@@ -1,5 +1,5 @@
 // The losses (the train block's `loss`): cross_entropy (nn.CrossEntropyLoss
-// on the logits) and mse (nn.MSELoss against the one-hot labels), each a
+// on the logits, with the train block's label_smoothing) and mse (nn.MSELoss against the one-hot labels), each a
 // mean over the batch's real samples, and their gradients. A loss's
 // kernel also counts the correct predictions; its gradient joins it.
 #include "grad/Grad.h"
@@ -44,7 +44,13 @@ void lowerLoss(LowerContext& cx, const Op& op) {
     lse = Func(name + "_lse");
     m(n) = maxOf(K, [&](Expr t) { return in(t, n); }, name + "_m");
     lse(n) = m(n) + log(sum(exp(in(k, n) - m(n))));
-    perSample(n) = lse(n) - in(label, n);
+    // With smoothing e the target is (1 - e) onehot + e / K:
+    // lse - (1 - e) x_label - (e / K) sum_k x_k.
+    const float e = static_cast<float>(g.train.labelSmoothing);
+    if (e > 0)
+      perSample(n) = lse(n) - (1.0f - e) * in(label, n) - (e / float(K)) * sum(in(k, n));
+    else
+      perSample(n) = lse(n) - in(label, n);
     L.lse = lse;
   } else {
     Expr diff = in(k, n) - select(k == label, 1.0f, 0.0f);
@@ -65,12 +71,16 @@ void lowerLoss(LowerContext& cx, const Op& op) {
   L.correct = correct;
 }
 
-// (softmax(logits) - onehot) / valid for real samples, 0 for padding
+// (softmax(logits) - target) / valid for real samples, 0 for padding; the
+// target onehot, or (1 - e) onehot + e / K with label smoothing e.
 void lowerCrossEntropyBwd(LowerContext& cx, const Op& op) {
   Func lse = cx.lowered().lse, out(cx.name(op));
   Expr p = exp(cx.func(op.operands[0])(o, n) - lse(n));
   Expr valid = cx.valid();
-  out(o, n) = select(n < valid, (p - select(o == cx.label(n), 1.0f, 0.0f)) / cast<float>(valid), 0.0f);
+  const float e = static_cast<float>(cx.graph().train.labelSmoothing);
+  const float K = static_cast<float>(cx.graph().classes);
+  Expr target = e > 0 ? select(o == cx.label(n), 1.0f - e + e / K, e / K) : select(o == cx.label(n), 1.0f, 0.0f);
+  out(o, n) = select(n < valid, (p - target) / cast<float>(valid), 0.0f);
   cx.add(op, out);
 }
 

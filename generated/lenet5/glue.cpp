@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 1516800;
-  spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0};
+  spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.05, 0.9, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 1;
   spec.schedule = {cnnc_rt::ScheduleKind::Constant, 1, 0.1, 0, 0, 0.3, 25, 10000};
   spec.loss = "cross_entropy";

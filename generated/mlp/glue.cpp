@@ -42,7 +42,7 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
 
 // CPU: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
 int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
-  return mlp_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
+  return mlp_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt, s.adam.decay,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 116992;
-  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0};
+  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::Constant, 1, 0.1, 0, 0, 0.3, 25, 10000};
   spec.loss = "cross_entropy";

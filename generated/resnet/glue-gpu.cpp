@@ -115,7 +115,7 @@ int evaluate(cnnc_rt::Buffers& b, int first, int valid) {
 
 // CPU: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
 int update(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
-  return resnet_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
+  return resnet_update(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt, s.adam.decay,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -219,7 +219,7 @@ int evaluateCuda(cnnc_rt::Buffers& b, int first, int valid) {
 
 // CUDA: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
 int updateCuda(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
-  return resnet_update_cuda(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
+  return resnet_update_cuda(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt, s.adam.decay,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -323,7 +323,7 @@ int evaluateOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
 
 // OpenCL: the optimizer over the flat arenas, in place: params, grads, state, scalars -> params, state
 int updateOpenCL(cnnc_rt::Buffers& b, const cnnc_rt::UpdateScalars& s) {
-  return resnet_update_opencl(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt,
+  return resnet_update_opencl(b.flatParams, b.flatGrads, b.state[0], b.state[1], s.adam.beta1, s.adam.oneMinusBeta1, s.adam.beta2, s.adam.oneMinusBeta2, s.adam.eps, s.adam.weightDecay, s.adam.negStepSize, s.adam.biasCorrection2Sqrt, s.adam.decay,
       b.flatParams, b.state[0], b.state[1]);
 }
 
@@ -478,7 +478,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("skip.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
   spec.activationFloats = 8049920;
-  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.003, 0, 0.9, 0.999, 1e-08, 0};
+  spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.003, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.003, 0.3, 25, 10000};
   spec.loss = "cross_entropy";

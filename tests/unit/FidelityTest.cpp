@@ -19,6 +19,7 @@
 #include "fuse/Winograd.h"
 #include "grad/Grad.h"
 #include "lower/Lower.h"
+#include "lower/Pipelines.h"
 #include "lower/ScheduleCpu.h"
 #include "runtime/Session.h"
 
@@ -135,7 +136,7 @@ void checkModel(const std::string& model, bool sgd = false) {
   Graph g = *c.graph;
   if (sgd) g.train.optimizer = Optimizer{Optimizer::Kind::Sgd, 0.01, 0};
   differentiate(g);
-  const Halide::Target host = Halide::get_host_target();
+  const Halide::Target host = hostTarget();
   // As the trainer: one lowering per pipeline (training computes the loss
   // together with its gradient; evaluation has no gradient). Direct
   // convolutions, as PyTorch computes them (Winograd's own test below).
@@ -340,7 +341,7 @@ std::vector<PassError> convPassErrors(const std::string& model, std::optional<Op
   for (size_t i = 0; i < g.ops.size(); ++i)
     if (g.ops[i].kind != winograd) fusion.winograd[i] = 0;
   Lowered L = lowerGraph(g, fusion, planMemory(g, fusion), Mode::Training);
-  scheduleCpu(L, g, Halide::get_host_target(), PipelineKind::Training);
+  scheduleCpu(L, g, hostTarget(), PipelineKind::Training);
   const int N = static_cast<int>(g.train.batch);
   const RefBatch batch = bindBatch(ref, N, {&L});
   L.noise.set(cnnc_rt::dropoutKey(0, 1));
