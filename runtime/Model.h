@@ -42,6 +42,7 @@ struct Buffers {
   std::vector<halide_buffer_t*> buffers;
   halide_buffer_t* flatBuffers = nullptr;  // float: the whole buffer arena
   int32_t noise = 0;                       // the training step's dropout key (dropoutKey)
+  int32_t augment = 0;                     // the epoch's augmentation key (augmentKey)
   halide_buffer_t* output = nullptr;   // float (K, B): scores the user sees
   halide_buffer_t* loss = nullptr;     // float scalar: mean over the valid samples
   halide_buffer_t* correct = nullptr;  // int32 scalar

@@ -99,6 +99,11 @@ inline int32_t dropoutKey(int64_t seed, int64_t step) {
   return static_cast<int32_t>((z ^ (z >> 31)) & 0x7fffffff);
 }
 
+// The epoch's augmentation key: the same hash of the seed and minus the
+// epoch (never a step's number), so that a resumed run shifts and flips
+// each sample as it would have.
+inline int32_t augmentKey(int64_t seed, int64_t epoch) { return dropoutKey(seed, -epoch); }
+
 // One run's memory: parameter, gradient and optimizer arenas, one batch of
 // inputs, the outputs; and Halide buffers over all of it.
 class Session {

@@ -94,6 +94,7 @@ int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOption
   const int64_t heapBefore = run.profile.on() ? heapAllocations() : -1;
   const DeviceCopies copiesBefore = deviceCopies();
   s.b.noise = dropoutKey(b.seed, b.step);
+  s.b.augment = augmentKey(b.seed, b.epoch);
   const int status = timed(run.profile, stepKernel, double(b.n), [&] {
     traceInto(Traced::Training);
     return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);

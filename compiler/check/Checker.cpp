@@ -99,6 +99,11 @@ class Checker {
 
     bool known = !sample.empty() && syntaxOk_ && !tooMany;  // shapes stop being tracked after an error
     int current = -1;
+    if (known && sample.size() != 3 && !g.train.augment.empty()) {
+      error(locs_.augment, fmt::format("augment shifts and flips images; this model's input is {} features, not CxHxW",
+                                       sample[0]));
+      file_.note(m.inputs[0].loc, "the input is declared here");
+    }
     if (known) {
       g.sampleShape = sample;
       current = inputTensor_ = g.input =

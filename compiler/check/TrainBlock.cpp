@@ -14,7 +14,7 @@ namespace cnnc {
 namespace {
 
 const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle", "schedule",
-                                            "label_smoothing"};
+                                            "label_smoothing", "augment"};
 
 const std::vector<ArgSpec>& optimizerArgs(const Optimizer& o) {
   static const std::vector<ArgSpec> sgd = {
@@ -43,6 +43,7 @@ const std::vector<ArgSpec>& optimizerArgs(const Optimizer& o) {
 
 void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o);
 void checkSchedule(SourceFile& file, const Setting& s, cnnc_rt::ScheduleSpec& schedule);
+void checkAugment(SourceFile& file, const Setting& s, std::vector<Augment>& augment);
 
 void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, TrainLocs& locs) {
   const Value& v = s.value;
@@ -82,6 +83,10 @@ void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, Train
     if (x < 0 || x >= 1) file.error(v.loc, fmt::format("label_smoothing must be in [0, 1), found {}", v.text));
     else config.labelSmoothing = x;
     locs.labelSmoothing = s.loc;
+  } else if (s.name == "augment") {
+    if (!locs.augment.valid()) locs.augment = s.loc;
+    if (!expect(Value::Kind::Ident, "crop(padding=P) or flip")) return;
+    checkAugment(file, s, config.augment);
   } else if (s.name == "batch") {
     positive(config.batch, 1);
     locs.batch = v.loc;
@@ -166,6 +171,25 @@ void checkSchedule(SourceFile& file, const Setting& s, cnnc_rt::ScheduleSpec& sc
   }
 }
 
+// augment crop(padding=P) | flip: torchvision's RandomCrop(size, padding=P)
+// and RandomHorizontalFlip(0.5).
+void checkAugment(SourceFile& file, const Setting& s, std::vector<Augment>& augment) {
+  const std::string& name = s.value.ident;
+  static const std::vector<std::string> names = {"crop", "flip"};
+  if (name != "crop" && name != "flip") {
+    file.error(s.value.loc, fmt::format("unknown augmentation '{}'; expected crop or flip{}", name, didYouMean(name, names)));
+    return;
+  }
+  static const std::vector<ArgSpec> cropArgs = {{"padding", ArgType::Int, true, ""}};
+  static const std::vector<ArgSpec> flipArgs = {};
+  GivenArgs given;
+  if (!matchArgs(file, name, s.value.loc, name == "crop" ? cropArgs : flipArgs, s.args, given)) return;
+  Augment a;
+  a.kind = name == "crop" ? Augment::Kind::Crop : Augment::Kind::Flip;
+  if (a.kind == Augment::Kind::Crop) a.padding = given.at("padding")->value.intValue;  // >= 1: matchArgs
+  augment.push_back(a);
+}
+
 }  // namespace
 
 
@@ -177,13 +201,13 @@ void checkTrain(SourceFile& file, const TrainBlock& block, TrainConfig& config, 
                                didYouMean(s.name, kSettings)));
       continue;
     }
-    if (seen.count(s.name)) {
+    if (seen.count(s.name) && s.name != "augment") {  // augment lines add up
       file.error(s.loc, fmt::format("setting '{}' is given twice", s.name));
       file.note(seen[s.name], "first given here");
       continue;
     }
     seen[s.name] = s.loc;
-    if (s.isCall && s.name != "optimizer" && s.name != "schedule") {
+    if (s.isCall && s.name != "optimizer" && s.name != "schedule" && s.name != "augment") {
       file.error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
       continue;
     }

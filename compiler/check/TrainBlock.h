@@ -1,4 +1,5 @@
-// The train block: loss, optimizer, batch, epochs, data, seed, shuffle.
+// The train block: loss, optimizer, batch, epochs, data, seed, shuffle,
+// schedule, label_smoothing, augment.
 #pragma once
 
 #include "ir/IR.h"
@@ -9,7 +10,7 @@ namespace cnnc {
 
 // Where settings the model's messages point at were written.
 struct TrainLocs {
-  Loc batch, loss, labelSmoothing;
+  Loc batch, loss, labelSmoothing, augment;
 };
 
 // Fills `config` from the block (defaults for what it leaves out),

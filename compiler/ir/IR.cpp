@@ -110,9 +110,14 @@ std::string printGraph(const Graph& g) {
   std::string out = fmt::format("module @{} {{\n", g.model);
   const TrainConfig& t = g.train;
   const std::string smoothing = t.labelSmoothing > 0 ? fmt::format(", label_smoothing = {}", t.labelSmoothing) : "";
-  out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}}}\n",
+  std::vector<std::string> augment;
+  for (const Augment& a : t.augment)
+    augment.push_back(a.kind == Augment::Kind::Crop ? fmt::format("crop(padding={})", a.padding) : "flip");
+  const std::string augmented = augment.empty() ? "" : fmt::format(", augment = [{}]", fmt::join(augment, ", "));
+  out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}{}}}\n",
                      t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", smoothing, optimizerString(t.optimizer),
-                     t.batch, t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule));
+                     t.batch, t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule),
+                     augmented);
   for (size_t id = 0; id < g.tensors.size(); ++id) {
     const char* role = nullptr;
     switch (g.roles[id]) {

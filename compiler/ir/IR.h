@@ -169,6 +169,14 @@ struct Optimizer {
 
 enum class LossKind { CrossEntropy, Mse };
 
+// One `augment` line of the train block (training samples only, drawn per
+// sample and epoch from the run's seed: lower/Augment.h).
+struct Augment {
+  enum class Kind { Crop, Flip };
+  Kind kind = Kind::Crop;
+  int64_t padding = 0;  // crop: RandomCrop(size, padding) shifts by up to this many pixels each way
+};
+
 // The train block with every default filled in.
 struct TrainConfig {
   LossKind loss = LossKind::CrossEntropy;
@@ -180,6 +188,7 @@ struct TrainConfig {
   bool shuffle = true;
   double labelSmoothing = 0;  // cross_entropy's, as nn.CrossEntropyLoss(label_smoothing=...)
   cnnc_rt::ScheduleSpec schedule;  // the learning rate of each step (runtime/Schedule.h)
+  std::vector<Augment> augment;    // in the order written, applied in that order
 };
 
 struct Graph {

@@ -12,6 +12,7 @@
 
 #include "fuse/Fuse.h"
 #include "ir/Ops.h"
+#include "lower/Augment.h"
 #include "lower/LowerContext.h"
 #include "plan/Plan.h"
 #include "runtime/Optimizer.h"
@@ -263,7 +264,13 @@ void lowerInput(LowerContext& cx) {
   Dims d = cx.dims(g.input);
   Func in(funcName(t.name));
   Lowered& L = cx.lowered();
-  if (d.image) {
+  const std::vector<Augment>& augment = g.train.augment;
+  if (d.image && cx.mode() == Mode::Training && !augment.empty()) {
+    // Training samples only: each shifted and flipped as drawn for it this epoch.
+    const AugmentSource s = augmentSource(augment, L.augment, cx.sample(n), x, y, d.W, d.H);
+    Expr f = (c * d.H + clamp(s.y, 0, d.H - 1)) * d.W + clamp(s.x, 0, d.W - 1);
+    in(c, x, y, n) = select(s.inside, cast<float>(L.images(f, cx.sample(n))) / 255.0f, 0.0f);
+  } else if (d.image) {
     Expr f = (c * d.H + y) * d.W + x;
     in(c, x, y, n) = cast<float>(L.images(f, cx.sample(n))) / 255.0f;
   } else {
@@ -272,11 +279,34 @@ void lowerInput(LowerContext& cx) {
   cx.func(g.input) = in;
 }
 
-Lowered lowerOps(const Graph& g, Mode mode, std::vector<int> winograd) {
+// Lowered byKernel: from here on, ops read `op`'s result from its arena
+// slot (when a kernel writes it there) instead of the Func computing it.
+void readFromArena(Lowered& L, const Graph& g, const Fusion& fusion, const MemoryPlan& plan, const Op& op,
+                   std::vector<int>& writer) {
+  const int index = static_cast<int>(&op - g.ops.data());
+  if (fusion.inlined[index]) return;
+  for (size_t s = 0; s < plan.activations.size(); ++s)
+    if (plan.activations[s].tensor == op.result) {
+      L.tensors[op.result] = L.arenaInputs[s];
+      writer[op.result] = fusion.kernelOf[index];
+    }
+}
+
+// An op must not read from the arena what its own kernel writes: in one
+// pipeline nothing orders the write before the read.
+void requireEarlierKernel(const Graph& g, const Fusion& fusion, const Op& op, const std::vector<int>& writer) {
+  const int kernel = fusion.kernelOf[&op - g.ops.data()];
+  for (int t : op.operands)
+    require(writer[t] != kernel || kernel < 0, fmt::format("'{}' reads what its own kernel writes", g.tensors[op.result].name));
+}
+
+Lowered lowerOps(const Graph& g, Mode mode, std::vector<int> winograd, const Fusion& fusion, const MemoryPlan& plan,
+                 bool byKernel) {
   Lowered L;
   L.mode = mode;
   L.winograd = std::move(winograd);
   L.tensors.resize(g.tensors.size());
+  L.results.resize(g.tensors.size());
   L.images = ImageParam(UInt(8), 2, "images");
   L.labels = ImageParam(UInt(8), 1, "labels");
   L.order = ImageParam(Int(32), 1, "order");
@@ -299,17 +329,28 @@ Lowered lowerOps(const Graph& g, Mode mode, std::vector<int> winograd) {
     L.tensors[t] = Func(buffer);
   }
   L.buffersOut.resize(g.buffers.size());
+  if (byKernel)
+    for (const Slot& s : plan.activations) {
+      ImageParam slot(Float(32), static_cast<int>(g.tensors[s.tensor].shape.size()),
+                      "arena_" + funcName(g.tensors[s.tensor].name));
+      boundExtents(slot, funcExtents(g.tensors[s.tensor].shape));
+      L.arenaInputs.push_back(slot);
+    }
+  std::vector<int> writer(g.tensors.size(), -1);  // byKernel: the kernel whose arena slot an op reads
   // Evaluation has no backward pass.
   for (const Op& op : g.ops) {
     if (op.phase == Phase::Update || (mode == Mode::Evaluation && op.phase == Phase::Backward)) continue;
+    if (byKernel) requireEarlierKernel(g, fusion, op, writer);
     opInfo(op.kind).lower(cx, op);
+    L.results[op.result] = L.tensors[op.result];
+    if (byKernel) readFromArena(L, g, fusion, plan, op, writer);
   }
   for (int grad : mode == Mode::Training ? g.paramGrads : std::vector<int>{}) {
-    L.grads.push_back(L.tensors[grad]);
+    L.grads.push_back(L.results[grad]);
     bound(L.grads.back().output_buffer(), g.tensors[grad].shape);
   }
   // The eval pipeline's output: scores (K, N).
-  bound(L.tensors[g.output].output_buffer(), {g.train.batch, g.classes});
+  bound(L.results[g.output].output_buffer(), {g.train.batch, g.classes});
   if (mode == Mode::Training)
     for (size_t k = 0; k < g.buffers.size(); ++k) {
       require(L.buffersOut[k].defined(), "a training step updates every buffer");
@@ -339,12 +380,14 @@ std::vector<int64_t> funcExtents(const Shape& s) {
   return std::vector<int64_t>(s.rbegin(), s.rend());
 }
 
-Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode, bool directOnly) {
-  Lowered L = lowerOps(graph, mode, directOnly ? std::vector<int>() : fusion.winograd);
+Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode, bool directOnly,
+                   bool byKernel) {
+  require(!byKernel || mode == Mode::Training, "only the training step is lowered by kernel");
+  Lowered L = lowerOps(graph, mode, directOnly ? std::vector<int>() : fusion.winograd, fusion, plan, byKernel);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {
-      Func f = L.tensors[s.tensor];
+      Func f = L.results[s.tensor];
       boundExtents(f.output_buffer(), funcExtents(graph.tensors[s.tensor].shape));
       L.activations.push_back(f);
     }

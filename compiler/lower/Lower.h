@@ -92,6 +92,10 @@ struct Lowered {
   // The training step's dropout key, from the run's seed and the step
   // (runtime: dropoutKey); each mask is a hash of it, the layer and the element.
   Halide::Param<int> noise{"noise"};
+  // The epoch's augmentation key (runtime: augmentKey); the training
+  // step's gather shifts and flips each sample by a hash of it and the
+  // sample (lower/Augment.h). Unused without `augment` lines.
+  Halide::Param<int> augment{"augment"};
   Mode mode = Mode::Training;
   // By op index: the Winograd tile of each convolution pass (fuse's
   // choice; 0: direct, and always on GPUs).
@@ -101,7 +105,15 @@ struct Lowered {
   // Training: each buffer's new value (the same memory as its input: the
   // runtime passes one buffer for both), in graph.buffers order.
   std::vector<Halide::Func> buffersOut;
-  std::vector<Halide::Func> tensors;       // by tensor id
+  // By tensor id: what the ops lowered after a tensor's producer read
+  // (with `byKernel`, what an earlier kernel wrote is read from the arena).
+  std::vector<Halide::Func> tensors;
+  // By tensor id: the Func computing an op's result (undefined for inputs
+  // and parameters); the same as tensors[] unless lowered `byKernel`.
+  std::vector<Halide::Func> results;
+  // Lowered `byKernel`: the activation arena as the kernels read it, one
+  // input per slot of the plan (plan.activations order), named `arena_<tensor>`.
+  std::vector<Halide::ImageParam> arenaInputs;
   std::vector<LoweredOp> ops;              // forward and backward ops, in order
   Halide::Func loss;                       // mean loss over the valid samples
   Halide::Func correct;                    // valid samples whose argmax is the label
@@ -125,9 +137,14 @@ struct Lowered {
 // backward ops: fuse's ops computed inside their readers are marked
 // inlined, and the kernels' results get the plan's arena slots.
 // `directOnly`: every convolution direct, whatever fuse chose (GPU
-// schedules and the autoschedulers have no Winograd).
+// schedules and the autoschedulers have no Winograd). `byKernel`
+// (training): an op reads what another kernel wrote from the activation
+// arena (arenaInputs), not the Func that computed it, so that each kernel
+// can be a pipeline of its own (Pipelines.h: KernelPipeline); the helper
+// results a backward op takes from its forward op (batch norm's
+// statistics, maxpool's argmax) are then computed again from the arena.
 Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode = Mode::Training,
-                   bool directOnly = false);
+                   bool directOnly = false, bool byKernel = false);
 
 // The optimizer update over flat arrays of every parameter (in place).
 struct LoweredUpdate {

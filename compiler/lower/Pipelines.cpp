@@ -18,6 +18,7 @@
 
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleGpu.h"
+#include "support/Invariant.h"
 
 #ifndef CNNC_HALIDE_PLUGIN_DIR
 #error "the build defines CNNC_HALIDE_PLUGIN_DIR (Halide's autoscheduler plugins)"
@@ -159,6 +160,73 @@ std::vector<Argument> commonArgs(Lowered& L) {
   return args;
 }
 
+// The training step's kernels as pipelines of their own, in order: each
+// kernel's outputs (the loss and the count of correct predictions, the
+// gradients, its arena slots, the buffers' new values) from `L`, lowered
+// byKernel, and the glue's value for each argument and output.
+std::vector<KernelPipeline> kernelPipelines(const Lowered& L, const Graph& g, const Fusion& fusion,
+                                            const MemoryPlan& plan) {
+  struct Output {
+    Func f;
+    std::string value;
+  };
+  std::vector<std::vector<Output>> outputs(fusion.kernels.size());
+  auto kernelOf = [&](int tensor) {
+    const LoweredOp* p = L.producer(tensor);
+    require(p != nullptr, fmt::format("no op computes '{}'", g.tensors[tensor].name));
+    const int k = fusion.kernelOf[p->op - g.ops.data()];
+    require(k >= 0, fmt::format("no kernel writes '{}'", g.tensors[tensor].name));
+    return k;
+  };
+  auto ownerOf = [&](int buffer) {
+    for (const Op& op : g.ops)
+      if (op.phase == Phase::Forward && std::find(op.operands.begin(), op.operands.end(), buffer) != op.operands.end())
+        return fusion.kernelOf[&op - g.ops.data()];
+    internalError(fmt::format("no op reads the buffer '{}'", g.tensors[buffer].name));
+  };
+  const int lossKernel = kernelOf(g.loss);
+  outputs[lossKernel].push_back({L.loss, "b.loss"});
+  outputs[lossKernel].push_back({L.correct, "b.correct"});
+  for (size_t i = 0; i < g.paramGrads.size(); ++i)
+    outputs[kernelOf(g.paramGrads[i])].push_back({L.grads[i], fmt::format("b.grads[{}]", i)});
+  for (size_t s = 0; s < plan.activations.size(); ++s)
+    outputs[kernelOf(plan.activations[s].tensor)].push_back({L.activations[s], fmt::format("b.activations[{}]", s)});
+  // A batch norm computed inside the kernels that read it updates its
+  // running statistics in a pipeline after every kernel, from its input
+  // in the arena (its statistics computed again).
+  outputs.emplace_back();
+  for (size_t k = 0; k < g.buffers.size(); ++k) {
+    const int kernel = ownerOf(g.buffers[k]);
+    outputs[kernel >= 0 ? kernel : outputs.size() - 1].push_back({L.buffersOut[k], fmt::format("b.buffers[{}]", k)});
+  }
+
+  std::map<std::string, std::string> values = {{"images", "b.images"}, {"labels", "b.labels"}, {"order", "b.order"},
+                                               {"first", "first"},     {"valid", "valid"},     {"noise", "b.noise"},   {"augment", "b.augment"}};
+  for (size_t i = 0; i < L.params.size(); ++i) values[L.params[i].name()] = fmt::format("b.params[{}]", i);
+  for (size_t i = 0; i < L.buffers.size(); ++i) values[L.buffers[i].name()] = fmt::format("b.buffers[{}]", i);
+  for (size_t s = 0; s < L.arenaInputs.size(); ++s) values[L.arenaInputs[s].name()] = fmt::format("b.activations[{}]", s);
+  std::vector<KernelPipeline> kernels;
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    if (outputs[k].empty()) continue;  // the optimizer's kernel: a pipeline of its own already
+    KernelPipeline kp;
+    kp.name = k < fusion.kernels.size() ? fmt::format("train_k{:02}", k) : "train_buffers";
+    std::vector<Func> funcs;
+    for (const Output& o : outputs[k]) {
+      funcs.push_back(o.f);
+      kp.outputValues.push_back(o.value);
+    }
+    kp.pipeline = Pipeline(funcs);
+    kp.args = kp.pipeline.infer_arguments();
+    for (const Argument& a : kp.args) {
+      auto v = values.find(a.name);
+      require(v != values.end(), fmt::format("kernel {} reads '{}', which the trainer does not pass", k, a.name));
+      kp.argValues.push_back(v->second);
+    }
+    kernels.push_back(std::move(kp));
+  }
+  return kernels;
+}
+
 }  // namespace
 
 Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan& plan, const Target& target,
@@ -190,6 +258,7 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
   // new values.
   p.trainArgs = commonArgs(p.step);
   p.trainArgs.push_back(p.step.noise);
+  p.trainArgs.push_back(p.step.augment);
   std::vector<Func> trainOutputs = {p.step.loss, p.step.correct};
   trainOutputs.insert(trainOutputs.end(), p.step.grads.begin(), p.step.grads.end());
   trainOutputs.insert(trainOutputs.end(), p.step.activations.begin(), p.step.activations.end());
@@ -199,12 +268,17 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
   std::vector<Func> evalOutputs = {p.evalStep.tensors[g.output], p.evalStep.loss, p.evalStep.correct};
   p.eval = Pipeline(evalOutputs);
   if (autoscheduler.empty() && !target.has_gpu_feature()) {
+    p.byKernel = lowerGraph(g, fusion, plan, Mode::Training, false, true);
+    scheduleCpu(p.byKernel, g, target, PipelineKind::Training);
+    p.trainKernels = kernelPipelines(p.byKernel, g, fusion, plan);
+  }
+  if (autoscheduler.empty() && !target.has_gpu_feature()) {
     // `train --profile` times each kernel from the trace events around
     // its loop nests (a few calls per kernel and step; the trainer's
     // handler returns at once when not profiling). Not with Halide's own
     // profiler (--halide-profile), which reports per Func itself.
     if (!target.has_feature(Target::Profile))
-      for (Lowered* L : {&p.step, &p.evalStep})
+      for (Lowered* L : {&p.step, &p.evalStep, &p.byKernel})
         for (std::vector<Func>& funcs : rootFuncsByKernel(*L, g, fusion))
           for (Func& f : funcs) f.trace_realizations();
   }
@@ -314,7 +388,9 @@ std::string printStmt(const Graph& g, Pipelines& p) {
       text << in.rdbuf();
       out += fmt::format("// pipeline {}\n{}\n", name, text.str());
     };
-    dump(g.model + "_train_step", p.train, p.trainArgs);
+    // What the trainer runs: the training step's kernels, or the step whole.
+    if (p.trainKernels.empty()) dump(g.model + "_train_step", p.train, p.trainArgs);
+    for (KernelPipeline& k : p.trainKernels) dump(g.model + "_" + k.name, k.pipeline, k.args);
     dump(g.model + "_eval", p.eval, p.evalArgs);
     dump(g.model + "_update", p.optimizer, p.updateArgs);
     std::error_code ec;

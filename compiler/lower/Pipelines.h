@@ -44,6 +44,22 @@ bool parseTargets(const std::string& text, Targets& targets, std::string& why);
 // trainer starts (pocl: once per kernel, cached in ~/.cache/pocl).
 Halide::Target gpuTarget(const Halide::Target& cpu, GpuApi api);
 
+// One kernel of the training step as a pipeline of its own (CPU targets,
+// cnnc's schedules): it reads what earlier kernels wrote from the
+// activation arena and writes its results there (or to the gradients, the
+// loss, the buffers). Halide compiles a pipeline in time that grows with
+// its stages times its size: resnet's training step as one pipeline of
+// 280 stages took 44 s to compile; as 45 pipelines (one per kernel, and one
+// for the running statistics) the whole trainer takes 22 s (docs/performance.md).
+struct KernelPipeline {
+  std::string name;  // "train_k07": the compiled function is <model>_<name>
+  Halide::Pipeline pipeline;
+  std::vector<Halide::Argument> args;
+  // What the glue passes (runtime/Model.h's Buffers, `first`, `valid`):
+  // for each argument, then for each output, in the pipeline's order.
+  std::vector<std::string> argValues, outputValues;
+};
+
 struct Pipelines {
   Halide::Target target;
   Lowered step;
@@ -51,6 +67,12 @@ struct Pipelines {
   LoweredUpdate update;
   Halide::Pipeline train, eval, optimizer;
   std::vector<Halide::Argument> trainArgs, evalArgs, updateArgs;
+  // The training step as the trainer runs it: its kernels' pipelines in
+  // order (CPU targets, cnnc's schedules); empty where `train` is compiled
+  // whole (GPU targets, the autoschedulers). `train` stays what the tests
+  // run in Halide's JIT and what --emit=halide prints.
+  Lowered byKernel;
+  std::vector<KernelPipeline> trainKernels;
 };
 
 // Lowers and schedules the three pipelines for `target`: cnnc's schedules

@@ -14,5 +14,8 @@ namespace cnnc {
 inline void require(bool holds, const char* what) {
   if (!holds) internalError(what);
 }
+inline void require(bool holds, const std::string& what) {
+  if (!holds) internalError(what);
+}
 
 }  // namespace cnnc
