@@ -25,6 +25,8 @@ struct TrainOptions {
   int64_t logEvery = 0;
   std::string save, init, resume;
   int64_t maxSteps = 0;
+  double stopAt = 0;       // test accuracy in percent: stop at the first evaluation that reaches it (0: never)
+  int64_t evalEvery = 0;   // also evaluate every K steps (0: after each epoch only)
   std::string device = "auto";
 };
 

@@ -231,11 +231,43 @@ int train(Run& run, const TrainOptions& opt) {
   out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g%s, %s\n", spec.name.c_str(), (long long)count,
           (long long)at.epochs, (long long)B, at.lr, schedules[static_cast<int>(spec.schedule.kind)],
           at.shuffle ? "shuffled each epoch" : "in file order");
+  // Time to accuracy: training time since the run (re)started, without
+  // the evaluations; `--stop-at` ends the run at the first that reaches it.
+  const auto runStart = std::chrono::steady_clock::now();
+  double evalSeconds = 0;
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  auto measure = [&](EvalResult& result) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool ok = evaluate(run, s, *test, result);
+    evalSeconds += since(t0);
+    s.use(*train);  // the epoch's order is still on the device
+    return ok;
+  };
+  auto reached = [&](const EvalResult& result) { return opt.stopAt > 0 && 100.0 * result.accuracy >= opt.stopAt; };
+  // The line and log entry of the evaluation that reached --stop-at.
+  auto arrived = [&](const EvalResult& result, int64_t epoch, int64_t step) {
+    const double training = since(runStart) - evalSeconds, wall = since(runStart);
+    if (out.live()) out.say("\r%80s\r", "");
+    out.say("reached %.2f%% test accuracy (--stop-at %g) at step %lld (epoch %lld): %.2f s of training, %.2f s "
+            "with %s evaluations\n",
+            100.0 * result.accuracy, opt.stopAt, (long long)step, (long long)epoch, training, wall,
+            opt.evalEvery > 0 ? "its" : "the epochs'");
+    if (log)
+      std::fprintf(log.get(), "%s\n",
+                   nlohmann::ordered_json{{"reached", opt.stopAt / 100.0}, {"step", step}, {"epoch", epoch},
+                                          {"test_accuracy", result.accuracy}, {"train_seconds_total", training},
+                                          {"seconds_total", wall}}
+                       .dump()
+                       .c_str());
+  };
   for (int64_t epoch = at.epoch; epoch <= at.epochs; ++epoch) {
     orderFor(train->order, count, at.shuffle, at.seed, epoch);
     s.use(*train);
     if (!s.upload(s.b.order)) return deviceFailed("copying the epoch's order to the GPU");
     const auto start = std::chrono::steady_clock::now();
+    const double evalBefore = evalSeconds;
     const bool resumed = epoch == at.epoch;
     double lossSum = resumed ? at.lossSum : 0;
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
@@ -245,20 +277,33 @@ int train(Run& run, const TrainOptions& opt) {
       lossSum += double(s.loss) * batch.n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}, {"lr", lr}}.dump().c_str());
-      const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
-      if (gInterrupted || stop) {
-        ResumePoint here = at;
-        here.epoch = epoch;
-        here.next = first + batch.n;
-        here.step = step;
-        here.lossSum = lossSum;
-        return stopEarly(run, opt, here, stop, save);
+      ResumePoint here = at;
+      here.epoch = epoch;
+      here.next = first + batch.n;
+      here.step = step;
+      here.lossSum = lossSum;
+      if (opt.evalEvery > 0 && step % opt.evalEvery == 0 && here.next < count) {
+        EvalResult result;
+        if (!measure(result)) return 1;
+        if (log)
+          std::fprintf(log.get(), "%s\n",
+                       nlohmann::ordered_json{{"step", step}, {"epoch", epoch}, {"test_accuracy", result.accuracy},
+                                              {"test_loss", result.loss},
+                                              {"train_seconds_total", since(runStart) - evalSeconds}}
+                           .dump()
+                           .c_str());
+        if (reached(result)) {
+          arrived(result, epoch, step);
+          return save(here) ? 0 : 1;
+        }
       }
+      const bool stop = opt.maxSteps > 0 && step >= opt.maxSteps;
+      if (gInterrupted || stop) return stopEarly(run, opt, here, stop, save);
       if (out.live()) run.console.progress(epoch, at.epochs, first + batch.n, count, lossSum / (first + batch.n), start);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = since(start) - (evalSeconds - evalBefore);
     EvalResult result;
-    if (!evaluate(run, s, *test, result)) return 1;
+    if (!measure(result)) return 1;
     const double trainLoss = lossSum / count;
     if (out.live()) out.say("\r%80s\r", "");
     out.say("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
@@ -277,7 +322,12 @@ int train(Run& run, const TrainOptions& opt) {
     next.step = step;
     next.lossSum = 0;
     if (!save(next)) return 1;
+    if (reached(result)) {
+      arrived(result, epoch, step);
+      return 0;
+    }
   }
+  if (opt.stopAt > 0) out.say("did not reach %g%% test accuracy (--stop-at) in %lld epochs\n", opt.stopAt, (long long)at.epochs);
   return 0;
 }
 

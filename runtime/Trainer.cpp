@@ -49,6 +49,12 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   trainCmd->add_option("--init", opt.init, "start from these weights (safetensors) instead of a random init");
   trainCmd->add_option("--resume", opt.resume,
                        "go on from a run saved with --save (its NAME.state.safetensors), bit for bit as if never stopped");
+  trainCmd->add_option("--stop-at", opt.stopAt,
+                       "stop after the first evaluation whose test accuracy reaches ACC percent (99.0), and print "
+                       "the time to it")
+      ->check(CLI::Range(0.0, 100.0));
+  trainCmd->add_option("--eval-every", opt.evalEvery, "also evaluate the test set every K steps (logged with --log)")
+      ->check(CLI::PositiveNumber);
   trainCmd->add_option("--max-steps", opt.maxSteps, "stop after this step (saving, as Ctrl-C does)")
       ->check(CLI::PositiveNumber);
   trainCmd->add_option("--device", opt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
