@@ -8,6 +8,13 @@ epoch in the trainer's format.
 
     /usr/bin/python3 bench/pytorch_mnist.py --epochs 1 --lr 0.001 --threads 2
     bench/pytorch_mnist.py --model lenet5 --sgd --momentum 0.9 --lr 0.05
+
+Time to accuracy, as the trainer's `--stop-at ACC --eval-every K`: the test
+set is also evaluated every K steps, and the run stops at the first
+evaluation reaching ACC percent, printing the training time to it
+(evaluations not counted). `--crop P` and `--flip` augment the training
+batches as torchvision's RandomCrop(28, padding=P) and
+RandomHorizontalFlip(0.5) do, on the device, per sample.
 """
 import argparse
 import gzip
@@ -44,6 +51,27 @@ def load(folder, prefix):
     return images.unsqueeze(1), labels
 
 
+def augment(x, args, g):
+    """RandomCrop(28, padding=P) and RandomHorizontalFlip(0.5) per sample, on
+    the batch's device: each sample's offsets are drawn, then gathered."""
+    if not args.crop and not args.flip:
+        return x
+    n, _, h, w = x.shape
+    if args.crop:
+        p = args.crop
+        padded = nn.functional.pad(x, (p, p, p, p))
+        dy = torch.randint(0, 2 * p + 1, (n,), generator=g, device=g.device)
+        dx = torch.randint(0, 2 * p + 1, (n,), generator=g, device=g.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None].expand(n, 1, h, w + 2 * p)
+        padded = padded.gather(2, rows)
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :].expand(n, 1, h, w)
+        x = padded.gather(3, cols)
+    if args.flip:
+        flip = torch.rand(n, generator=g, device=g.device) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    return x
+
+
 def evaluate(model, images, labels, batch, limit=None):
     model.eval()
     loss, correct = 0.0, 0
@@ -74,6 +102,11 @@ def main():
                     help="OneCycleLR(max_lr=--lr) over the run's steps, stepped per step (the model's schedule onecycle)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (data preloaded on the device)")
+    ap.add_argument("--stop-at", type=float, default=0, help="stop at the first evaluation reaching ACC percent")
+    ap.add_argument("--eval-every", type=int, default=0, help="also evaluate every K steps")
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--crop", type=int, default=0, help="RandomCrop's padding (0: none)")
+    ap.add_argument("--flip", action="store_true", help="RandomHorizontalFlip(0.5)")
     args = ap.parse_args()
     CnncDropout.native = True  # PyTorch's own dropout: its speed, not the twin's masks
 
@@ -113,24 +146,43 @@ def main():
         evaluate(step_model, test_x[-(len(test_x) % args.batch or args.batch):],
                  test_y[-(len(test_x) % args.batch or args.batch):], args.batch)
         print(f"torch.compile warm-up {time.perf_counter() - start:.1f} s (not counted)", flush=True)
+    step, trained = 0, 0.0  # trained: seconds of training steps so far
+
+    def reached(acc, epoch):
+        if args.stop_at and 100 * acc >= args.stop_at:
+            print(f"reached {100 * acc:.2f}% test accuracy (--stop-at {args.stop_at:g}) at step {step} (epoch {epoch}): "
+                  f"{trained:.2f} s of training", flush=True)
+            return True
+        return False
+
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(train_x), generator=g, device=dev)
         start = time.perf_counter()
-        total = 0.0
+        total, before = 0.0, trained
         for i in range(0, len(train_x), args.batch):
             idx = order[i:i + args.batch]
-            x = train_x[idx].float().div(255)
+            x = augment(train_x[idx], args, g).float().div(255)
             y = train_y[idx]
-            loss = nn.functional.cross_entropy(step_model(x), y)
+            loss = nn.functional.cross_entropy(step_model(x), y, label_smoothing=args.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
             if sched:
                 sched.step()
             total += loss.detach() * len(idx)
+            step += 1
+            if args.eval_every and step % args.eval_every == 0 and i + args.batch < len(train_x):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                trained += time.perf_counter() - start
+                _, acc = evaluate(step_model, test_x, test_y, args.batch)
+                if reached(acc, epoch):
+                    return
+                start = time.perf_counter()
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
+        trained += time.perf_counter() - start
+        seconds = trained - before  # the epoch's steps, without its evaluations
         total = total.item()
         start = time.perf_counter()
         test_loss, acc = evaluate(step_model, test_x, test_y, args.batch)
@@ -140,6 +192,10 @@ def main():
         print(f"epoch {epoch}/{args.epochs}  train loss {total / len(train_x):.4f}  test accuracy {100 * acc:.2f}%  "
               f"test loss {test_loss:.4f}  {seconds:.1f} s  {len(train_x) / seconds:.0f} images/s  "
               f"eval {eval_seconds:.2f} s", flush=True)
+        if reached(acc, epoch):
+            return
+    if args.stop_at:
+        print(f"did not reach {args.stop_at:g}% test accuracy (--stop-at) in {args.epochs} epochs", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ config.substitutions.append(("%count_malloc", config.count_malloc))
 # CUDA and OpenCL; of the other models for the CPU and OpenCL. The longer
 # names come first: lit substitutes in order. Then the real MNIST
 # (scripts/fetch-mnist.sh puts it there).
+config.substitutions.append(("%mnist_best_net_opencl", config.mnist_best_opencl_trainer))
 config.substitutions.append(("%mnist_net_gpu", config.gpu_trainer))
 config.substitutions.append(("%lenet5_net_opencl", config.lenet5_opencl_trainer))
 config.substitutions.append(("%resnet_net_opencl", config.resnet_opencl_trainer))

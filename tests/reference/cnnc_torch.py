@@ -173,7 +173,36 @@ class Vgg(nn.Module):
         return self.out(self.fc(self.block3(self.block2(self.block1(x))).flatten(1)))
 
 
-MODELS = {"mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
+class MnistFast(nn.Module):
+    """models/mnist_fast.cnn: two 5x5 convolutions with batch norm, one linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(*conv_bn(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
+        self.conv2 = nn.Sequential(*conv_bn(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
+        self.out = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.out(self.conv2(self.conv1(x)).flatten(1))
+
+
+class MnistBest(nn.Module):
+    """models/mnist_best.cnn: pairs of 3x3 convolutions with batch norm, 128 hidden units, dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(*conv_bn(1, 32, 3, padding=1), nn.ReLU())
+        self.conv2 = nn.Sequential(*conv_bn(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.conv3 = nn.Sequential(*conv_bn(32, 64, 3, padding=1), nn.ReLU())
+        self.conv4 = nn.Sequential(*conv_bn(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc = nn.Sequential(nn.Linear(64 * 7 * 7, 128), nn.ReLU(), CnncDropout(0.3, "fc.2"))
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.out(self.fc(self.conv4(self.conv3(self.conv2(self.conv1(x)))).flatten(1)))
+
+
+MODELS = {"mnist_fast": MnistFast, "mnist_best": MnistBest, "mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
 
 
 def load(path):
