@@ -14,7 +14,7 @@ medians, the step each reached it at, and the ratio of cnnc's median to the
 fastest PyTorch's. cnnc's compile time is reported beside (not counted,
 as torch.compile's warm-up is not). 2 threads each.
 
-    bench/time_to_accuracy.py [--model mnist_fast|mnist_best|all] [--rounds 3]
+    bench/time_to_accuracy.py [--model mnist_fast|mnist_best|all] [--rounds 3] [--no-compile]
 
 The runs draw different random numbers (initialisation, order, crops), so
 the step a run reaches the target at differs between cnnc and PyTorch;
@@ -73,7 +73,9 @@ def bench(model, args):
     runners = [("cnnc", [trainer, "train", "--data", args.data, "--threads", "2"] + stop)]
     twin = [args.torch2, "bench/pytorch_mnist.py", "--model", model, "--data", args.data, "--threads", "2"] + \
         recipe["torch"] + stop
-    runners += [("PyTorch 2.x eager", twin), ("PyTorch 2.x torch.compile", twin + ["--compile"])]
+    runners += [("PyTorch 2.x eager", twin)]
+    if not args.no_compile:
+        runners += [("PyTorch 2.x torch.compile", twin + ["--compile"])]
     print(f"{model}: to {recipe['target']}% test accuracy, evaluating every {recipe['eval_every']} steps; "
           f"cnnc compile {compile_seconds:.1f} s", flush=True)
     results = {name: [] for name, _ in runners}
@@ -110,6 +112,7 @@ def main():
     ap.add_argument("--cnnc", default="build/cnnc")
     ap.add_argument("--torch2", default=".venv-torch/bin/python", help="python with PyTorch 2.x (PyPI)")
     ap.add_argument("--model", default="all", choices=sorted(RECIPES) + ["all"])
+    ap.add_argument("--no-compile", action="store_true", help="leave out torch.compile (mnist_best's runs are long)")
     args = ap.parse_args()
     for model in sorted(RECIPES) if args.model == "all" else [args.model]:
         bench(model, args)
