@@ -271,8 +271,6 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
     p.byKernel = lowerGraph(g, fusion, plan, Mode::Training, false, true);
     scheduleCpu(p.byKernel, g, target, PipelineKind::Training);
     p.trainKernels = kernelPipelines(p.byKernel, g, fusion, plan);
-  }
-  if (autoscheduler.empty() && !target.has_gpu_feature()) {
     // `train --profile` times each kernel from the trace events around
     // its loop nests (a few calls per kernel and step; the trainer's
     // handler returns at once when not profiling). Not with Halide's own
