@@ -19,7 +19,7 @@ namespace {
 
 // For eval and predict: the --weights in `s`, and `split`, placed where the
 // kernels run. Null after a message on failure.
-std::unique_ptr<Session::Data> prepare(const Run& run, const std::string& weights, Session& s, const Split& split) {
+std::unique_ptr<Session::Data> prepare(const Run& run, const std::string& weights, Session& s, const Dataset& set) {
   std::string error;
   const Kernels& k = run.kernels;
   if (!loadWeights(run.spec, weights, s, error)) {
@@ -30,7 +30,7 @@ std::unique_ptr<Session::Data> prepare(const Run& run, const std::string& weight
     deviceFailed("placing the parameters on the GPU");
     return nullptr;
   }
-  std::unique_ptr<Session::Data> data = s.attach(split, split.images.count);
+  std::unique_ptr<Session::Data> data = s.attach(set);
   if (!data) deviceFailed("copying the data to the GPU");
   return data;
 }
@@ -41,8 +41,8 @@ int evalCommand(Run& run, const EvalOptions& opt) {
   const ModelSpec& spec = run.spec;
   const Console& out = run.console;
   if (!choose(run, opt.device)) return 1;
-  Split testSet;
-  if (!loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Dataset testSet;
+  if (!loadData(spec, opt.data, Part::Test, testSet, out.live())) return 1;
   Session s(spec);
   std::unique_ptr<Session::Data> data = prepare(run, opt.weights, s, testSet);
   if (!data) return 1;
@@ -53,17 +53,22 @@ int evalCommand(Run& run, const EvalOptions& opt) {
   if (!evaluate(run, s, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.say("test accuracy %.2f%%  test loss %.4f  (%lld images in %.2f s)\n", 100.0 * test.accuracy, test.loss,
-      (long long)testSet.images.count, seconds);
+      (long long)testSet.count, seconds);
   if (!opt.confusion.empty()) {
-    out.say("\nconfusion matrix (rows: label, columns: prediction)\n      ");
-    for (int64_t p = 0; p < spec.classes; ++p) out.say("%6lld", (long long)p);
+    // Columns wide enough for the class names (folder names, CIFAR-10's), cut at 12.
+    const std::vector<std::string>& names = testSet.classNames;
+    auto name = [&](int64_t k) { return names.empty() ? std::to_string(k) : names[k].substr(0, 12); };
+    int width = 6;
+    for (int64_t k = 0; k < spec.classes; ++k) width = std::max(width, int(name(k).size()) + 1);
+    out.say("\nconfusion matrix (rows: label, columns: prediction)\n%*s", width, "");
+    for (int64_t p = 0; p < spec.classes; ++p) out.say("%*s", width, name(p).c_str());
     out.say("\n");
     for (int64_t t = 0; t < spec.classes; ++t) {
-      out.say("%6lld", (long long)t);
-      for (int64_t p = 0; p < spec.classes; ++p) out.say("%6lld", (long long)confusion[t * spec.classes + p]);
+      out.say("%*s", width, name(t).c_str());
+      for (int64_t p = 0; p < spec.classes; ++p) out.say("%*lld", width, (long long)confusion[t * spec.classes + p]);
       out.say("\n");
     }
-    if (!writeConfusionSvg(opt.confusion, confusion, static_cast<int>(spec.classes), error)) {
+    if (!writeConfusionSvg(opt.confusion, confusion, static_cast<int>(spec.classes), names, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
     }
@@ -76,36 +81,46 @@ int evalCommand(Run& run, const EvalOptions& opt) {
 int predictCommand(Run& run, const PredictOptions& opt) {
   const ModelSpec& spec = run.spec;
   const Console& out = run.console;
-  const int64_t F = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
-                                    std::multiplies<int64_t>());
-  if (F != 28 * 28) {
-    std::fprintf(stderr, "error: predict reads 28x28 images; model '%s' takes %lld values per sample\n",
+  // The model's image: CxHxW, or 784 features as 28x28 gray.
+  const std::vector<int64_t>& shape = spec.sampleShape;
+  const int64_t F = std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<int64_t>());
+  const bool image = shape.size() == 3 && (shape[0] == 1 || shape[0] == 3);
+  if (!image && F != 28 * 28) {
+    std::fprintf(stderr, "error: predict reads gray or RGB images; model '%s' takes %lld features per sample\n",
                  spec.name.c_str(), (long long)F);
     return 1;
   }
-  Split split;
-  split.images.rows = split.images.cols = 28;
+  const int C = image ? int(shape[0]) : 1, H = image ? int(shape[1]) : 28, W = image ? int(shape[2]) : 28;
+  Dataset set;
+  set.channels = C, set.height = H, set.width = W;
   for (const std::string& path : opt.images) {
-    Gray image;
+    Image picture;
     std::string error;
-    if (!readImage(path, image, error)) {
+    if (!readImage(path, picture, error)) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
     }
-    if (image.width != 28 || image.height != 28) {
-      if (!opt.json)
-        out.say("note: %s is %dx%d; scaled to 28x28\n", path.c_str(), image.width, image.height);
-      image = resize(image, 28, 28);
+    if (picture.channels != C && !opt.json)
+      out.say("note: %s is %s; converted to %s\n", path.c_str(), picture.channels == 1 ? "gray" : "RGB",
+              C == 1 ? "gray" : "RGB");
+    picture = withChannels(picture, C);
+    if (picture.width != W || picture.height != H) {
+      if (!opt.json) out.say("note: %s is %dx%d; scaled to %dx%d\n", path.c_str(), picture.width, picture.height, W, H);
+      picture = resize(picture, W, H);
     }
     if (opt.invert)
-      for (auto& p : image.pixels) p = static_cast<uint8_t>(255 - p);
-    split.images.pixels.insert(split.images.pixels.end(), image.pixels.begin(), image.pixels.end());
-    split.labels.labels.push_back(0);
+      for (auto& p : picture.pixels) p = static_cast<uint8_t>(255 - p);
+    // Interleaved RGB to the pipelines' planes.
+    const size_t plane = size_t(W) * H, base = set.pixels.size();
+    set.pixels.resize(base + plane * C);
+    for (size_t p = 0; p < plane; ++p)
+      for (int c = 0; c < C; ++c) set.pixels[base + c * plane + p] = picture.pixels[p * C + c];
+    set.labels.push_back(0);
   }
-  split.images.count = static_cast<int64_t>(opt.images.size());
+  set.count = static_cast<int64_t>(opt.images.size());
   if (!choose(run, opt.device)) return 1;
   Session s(spec);
-  std::unique_ptr<Session::Data> data = prepare(run, opt.weights, s, split);
+  std::unique_ptr<Session::Data> data = prepare(run, opt.weights, s, set);
   if (!data) return 1;
   EvalResult ignored;
   std::vector<float> scores;

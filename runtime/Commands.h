@@ -13,11 +13,12 @@
 namespace cnnc_rt {
 
 struct TrainOptions {
-  std::string data = "data/mnist";
+  std::string data;    // empty: data/mnist or data/cifar10, as the model's data says
   int64_t epochs = 0;  // the model's by default
   double lr = 0;       // 0: the model's
   int64_t seed = 0;
   int64_t limit = 0;   // 0: every training image
+  int64_t validation = -1;  // training samples held out; -1: the model's
   bool noShuffle = false;
   bool profile = false;
   int threads = 0;     // 0: all cores
@@ -32,7 +33,7 @@ struct TrainOptions {
 
 struct EvalOptions {
   std::string weights;
-  std::string data = "data/mnist";
+  std::string data;  // as TrainOptions::data
   std::string device = "auto";
   std::string confusion;  // an SVG to write
 };

@@ -1,5 +1,7 @@
 #include "Idx.h"
 
+#include "Dataset.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -117,17 +119,27 @@ bool readIdxLabels(const std::string& path, IdxLabels& out, std::string& error) 
   return readIdx(path, 1, dims, out.labels, error);
 }
 
-bool loadSplit(const std::string& dir, const std::string& prefix, Split& out, std::string& error) {
+bool readMnist(const std::string& dir, Part part, Dataset& out, std::string& error) {
+  const std::string prefix = part == Part::Train ? "train" : "t10k";
   std::string images = find(dir, {prefix + "-images-idx3-ubyte", prefix + "-images.idx3-ubyte",
                                   prefix + "-images-idx3-ubyte.gz", prefix + "-images.idx3-ubyte.gz"});
   std::string labels = find(dir, {prefix + "-labels-idx1-ubyte", prefix + "-labels.idx1-ubyte",
                                   prefix + "-labels-idx1-ubyte.gz", prefix + "-labels.idx1-ubyte.gz"});
-  if (!readIdxImages(images, out.images, error) || !readIdxLabels(labels, out.labels, error)) return false;
-  if (static_cast<int64_t>(out.labels.labels.size()) != out.images.count) {
-    error = labels + ": " + std::to_string(out.labels.labels.size()) + " labels for " +
-            std::to_string(out.images.count) + " images in " + images;
+  IdxImages read;
+  IdxLabels readLabels;
+  if (!readIdxImages(images, read, error) || !readIdxLabels(labels, readLabels, error)) return false;
+  if (static_cast<int64_t>(readLabels.labels.size()) != read.count) {
+    error = labels + ": " + std::to_string(readLabels.labels.size()) + " labels for " + std::to_string(read.count) +
+            " images in " + images;
     return false;
   }
+  out = Dataset{};
+  out.count = read.count;
+  out.channels = 1;
+  out.height = static_cast<int>(read.rows);
+  out.width = static_cast<int>(read.cols);
+  out.pixels = std::move(read.pixels);
+  out.labels = std::move(readLabels.labels);
   return true;
 }
 

@@ -1,4 +1,5 @@
 // MNIST's IDX files (raw or .gz): checked before anything is allocated.
+// (readMnist in Dataset.h reads a folder of the four.)
 #pragma once
 
 #include <cstdint>
@@ -19,13 +20,5 @@ struct IdxLabels {
 // Each returns false and sets `error` (naming the file and what is wrong).
 bool readIdxImages(const std::string& path, IdxImages& out, std::string& error);
 bool readIdxLabels(const std::string& path, IdxLabels& out, std::string& error);
-
-// One split of a dataset folder: `train` or `t10k`, found under the names
-// MNIST uses (train-images-idx3-ubyte, train-images.idx3-ubyte, +.gz).
-struct Split {
-  IdxImages images;
-  IdxLabels labels;
-};
-bool loadSplit(const std::string& dir, const std::string& prefix, Split& out, std::string& error);
 
 }  // namespace cnnc_rt

@@ -24,7 +24,7 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-bool readPng(const std::string& path, Gray& out, std::string& error) {
+bool readPng(const std::string& path, Image& out, std::string& error) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -38,11 +38,14 @@ bool readPng(const std::string& path, Gray& out, std::string& error) {
             " pixels is too large (the limit is 8192x8192)";
     return false;
   }
-  image.format = PNG_FORMAT_GRAY;
+  const bool colour = image.format & PNG_FORMAT_FLAG_COLOR;
+  image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   out.width = image.width;
   out.height = image.height;
+  out.channels = colour ? 3 : 1;
   out.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
+  const png_color black{0, 0, 0};
+  if (!png_image_finish_read(&image, &black, out.pixels.data(), 0, nullptr)) {
     error = path + ": corrupt PNG (" + image.message + ")";
     png_image_free(&image);
     return false;
@@ -50,7 +53,7 @@ bool readPng(const std::string& path, Gray& out, std::string& error) {
   return true;
 }
 
-bool readPgm(const std::string& path, Gray& out, std::string& error) {
+bool readPgm(const std::string& path, Image& out, std::string& error) {
   std::ifstream in(path, std::ios::binary);
   std::string magic;
   in >> magic;
@@ -72,6 +75,7 @@ bool readPgm(const std::string& path, Gray& out, std::string& error) {
   }
   out.width = w;
   out.height = h;
+  out.channels = 1;
   out.pixels.resize(size_t(w) * h);
   if (magic == "P5") {
     in.get();  // the single whitespace after maxval
@@ -112,7 +116,7 @@ const uint8_t* glyph(char c) {
 
 }  // namespace
 
-bool readImage(const std::string& path, Gray& out, std::string& error) {
+bool readImage(const std::string& path, Image& out, std::string& error) {
   File f(std::fopen(path.c_str(), "rb"));
   if (!f) {
     error = path + ": " + std::strerror(errno);
@@ -127,13 +131,13 @@ bool readImage(const std::string& path, Gray& out, std::string& error) {
   return false;
 }
 
-bool writePng(const std::string& path, const Gray& g, std::string& error) {
+bool writePng(const std::string& path, const Image& g, std::string& error) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
   image.width = g.width;
   image.height = g.height;
-  image.format = PNG_FORMAT_GRAY;
+  image.format = g.channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   // Encoded in memory first (the size, then the bytes), then written in one step.
   png_alloc_size_t size = 0;
   std::string bytes;
@@ -148,8 +152,24 @@ bool writePng(const std::string& path, const Gray& g, std::string& error) {
   return writeFileAtomically(path, bytes, error);
 }
 
-Gray resize(const Gray& in, int width, int height) {
-  Gray out{width, height, std::vector<uint8_t>(size_t(width) * height)};
+Image withChannels(const Image& in, int channels) {
+  if (in.channels == channels) return in;
+  Image out{in.width, in.height, channels, std::vector<uint8_t>(size_t(in.width) * in.height * channels)};
+  const size_t n = size_t(in.width) * in.height;
+  for (size_t i = 0; i < n; ++i) {
+    if (channels == 3) {
+      out.pixels[3 * i] = out.pixels[3 * i + 1] = out.pixels[3 * i + 2] = in.pixels[i];
+    } else {
+      const uint8_t* p = &in.pixels[3 * i];
+      out.pixels[i] = static_cast<uint8_t>((p[0] * 299 + p[1] * 587 + p[2] * 114) / 1000);
+    }
+  }
+  return out;
+}
+
+Image resize(const Image& in, int width, int height) {
+  const int C = in.channels;
+  Image out{width, height, C, std::vector<uint8_t>(size_t(width) * height * C)};
   for (int y = 0; y < height; ++y) {
     float sy = std::clamp((y + 0.5f) * in.height / height - 0.5f, 0.0f, float(in.height - 1));
     int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, in.height - 1);
@@ -158,15 +178,17 @@ Gray resize(const Gray& in, int width, int height) {
       float sx = std::clamp((x + 0.5f) * in.width / width - 0.5f, 0.0f, float(in.width - 1));
       int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, in.width - 1);
       float fx = sx - x0;
-      auto at = [&](int xx, int yy) { return float(in.pixels[size_t(yy) * in.width + xx]); };
-      float v = (at(x0, y0) * (1 - fx) + at(x1, y0) * fx) * (1 - fy) + (at(x0, y1) * (1 - fx) + at(x1, y1) * fx) * fy;
-      out.pixels[size_t(y) * width + x] = static_cast<uint8_t>(std::lround(v));
+      for (int c = 0; c < C; ++c) {
+        auto at = [&](int xx, int yy) { return float(in.pixels[(size_t(yy) * in.width + xx) * C + c]); };
+        float v = (at(x0, y0) * (1 - fx) + at(x1, y0) * fx) * (1 - fy) + (at(x0, y1) * (1 - fx) + at(x1, y1) * fx) * fy;
+        out.pixels[(size_t(y) * width + x) * C + c] = static_cast<uint8_t>(std::lround(v));
+      }
     }
   }
   return out;
 }
 
-void drawText(Gray& image, int x, int y, const std::string& text, int scale, uint8_t value) {
+void drawText(Image& image, int x, int y, const std::string& text, int scale, uint8_t value) {
   for (char c : text) {
     const uint8_t* rows = glyph(c);
     for (int r = 0; r < 7; ++r)
@@ -176,7 +198,8 @@ void drawText(Gray& image, int x, int y, const std::string& text, int scale, uin
             for (int dx = 0; dx < scale; ++dx) {
               int px = x + col * scale + dx, py = y + r * scale + dy;
               if (px >= 0 && py >= 0 && px < image.width && py < image.height)
-                image.pixels[size_t(py) * image.width + px] = value;
+                for (int ch = 0; ch < image.channels; ++ch)
+                  image.pixels[(size_t(py) * image.width + px) * image.channels + ch] = value;
             }
     x += 6 * scale;
   }

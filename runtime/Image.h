@@ -1,4 +1,4 @@
-// Grayscale images in and out: PNG (libpng) and PGM, scaling to the
+// Images in and out, gray or RGB: PNG (libpng) and PGM, scaling to the
 // model's input, and a small bitmap font for labels on pictures.
 #pragma once
 
@@ -8,21 +8,27 @@
 
 namespace cnnc_rt {
 
-struct Gray {
+struct Image {
   int width = 0, height = 0;
-  std::vector<uint8_t> pixels;  // row-major
+  int channels = 1;             // 1: gray, 3: RGB
+  std::vector<uint8_t> pixels;  // row-major, a pixel's channels side by side
 };
 
-// PNG (any color type, converted to gray) or binary/ASCII PGM (P5/P2).
-// False with `error` naming the file and what is wrong.
-bool readImage(const std::string& path, Gray& out, std::string& error);
-bool writePng(const std::string& path, const Gray& image, std::string& error);
+// PNG (gray, or RGB for a file with colour; alpha is dropped: composed
+// onto black) or binary/ASCII PGM (P5/P2). 16-bit PNGs are reduced to 8
+// bits. False with `error` naming the file and what is wrong.
+bool readImage(const std::string& path, Image& out, std::string& error);
+bool writePng(const std::string& path, const Image& image, std::string& error);
+
+// Gray to RGB (copied into each channel), or RGB to gray (ITU-R 601-2
+// luma, as PIL's convert("L")).
+Image withChannels(const Image& in, int channels);
 
 // Bilinear scaling to width x height.
-Gray resize(const Gray& in, int width, int height);
+Image resize(const Image& in, int width, int height);
 
-// Draws `text` (digits, letters, a few marks) at (x, y), `scale` pixels per
-// font pixel, in `value`.
-void drawText(Gray& image, int x, int y, const std::string& text, int scale, uint8_t value);
+// Draws `text` (digits and a few marks) at (x, y), `scale` pixels per
+// font pixel, in `value` (every channel).
+void drawText(Image& image, int x, int y, const std::string& text, int scale, uint8_t value);
 
 }  // namespace cnnc_rt

@@ -104,6 +104,8 @@ struct ModelSpec {
   std::string loss;
   int64_t epochs = 1, seed = 0;
   bool shuffle = true;
+  std::string data = "mnist";  // the format: mnist, cifar10, folder (runtime/Dataset.h)
+  int64_t validation = 0;      // training samples held out (the train block's `validation`)
   int64_t macsPerSample = 0;       // forward
   int64_t trainMacsPerSample = 0;  // forward, weight and data gradients
   bool outputIsProbability = false;  // the model ends in softmax

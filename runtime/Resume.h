@@ -18,7 +18,7 @@ struct ResumePoint {
   int64_t step = 0;     // steps done so far
   double lossSum = 0;   // the epoch's running loss sum so far
   // The run's settings, restored as they were.
-  int64_t epochs = 1, seed = 0, limit = 0;
+  int64_t epochs = 1, seed = 0, limit = 0, validation = 0;
   double lr = 0;
   bool shuffle = true;
 };

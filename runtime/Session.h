@@ -13,7 +13,7 @@
 #include <numeric>
 #include <vector>
 
-#include "Idx.h"
+#include "Dataset.h"
 #include "Model.h"
 
 namespace cnnc_rt {
@@ -159,31 +159,50 @@ class Session {
 
   int64_t features() const { return features_; }
 
-  // One split of the data where the pipelines read it: every image and
-  // label, and the order in which an epoch visits them.
-  // The first `count` samples of a split, as the pipelines see them. The
-  // pixels and labels are the split's own memory (not a copy: MNIST's
-  // 47 MB once, not twice), so the split must outlive this.
+  // Samples of a dataset where the pipelines read them: the dataset's
+  // pixels and labels (its own memory, not a copy: MNIST's 47 MB once, not
+  // twice, so the dataset must outlive this), and the order in which an
+  // epoch visits `samples`, a subset of them.
   struct Data {
-    int64_t count;
-    const uint8_t *pixels, *labels;
+    int64_t count;                 // samples.size()
+    std::vector<int32_t> samples;  // the dataset's samples in use, ascending
+    const uint8_t* labels;
     Aligned<int32_t> order;
-    std::unique_ptr<View> pixelsView, labelsView, orderView;
+    std::shared_ptr<View> pixelsView, labelsView;
+    std::unique_ptr<View> orderView;
   };
 
-  // Visits the samples in file order until the order is rewritten.
-  std::unique_ptr<Data> attach(const Split& split, int64_t count) {
-    auto d = std::make_unique<Data>(Data{count, split.images.pixels.data(), split.labels.labels.data(),
-                                         Aligned<int32_t>(count), nullptr, nullptr, nullptr});
-    for (int64_t i = 0; i < count; ++i) d->order[i] = static_cast<int32_t>(i);
+  // Visits `samples` in the order given until the order is rewritten.
+  // Data attached with `sharing` reads the same dataset through its
+  // buffers (on a GPU: one copy of the pixels for training and validation).
+  std::unique_ptr<Data> attach(const Dataset& set, std::vector<int32_t> samples, const Data* sharing = nullptr) {
+    const int64_t count = static_cast<int64_t>(samples.size());
+    auto d = std::make_unique<Data>(
+        Data{count, std::move(samples), set.labels.data(), Aligned<int32_t>(std::max<int64_t>(count, 1)), nullptr, nullptr, nullptr});
+    std::copy(d->samples.begin(), d->samples.end(), d->order.begin());
     const halide_type_t u8{halide_type_uint, 8, 1}, i32{halide_type_int, 32, 1};
     // Halide reads inputs through non-const pointers but never writes them.
-    d->pixelsView = std::make_unique<View>(const_cast<uint8_t*>(d->pixels), u8, std::vector<int64_t>{features_, count});
-    d->labelsView = std::make_unique<View>(const_cast<uint8_t*>(d->labels), u8, std::vector<int64_t>{count});
-    d->orderView = std::make_unique<View>(d->order.data(), i32, std::vector<int64_t>{count});
-    // On a GPU the whole split lives there for the run.
-    if (!upload(&d->pixelsView->buf) || !upload(&d->labelsView->buf) || !upload(&d->orderView->buf)) return nullptr;
+    if (sharing) {
+      d->pixelsView = sharing->pixelsView;
+      d->labelsView = sharing->labelsView;
+    } else {
+      d->pixelsView = std::make_shared<View>(const_cast<uint8_t*>(set.pixels.data()), u8,
+                                             std::vector<int64_t>{features_, std::max<int64_t>(set.count, 1)});
+      d->labelsView = std::make_shared<View>(const_cast<uint8_t*>(set.labels.data()), u8,
+                                             std::vector<int64_t>{std::max<int64_t>(set.count, 1)});
+      // On a GPU the whole dataset lives there for the run.
+      if (!upload(&d->pixelsView->buf) || !upload(&d->labelsView->buf)) return nullptr;
+    }
+    d->orderView = std::make_unique<View>(d->order.data(), i32, std::vector<int64_t>{std::max<int64_t>(count, 1)});
+    if (!upload(&d->orderView->buf)) return nullptr;
     return d;
+  }
+
+  // Every sample of `set`, in file order.
+  std::unique_ptr<Data> attach(const Dataset& set) {
+    std::vector<int32_t> all(set.count);
+    std::iota(all.begin(), all.end(), 0);
+    return attach(set, std::move(all));
   }
 
   // Puts the arenas on the GPU for good: parameters, gradients and

@@ -7,10 +7,11 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "AtomicFile.h"
-#include "Idx.h"
 #include "Image.h"
+#include "Weights.h"
 
 namespace cnnc_rt {
 
@@ -18,36 +19,34 @@ bool writeTextFile(const std::string& path, const std::string& text, std::string
   return writeFileAtomically(path, text, error);
 }
 
-int samplesCommand(const std::string& data, int64_t index, int count, const std::string& output) {
-  Split split;
-  std::string error;
-  if (!loadSplit(data, "train", split, error)) {
-    std::fprintf(stderr, "error: %s\nhint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n",
-                 error.c_str());
-    return 1;
-  }
-  if (index < 0 || index + count > split.images.count) {
+int samplesCommand(const ModelSpec& spec, const std::string& data, int64_t index, int count, const std::string& output) {
+  Dataset set;
+  if (!loadData(spec, data, Part::Train, set, isatty(2))) return 1;
+  if (index < 0 || index + count > set.count) {
     std::fprintf(stderr, "error: samples %lld to %lld do not exist: the training set has %lld images\n",
-                 (long long)index, (long long)(index + count - 1), (long long)split.images.count);
+                 (long long)index, (long long)(index + count - 1), (long long)set.count);
     return 1;
   }
-  const int rows = static_cast<int>(split.images.rows), cols = static_cast<int>(split.images.cols);
-  const int zoom = 4, band = 26, gap = 6;
+  const int rows = set.height, cols = set.width, C = set.channels;
+  const int zoom = std::max(1, 112 / std::max(rows, cols)), band = 26, gap = 6;
   const int gridCols = static_cast<int>(std::ceil(std::sqrt(double(count))));
   const int gridRows = (count + gridCols - 1) / gridCols;
   const int cellW = cols * zoom + gap, cellH = rows * zoom + band + gap;
-  Gray grid{gridCols * cellW + gap, gridRows * cellH + gap, {}};
-  grid.pixels.assign(size_t(grid.width) * grid.height, 40);
+  Image grid{gridCols * cellW + gap, gridRows * cellH + gap, C, {}};
+  grid.pixels.assign(size_t(grid.width) * grid.height * C, 40);
+  const size_t plane = size_t(rows) * cols;
   for (int k = 0; k < count; ++k) {
     const int64_t sample = index + k;
     const int ox = gap + (k % gridCols) * cellW, oy = gap + (k / gridCols) * cellH;
-    const uint8_t* src = split.images.pixels.data() + sample * rows * cols;
+    const uint8_t* src = set.pixels.data() + sample * set.features();
     for (int y = 0; y < rows * zoom; ++y)
       for (int x = 0; x < cols * zoom; ++x)
-        grid.pixels[size_t(oy + y) * grid.width + ox + x] = src[(y / zoom) * cols + x / zoom];
-    std::string label = std::to_string(split.labels.labels[sample]);
+        for (int c = 0; c < C; ++c)
+          grid.pixels[(size_t(oy + y) * grid.width + ox + x) * C + c] = src[c * plane + (y / zoom) * cols + x / zoom];
+    std::string label = std::to_string(set.labels[sample]);
     drawText(grid, ox + (cols * zoom - 18 * int(label.size())) / 2, oy + rows * zoom + 3, label, 3, 255);
   }
+  std::string error;
   if (!writePng(output, grid, error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;
@@ -147,6 +146,7 @@ int reportCommand(const std::string& log, const std::string& output) {
   }
   Series trainLoss{"train loss (epoch)", "#1f77b4", {}, true}, testLoss{"test loss", "#d62728", {}, true};
   Series stepLoss{"loss per logged step", "#9ecae1", {}, false}, accuracy{"test accuracy", "#2ca02c", {}, true};
+  Series valLoss{"validation loss", "#ff7f0e", {}, true}, valAccuracy{"validation accuracy", "#ff7f0e", {}, true};
   std::vector<std::pair<int64_t, double>> steps;  // since the last epoch line
   std::string line;
   int lineNo = 0;
@@ -168,6 +168,8 @@ int reportCommand(const std::string& log, const std::string& output) {
       trainLoss.points.push_back({epoch, j["train_loss"].get<double>()});
       if (j.contains("test_loss")) testLoss.points.push_back({epoch, j["test_loss"].get<double>()});
       if (j.contains("test_accuracy")) accuracy.points.push_back({epoch, 100 * j["test_accuracy"].get<double>()});
+      if (j.contains("val_loss")) valLoss.points.push_back({epoch, j["val_loss"].get<double>()});
+      if (j.contains("val_accuracy")) valAccuracy.points.push_back({epoch, 100 * j["val_accuracy"].get<double>()});
     }
   }
   if (trainLoss.points.empty()) {
@@ -179,8 +181,11 @@ int reportCommand(const std::string& log, const std::string& output) {
   std::string svg =
       "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='360' font-family='sans-serif'>\n"
       "<rect width='900' height='360' fill='white'/>\n";
-  svg += panel(0, 0, 450, 360, "Loss", "loss", {stepLoss, trainLoss, testLoss});
-  svg += panel(450, 0, 450, 360, "Test accuracy", "accuracy (%)", {accuracy});
+  std::vector<Series> losses = {stepLoss, trainLoss, testLoss}, accuracies = {accuracy};
+  if (!valLoss.points.empty()) losses.push_back(valLoss), accuracies.push_back(valAccuracy);
+  svg += panel(0, 0, 450, 360, "Loss", "loss", losses);
+  svg += panel(450, 0, 450, 360, valAccuracy.points.empty() ? "Test accuracy" : "Test and validation accuracy",
+               "accuracy (%)", accuracies);
   svg += "</svg>\n";
   std::string error;
   if (!writeTextFile(output, svg, error)) {
@@ -191,8 +196,18 @@ int reportCommand(const std::string& log, const std::string& output) {
   return 0;
 }
 
-bool writeConfusionSvg(const std::string& path, const std::vector<int64_t>& counts, int classes, std::string& error) {
-  const int cell = 36, left = 60, top = 50;
+// Text for an SVG element: &, < and > escaped.
+std::string xmlText(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : std::string(1, c);
+  return out;
+}
+
+bool writeConfusionSvg(const std::string& path, const std::vector<int64_t>& counts, int classes,
+                       const std::vector<std::string>& names, std::string& error) {
+  size_t longest = 2;
+  for (const std::string& n : names) longest = std::max(longest, n.size());
+  const int cell = 36, left = std::max(60, 20 + 7 * static_cast<int>(std::min<size_t>(longest, 24))), top = left;
   const int size = left + classes * cell + 20;
   int64_t maxOff = 1;
   for (int t = 0; t < classes; ++t)
@@ -220,11 +235,12 @@ bool writeConfusionSvg(const std::string& path, const std::vector<int64_t>& coun
                     top + t * cell + cell / 2 + 4, (long long)c);
       svg += buf;
     }
-    std::snprintf(buf, sizeof buf,
-                  "<text x='%d' y='%d' font-size='12' text-anchor='end'>%d</text>"
-                  "<text x='%d' y='%d' font-size='12' text-anchor='middle'>%d</text>\n",
-                  left - 6, top + t * cell + cell / 2 + 4, t, left + t * cell + cell / 2, top - 6, t);
-    svg += buf;
+    const std::string name = xmlText(names.empty() ? std::to_string(t) : names[t].substr(0, 24));
+    const int x = left + t * cell + cell / 2;
+    svg += "<text x='" + std::to_string(left - 6) + "' y='" + std::to_string(top + t * cell + cell / 2 + 4) +
+           "' font-size='12' text-anchor='end'>" + name + "</text><text x='" + std::to_string(x) + "' y='" +
+           std::to_string(top - 6) + "' font-size='12' text-anchor='start' transform='rotate(-45 " + std::to_string(x) +
+           " " + std::to_string(top - 6) + ")'>" + name + "</text>\n";
   }
   svg += "</svg>\n";
   return writeTextFile(path, svg, error);

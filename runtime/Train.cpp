@@ -44,6 +44,7 @@ bool startingPoint(Run& run, const TrainOptions& opt, int64_t trainCount, Sessio
   const double modelLr = spec.schedule.kind == ScheduleKind::OneCycle ? spec.schedule.maxLr : spec.optimizer.lr;
   at.lr = opt.lr > 0 ? opt.lr : modelLr;
   at.shuffle = spec.shuffle && !opt.noShuffle;
+  at.validation = opt.validation >= 0 ? opt.validation : spec.validation;
   std::string error;
   if (!opt.resume.empty()) {
     if (!loadState(spec, opt.resume, s, at, error)) {
@@ -63,10 +64,13 @@ bool startingPoint(Run& run, const TrainOptions& opt, int64_t trainCount, Sessio
   return true;
 }
 
-// The epoch's order of the first `count` samples: file order, or shuffled
-// by Fisher-Yates with a generator seeded per epoch (reproducible).
-void orderFor(Aligned<int32_t>& order, int64_t count, bool shuffle, int64_t seed, int64_t epoch) {
-  std::iota(order.begin(), order.end(), 0);
+// The epoch's order of the samples trained on: as they are (ascending),
+// or shuffled by Fisher-Yates with a generator seeded per epoch
+// (reproducible).
+void orderFor(Session::Data& d, bool shuffle, int64_t seed, int64_t epoch) {
+  Aligned<int32_t>& order = d.order;
+  const int64_t count = d.count;
+  std::copy(d.samples.begin(), d.samples.end(), order.begin());
   if (!shuffle) return;
   std::mt19937_64 rng(static_cast<uint64_t>(seed) * 1000003u + static_cast<uint64_t>(epoch));
   for (int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % uint64_t(i + 1)]);
@@ -190,12 +194,27 @@ int train(Run& run, const TrainOptions& opt) {
   const ModelSpec& spec = run.spec;
   const Console& out = run.console;
   if (!choose(run, opt.device)) return 1;
-  Split trainSet, testSet;
-  if (!loadData(spec, opt.data, "train", trainSet) || !loadData(spec, opt.data, "t10k", testSet)) return 1;
+  Dataset trainSet, testSet;
+  const bool live = out.live();
+  if (!loadData(spec, opt.data, Part::Train, trainSet, live) || !loadData(spec, opt.data, Part::Test, testSet, live))
+    return 1;
+  if (trainSet.classNames != testSet.classNames) {
+    std::fprintf(stderr, "error: %s: the test set's class folders are not the training set's (%zu and %zu classes)\n",
+                 opt.data.c_str(), testSet.classNames.size(), trainSet.classNames.size());
+    return 1;
+  }
   Session s(spec);
   std::string error;
   ResumePoint at;
-  if (!startingPoint(run, opt, trainSet.images.count, s, at)) return 1;
+  if (!startingPoint(run, opt, trainSet.count, s, at)) return 1;
+  // validation N: held out once, from the seed; --limit counts the rest.
+  if (at.validation >= trainSet.count) {
+    std::fprintf(stderr, "error: validation %lld: the training set has %lld samples; hold out fewer\n",
+                 (long long)at.validation, (long long)trainSet.count);
+    return 1;
+  }
+  std::vector<int32_t> kept, heldOut;
+  splitValidation(trainSet.count, at.validation, at.seed, kept, heldOut);
   if (run.kernels.gpu && !s.toDevice(run.kernels.gpu->interface)) return deviceFailed("placing the parameters on the GPU");
   if (!opt.save.empty() && !canWrite(opt.save, error)) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
@@ -218,19 +237,22 @@ int train(Run& run, const TrainOptions& opt) {
     return false;
   };
   std::signal(SIGINT, onInterrupt);
-  const int64_t count = std::min<int64_t>(at.limit, trainSet.images.count), B = spec.batch;
-  std::unique_ptr<Session::Data> train = s.attach(trainSet, count);
-  std::unique_ptr<Session::Data> test = s.attach(testSet, testSet.images.count);
-  if (!train || !test) return deviceFailed("copying the dataset to the GPU");
+  const int64_t count = std::min<int64_t>(at.limit, static_cast<int64_t>(kept.size())), B = spec.batch;
+  kept.resize(count);
+  std::unique_ptr<Session::Data> train = s.attach(trainSet, std::move(kept));
+  std::unique_ptr<Session::Data> test = s.attach(testSet);
+  std::unique_ptr<Session::Data> val = train && at.validation > 0 ? s.attach(trainSet, heldOut, train.get()) : nullptr;
+  if (!train || !test || (at.validation > 0 && !val)) return deviceFailed("copying the dataset to the GPU");
   // Per sample: 2 FLOPs a multiply-add. The update: about 10 per parameter.
   const StepRows rows{run.profile.kernel("train_step", 2.0 * spec.trainMacsPerSample),
                       run.profile.kernel("update", 10.0 * spec.totalParams)};
   int64_t step = at.step;
   const int64_t stepsPerEpoch = (count + B - 1) / B;
   const char* schedules[] = {"", " (step schedule)", " (cosine schedule)", " (one-cycle schedule)"};
-  out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g%s, %s\n", spec.name.c_str(), (long long)count,
+  out.say("training %s on %lld images for %lld epochs: batch %lld, lr %g%s, %s%s\n", spec.name.c_str(), (long long)count,
           (long long)at.epochs, (long long)B, at.lr, schedules[static_cast<int>(spec.schedule.kind)],
-          at.shuffle ? "shuffled each epoch" : "in file order");
+          at.shuffle ? "shuffled each epoch" : "in file order",
+          val ? (", " + std::to_string(val->count) + " held out for validation").c_str() : "");
   // Time to accuracy: training time since the run (re)started, without
   // the evaluations; `--stop-at` ends the run at the first that reaches it.
   const auto runStart = std::chrono::steady_clock::now();
@@ -238,9 +260,9 @@ int train(Run& run, const TrainOptions& opt) {
   auto since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
-  auto measure = [&](EvalResult& result) {
+  auto measure = [&](EvalResult& result, Session::Data* on = nullptr) {
     const auto t0 = std::chrono::steady_clock::now();
-    const bool ok = evaluate(run, s, *test, result);
+    const bool ok = evaluate(run, s, on ? *on : *test, result);
     evalSeconds += since(t0);
     s.use(*train);  // the epoch's order is still on the device
     return ok;
@@ -263,7 +285,7 @@ int train(Run& run, const TrainOptions& opt) {
                        .c_str());
   };
   for (int64_t epoch = at.epoch; epoch <= at.epochs; ++epoch) {
-    orderFor(train->order, count, at.shuffle, at.seed, epoch);
+    orderFor(*train, at.shuffle, at.seed, epoch);
     s.use(*train);
     if (!s.upload(s.b.order)) return deviceFailed("copying the epoch's order to the GPU");
     const auto start = std::chrono::steady_clock::now();
@@ -302,17 +324,20 @@ int train(Run& run, const TrainOptions& opt) {
       if (out.live()) run.console.progress(epoch, at.epochs, first + batch.n, count, lossSum / (first + batch.n), start);
     }
     const double seconds = since(start) - (evalSeconds - evalBefore);
-    EvalResult result;
-    if (!measure(result)) return 1;
+    EvalResult result, held;
+    if (!measure(result) || (val && !measure(held, val.get()))) return 1;
     const double trainLoss = lossSum / count;
     if (out.live()) out.say("\r%80s\r", "");
-    out.say("epoch %lld/%lld  train loss %.4f  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
-            (long long)epoch, (long long)at.epochs, trainLoss, 100.0 * result.accuracy, result.loss, seconds,
+    char validated[96] = "";
+    if (val) std::snprintf(validated, sizeof validated, "  val accuracy %.2f%%  val loss %.4f", 100.0 * held.accuracy, held.loss);
+    out.say("epoch %lld/%lld  train loss %.4f%s  test accuracy %.2f%%  test loss %.4f  %.1f s  %.0f images/s\n",
+            (long long)epoch, (long long)at.epochs, trainLoss, validated, 100.0 * result.accuracy, result.loss, seconds,
             count / seconds);
     if (log) {
-      nlohmann::ordered_json line = {{"epoch", epoch},           {"train_loss", trainLoss},
-                                     {"test_accuracy", result.accuracy}, {"test_loss", result.loss},
-                                     {"train_seconds", seconds}, {"images_per_second", count / seconds}};
+      nlohmann::ordered_json line = {{"epoch", epoch}, {"train_loss", trainLoss}};
+      if (val) line["val_accuracy"] = held.accuracy, line["val_loss"] = held.loss;
+      line.update(nlohmann::ordered_json{{"test_accuracy", result.accuracy}, {"test_loss", result.loss},
+                                         {"train_seconds", seconds}, {"images_per_second", count / seconds}});
       std::fprintf(log.get(), "%s\n", line.dump().c_str());
       std::fflush(log.get());
     }

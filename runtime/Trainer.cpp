@@ -27,11 +27,17 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   opt.seed = spec.seed;
   EvalOptions evalOpt;
   PredictOptions predictOpt;
-  std::string samplesData = "data/mnist", output, reportLog;
+  std::string samplesData, output, reportLog;
+  // Where the data is: the model's format decides what the folder holds.
+  const std::string dataHelp =
+      spec.data == "cifar10"  ? "folder holding CIFAR-10's binary batches (default: data/cifar10)"
+      : spec.data == "folder" ? "folder holding train/ and test/, a folder of PNGs per class in each (required)"
+                              : "folder holding the four MNIST IDX files (default: data/mnist)";
+
   int64_t index = 0;
   int count = 9, evalThreads = 0;
-  CLI::App* trainCmd = app.add_subcommand("train", "train on MNIST, evaluating on the test set after every epoch");
-  trainCmd->add_option("--data", opt.data, "folder holding the four MNIST IDX files")->capture_default_str();
+  CLI::App* trainCmd = app.add_subcommand("train", "train, evaluating on the test set after every epoch");
+  trainCmd->add_option("--data", opt.data, dataHelp);
   trainCmd->add_option("--epochs", opt.epochs, "epochs to train")->capture_default_str()->check(CLI::PositiveNumber);
   const bool oneCycle = spec.schedule.kind == ScheduleKind::OneCycle;
   trainCmd->add_option("--lr", opt.lr,
@@ -41,6 +47,10 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   trainCmd->add_option("--seed", opt.seed, "seed for initialisation and shuffling")->capture_default_str();
   trainCmd->add_option("--threads", opt.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
   trainCmd->add_option("--limit", opt.limit, "train on the first N training images only")->check(CLI::PositiveNumber);
+  trainCmd->add_option("--validation", opt.validation,
+                       "hold out N training images, drawn once from the seed, and report them each epoch (default: "
+                       "the model's, " + std::to_string(spec.validation) + ")")
+      ->check(CLI::NonNegativeNumber);
   trainCmd->add_flag("--no-shuffle", opt.noShuffle, "keep the file order (as the tutorial's DataLoader did)");
   trainCmd->add_flag("--profile", opt.profile, "time every kernel (calls, ms, GFLOP/s, % of the FMA peak) and count its allocations");
   trainCmd->add_option("--log", opt.log, "write JSON lines: one per epoch, and per step with --log-every");
@@ -62,15 +72,15 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
       ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   bool quiet = false;
   trainCmd->add_flag("-q,--quiet", quiet, "print nothing but errors");
-  CLI::App* evalCmd = app.add_subcommand("eval", "evaluate weights on the MNIST test set");
+  CLI::App* evalCmd = app.add_subcommand("eval", "evaluate weights on the test set");
   evalCmd->add_option("--weights", evalOpt.weights, "weights to evaluate (safetensors)")->required();
-  evalCmd->add_option("--data", evalOpt.data, "folder holding the MNIST IDX files")->capture_default_str();
+  evalCmd->add_option("--data", evalOpt.data, dataHelp);
   evalCmd->add_option("--threads", evalThreads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
   evalCmd->add_option("--device", evalOpt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   evalCmd->add_option("--confusion", evalOpt.confusion, "also write the confusion matrix as an SVG picture (and print it)");
-  CLI::App* predictCmd = app.add_subcommand("predict", "classify PNG or PGM images (28x28 gray; others are scaled)");
+  CLI::App* predictCmd = app.add_subcommand("predict", "classify PNG or PGM images (gray or RGB as the model's input; other sizes are scaled)");
   predictCmd->add_option("--weights", predictOpt.weights, "weights (safetensors)")->required();
   predictCmd->add_option("images", predictOpt.images, "PNG or PGM files")->required();
   predictCmd->add_flag("--invert", predictOpt.invert, "the images are dark digits on a light background");
@@ -79,7 +89,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
   CLI::App* samplesCmd = app.add_subcommand("samples", "a grid of training images with their labels, as a PNG");
-  samplesCmd->add_option("--data", samplesData, "folder holding the MNIST IDX files")->capture_default_str();
+  samplesCmd->add_option("--data", samplesData, dataHelp);
   samplesCmd->add_option("--index", index, "the first training image")->capture_default_str()->check(CLI::NonNegativeNumber);
   samplesCmd->add_option("--count", count, "how many")->capture_default_str()->check(CLI::Range(1, 400));
   samplesCmd->add_option("-o,--output", output, "the PNG to write")->required();
@@ -97,7 +107,7 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   std::signal(SIGXFSZ, SIG_IGN);
   installKernelTrace();
   if (infoCmd->parsed()) return infoCommand(spec);
-  if (samplesCmd->parsed()) return samplesCommand(samplesData, index, count, output);
+  if (samplesCmd->parsed()) return samplesCommand(spec, samplesData, index, count, output);
   if (reportCmd->parsed()) return reportCommand(reportLog, output);
   Run run(spec, Console(quiet, isatty(STDOUT_FILENO)));
   if (predictCmd->parsed()) return predictCommand(run, predictOpt);

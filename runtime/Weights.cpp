@@ -124,27 +124,54 @@ bool saveWeights(const ModelSpec& spec, const std::string& path, const Session& 
                           {{"format", "pt"}, {"model", spec.name}, {"epoch", std::to_string(epoch)}}, error);
 }
 
-bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split) {
+bool loadData(const ModelSpec& spec, const std::string& given, Part part, Dataset& data, bool progress) {
   std::string error;
-  if (!loadSplit(dir, prefix, split, error)) {
+  if (given.empty() && spec.data == "folder") {
+    std::fprintf(stderr, "error: model '%s' reads a folder of images (data folder): pass --data DIR, the folder "
+                 "holding train/ and test/\n", spec.name.c_str());
+    return false;
+  }
+  const std::string dir = given.empty() ? "data/" + spec.data : given;
+  const std::vector<int64_t>& shape = spec.sampleShape;
+  const bool image = shape.size() == 3;
+  const SampleShape want{image ? int(shape[0]) : 1, image ? int(shape[1]) : 0, image ? int(shape[2]) : 0};
+  const bool ok = spec.data == "cifar10"  ? readCifar10(dir, part, data, error)
+                  : spec.data == "folder" ? readFolder(dir, part, want, data, error, 0, progress)
+                                          : readMnist(dir, part, data, error);
+  if (!ok) {
     // The hint is for a dataset not there yet, not for a broken one.
     const bool missing = error.find(std::strerror(ENOENT)) != std::string::npos;
     std::fprintf(stderr, "error: %s\n%s", error.c_str(),
-                 missing ? "hint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n" : "");
+                 missing && spec.data == "mnist" ? "hint: scripts/fetch-mnist.sh downloads MNIST into data/mnist; or pass --data DIR\n"
+                 : missing                       ? "hint: pass --data DIR, the folder holding the dataset's files\n"
+                                                 : "");
     return false;
   }
-  int64_t features = split.images.rows * split.images.cols;
-  int64_t want = std::accumulate(spec.sampleShape.begin(), spec.sampleShape.end(), int64_t(1),
-                                 std::multiplies<int64_t>());
-  if (features != want) {
-    std::fprintf(stderr, "error: %s: images are %lldx%lld, model '%s' takes %lld values per sample\n", dir.c_str(),
-                 (long long)split.images.rows, (long long)split.images.cols, spec.name.c_str(), (long long)want);
+  const int64_t want_features =
+      std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<int64_t>());
+  // MNIST's 28x28 also feeds a model of 784 features (or 1x28x28).
+  const bool fits = image ? data.channels == want.channels && data.height == want.height && data.width == want.width
+                          : data.features() == want_features;
+  if (!fits) {
+    std::fprintf(stderr, "error: %s: images are %dx%dx%d (channels x height x width); model '%s' takes %s\n", dir.c_str(),
+                 data.channels, data.height, data.width, spec.name.c_str(),
+                 image ? (std::to_string(shape[0]) + "x" + std::to_string(shape[1]) + "x" + std::to_string(shape[2])).c_str()
+                       : (std::to_string(want_features) + " values per sample").c_str());
     return false;
   }
-  for (size_t i = 0; i < split.labels.labels.size(); ++i) {
-    if (split.labels.labels[i] >= spec.classes) {
+  if (!data.classNames.empty() && spec.data == "folder" && int64_t(data.classNames.size()) != spec.classes) {
+    std::string names;
+    for (size_t i = 0; i < data.classNames.size() && i < 12; ++i) names += (i ? ", " : "") + data.classNames[i];
+    if (data.classNames.size() > 12) names += ", ...";
+    std::fprintf(stderr, "error: %s/%s: %zu class folders (%s); model '%s' has %lld classes\n", dir.c_str(),
+                 part == Part::Train ? "train" : "test", data.classNames.size(), names.c_str(), spec.name.c_str(),
+                 (long long)spec.classes);
+    return false;
+  }
+  for (size_t i = 0; i < data.labels.size(); ++i) {
+    if (data.labels[i] >= spec.classes) {
       std::fprintf(stderr, "error: %s: label %d of sample %zu is not below the model's %lld classes\n", dir.c_str(),
-                   split.labels.labels[i], i, (long long)spec.classes);
+                   data.labels[i], i, (long long)spec.classes);
       return false;
     }
   }

@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "Idx.h"
+#include "Dataset.h"
 #include "Model.h"
 #include "Safetensors.h"
 #include "Session.h"
@@ -36,8 +36,10 @@ bool loadWeights(const ModelSpec& spec, const std::string& path, Session& s, std
 // The weights as safetensors, written in one step (AtomicFile.h).
 bool saveWeights(const ModelSpec& spec, const std::string& path, const Session& s, int64_t epoch, std::string& error);
 
-// A split of the dataset in `dir` ("train", "t10k"), checked against the
-// model (sample size, labels below its classes); false after a message.
-bool loadData(const ModelSpec& spec, const std::string& dir, const std::string& prefix, Split& split);
+// A part of the dataset in `dir` (empty: data/mnist or data/cifar10, as
+// the model's data says), in the model's format, checked against the model
+// (image size and channels, labels below its classes, a folder's class
+// count); false after a message. `progress`: a folder's loading shows it.
+bool loadData(const ModelSpec& spec, const std::string& dir, Part part, Dataset& data, bool progress = false);
 
 }  // namespace cnnc_rt

@@ -20,6 +20,10 @@ bool checkArgValue(SourceFile& file, const std::string& owner, const ArgSpec& sp
       break;
     case ArgType::Bool: typeOk = v.kind == Value::Kind::Bool; break;
     case ArgType::Number: typeOk = v.kind == Value::Kind::Int || v.kind == Value::Kind::Float; break;
+    case ArgType::Numbers:
+      typeOk = v.kind == Value::Kind::Int || v.kind == Value::Kind::Float || v.kind == Value::Kind::List;
+      for (const Value& item : v.items) typeOk = typeOk && (item.kind == Value::Kind::Int || item.kind == Value::Kind::Float);
+      break;
   }
   if (!typeOk) {
     file.error(v.loc, fmt::format("argument '{}' of '{}' expects {}, found {}", spec.name, owner, argTypeName(spec.type),
@@ -30,6 +34,8 @@ bool checkArgValue(SourceFile& file, const std::string& owner, const ArgSpec& sp
   if (v.kind == Value::Kind::Int) numbers.push_back(static_cast<double>(v.intValue));
   if (v.kind == Value::Kind::Float) numbers.push_back(v.floatValue);
   for (int64_t d : v.dims) numbers.push_back(static_cast<double>(d));
+  for (const Value& item : v.items)
+    numbers.push_back(item.kind == Value::Kind::Int ? static_cast<double>(item.intValue) : item.floatValue);
   for (double x : numbers) {
     if (x < spec.min || (spec.below > spec.min && x >= spec.below) || (spec.atMost > spec.min && x > spec.atMost)) {
       std::string range = spec.below > spec.min    ? fmt::format("in [{}, {})", spec.min, spec.below)
@@ -118,6 +124,7 @@ Attrs layerAttrs(const OpInfo& info, const GivenArgs& given) {
         break;
       case ArgType::Bool: a.set(spec.name, AttrValue::boolean(v.boolValue)); break;
       case ArgType::Number:
+      case ArgType::Numbers:  // (no layer takes a list)
         a.set(spec.name, AttrValue::real(v.kind == Value::Kind::Int ? double(v.intValue) : v.floatValue));
         break;
     }

@@ -104,6 +104,7 @@ class Checker {
                                        sample[0]));
       file_.note(m.inputs[0].loc, "the input is declared here");
     }
+    if (known) checkData(m, sample, g.train);
     if (known) {
       g.sampleShape = sample;
       current = inputTensor_ = g.input =
@@ -236,6 +237,28 @@ class Checker {
       return {};
     }
     return s;
+  }
+
+  // The data format against the input (cifar10: 3x32x32; folder: CxHxW
+  // of gray or RGB images), and normalize's lists against its channels.
+  void checkData(const Model& m, const Shape& sample, const TrainConfig& t) {
+    const std::string input = shapeString(sample);
+    const int64_t channels = sample.size() == 3 ? sample[0] : 1;
+    bool ok = true;
+    if (t.data == "cifar10" && sample != Shape{3, 32, 32}) {
+      error(locs_.data, fmt::format("data cifar10 holds 3x32x32 colour images; this model's input is {}", input));
+      ok = false;
+    } else if (t.data == "folder" && (sample.size() != 3 || (channels != 1 && channels != 3))) {
+      error(locs_.data, fmt::format("data folder holds gray (1xHxW) or RGB (3xHxW) images; this model's input is {}", input));
+      ok = false;
+    }
+    for (const auto& [what, list] : {std::pair{"mean", &t.normalizeMean}, std::pair{"std", &t.normalizeStd}}) {
+      if (list->size() <= 1 || int64_t(list->size()) == channels) continue;
+      error(locs_.normalize, fmt::format("normalize has {} values of {}; the input {} has {} channel{}", list->size(),
+                                         what, input, channels, channels == 1 ? "" : "s"));
+      ok = false;
+    }
+    if (!ok) file_.note(m.inputs[0].loc, "the input is declared here");
   }
 
   int64_t checkClasses(const Model& m) {
@@ -456,6 +479,10 @@ class Checker {
             fmt::format("classes is {} but the last layer outputs {} values", classes, sample[0]));
       file_.note(last.loc, "the last layer is here");
       return;
+    }
+    if (g.train.data == "cifar10" && sample[0] != 10) {
+      error(locs_.data, fmt::format("data cifar10 has 10 classes; model '{}' outputs {} scores", m.name, sample[0]));
+      file_.note(m.classes.empty() ? last.loc : m.classes[0].loc, "the model's classes are set here");
     }
     g.classes = sample[0];
     g.output = g.logits = g.ops.back().result;

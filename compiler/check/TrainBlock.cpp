@@ -14,7 +14,7 @@ namespace cnnc {
 namespace {
 
 const std::vector<std::string> kSettings = {"loss", "optimizer", "batch", "epochs", "data", "seed", "shuffle", "schedule",
-                                            "label_smoothing", "augment"};
+                                            "label_smoothing", "augment", "normalize", "validation"};
 
 const std::vector<ArgSpec>& optimizerArgs(const Optimizer& o) {
   static const std::vector<ArgSpec> sgd = {
@@ -44,6 +44,7 @@ const std::vector<ArgSpec>& optimizerArgs(const Optimizer& o) {
 void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o);
 void checkSchedule(SourceFile& file, const Setting& s, cnnc_rt::ScheduleSpec& schedule);
 void checkAugment(SourceFile& file, const Setting& s, std::vector<Augment>& augment);
+void checkNormalize(SourceFile& file, const Setting& s, TrainConfig& config);
 
 void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, TrainLocs& locs) {
   const Value& v = s.value;
@@ -96,14 +97,46 @@ void checkSetting(SourceFile& file, const Setting& s, TrainConfig& config, Train
     positive(config.seed, 0);
   } else if (s.name == "shuffle") {
     if (expect(Value::Kind::Bool, "true or false")) config.shuffle = v.boolValue;
+  } else if (s.name == "normalize") {
+    locs.normalize = s.loc;
+    checkNormalize(file, s, config);
+  } else if (s.name == "validation") {
+    positive(config.validation, 0);
   } else if (s.name == "data") {
-    if (!expect(Value::Kind::Ident, "a dataset name")) return;
-    if (v.ident != "mnist")
-      file.error(v.loc, fmt::format("unknown dataset '{}'; expected mnist (a folder of the four MNIST IDX files)",
-                               v.ident));
+    locs.data = v.loc;
+    static const std::vector<std::string> formats = {"mnist", "cifar10", "folder"};
+    if (!expect(Value::Kind::Ident, "a dataset format")) return;
+    if (std::find(formats.begin(), formats.end(), v.ident) == formats.end())
+      file.error(v.loc, fmt::format("unknown dataset format '{}'; expected mnist (four IDX files), cifar10 (its binary "
+                                    "version) or folder (train/ and test/ with a folder of PNGs per class){}",
+                                    v.ident, didYouMean(v.ident, formats)));
     else
       config.data = v.ident;
   }
+}
+
+// normalize(mean=M, std=S): transforms.Normalize, a number each or a list
+// of one per channel (checked against the input by the checker).
+void checkNormalize(SourceFile& file, const Setting& s, TrainConfig& config) {
+  if (!s.isCall) {
+    file.error(s.value.loc, fmt::format("setting 'normalize' is written normalize(mean=M, std=S), found {}", s.value.describe()));
+    return;
+  }
+  static const std::vector<ArgSpec> args = {{"mean", ArgType::Numbers, true, "", -1e30, 1e30, 1e30},
+                                            {"std", ArgType::Numbers, true, "", 1e-12}};
+  GivenArgs given;
+  if (!matchArgs(file, "normalize", s.value.loc, args, s.args, given)) return;
+  auto numbers = [](const Value& v) {
+    std::vector<double> out;
+    auto number = [](const Value& x) { return x.kind == Value::Kind::Int ? static_cast<double>(x.intValue) : x.floatValue; };
+    if (v.kind == Value::Kind::List)
+      for (const Value& item : v.items) out.push_back(number(item));
+    else
+      out.push_back(number(v));
+    return out;
+  };
+  config.normalizeMean = numbers(given.at("mean")->value);
+  config.normalizeStd = numbers(given.at("std")->value);
 }
 
 void checkOptimizer(SourceFile& file, const Setting& s, Optimizer& o) {
@@ -207,7 +240,7 @@ void checkTrain(SourceFile& file, const TrainBlock& block, TrainConfig& config, 
       continue;
     }
     seen[s.name] = s.loc;
-    if (s.isCall && s.name != "optimizer" && s.name != "schedule" && s.name != "augment") {
+    if (s.isCall && s.name != "optimizer" && s.name != "schedule" && s.name != "augment" && s.name != "normalize") {
       file.error(s.value.loc, fmt::format("setting '{}' takes a value, not a call", s.name));
       continue;
     }

@@ -10,7 +10,7 @@ namespace cnnc {
 
 // Where settings the model's messages point at were written.
 struct TrainLocs {
-  Loc batch, loss, labelSmoothing, augment;
+  Loc batch, loss, labelSmoothing, augment, normalize, data;
 };
 
 // Fills `config` from the block (defaults for what it leaves out),

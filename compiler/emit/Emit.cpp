@@ -229,6 +229,7 @@ std::string glueSource(const Compiled& c) {
   s += fmt::format("  spec.loss = \"{}\";\n", g.train.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse");
   s += fmt::format("  spec.epochs = {};\n  spec.seed = {};\n  spec.shuffle = {};\n", g.train.epochs, g.train.seed,
                    g.train.shuffle ? "true" : "false");
+  s += fmt::format("  spec.data = \"{}\";\n  spec.validation = {};\n", g.train.data, g.train.validation);
   ModelTotals totals = modelTotals(g);
   s += fmt::format("  spec.macsPerSample = {};\n", totals.macsPerSample);
   s += fmt::format("  spec.trainMacsPerSample = {};\n", totals.trainMacsPerSample);

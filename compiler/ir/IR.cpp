@@ -114,10 +114,15 @@ std::string printGraph(const Graph& g) {
   for (const Augment& a : t.augment)
     augment.push_back(a.kind == Augment::Kind::Crop ? fmt::format("crop(padding={})", a.padding) : "flip");
   const std::string augmented = augment.empty() ? "" : fmt::format(", augment = [{}]", fmt::join(augment, ", "));
-  out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}{}}}\n",
+  const std::string normalized =
+      t.normalizeMean.empty() ? ""
+                              : fmt::format(", normalize(mean = [{}], std = [{}])", fmt::join(t.normalizeMean, ", "),
+                                            fmt::join(t.normalizeStd, ", "));
+  const std::string held = t.validation > 0 ? fmt::format(", validation = {}", t.validation) : "";
+  out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}{}{}{}}}\n",
                      t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", smoothing, optimizerString(t.optimizer),
                      t.batch, t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule),
-                     augmented);
+                     augmented, normalized, held);
   for (size_t id = 0; id < g.tensors.size(); ++id) {
     const char* role = nullptr;
     switch (g.roles[id]) {

@@ -189,6 +189,10 @@ struct TrainConfig {
   double labelSmoothing = 0;  // cross_entropy's, as nn.CrossEntropyLoss(label_smoothing=...)
   cnnc_rt::ScheduleSpec schedule;  // the learning rate of each step (runtime/Schedule.h)
   std::vector<Augment> augment;    // in the order written, applied in that order
+  // normalize(mean, std): (pixel / 255 - mean[c]) / std[c]; empty: none.
+  // One value each, or one per channel (the checker makes them agree).
+  std::vector<double> normalizeMean, normalizeStd;
+  int64_t validation = 0;  // training samples held out, drawn once from the seed
 };
 
 struct Graph {

@@ -16,6 +16,7 @@ const char* argTypeName(ArgType type) {
     case ArgType::Pair: return "an integer or HxW";
     case ArgType::Bool: return "true or false";
     case ArgType::Number: return "a number";
+    case ArgType::Numbers: return "a number or a list of numbers";
   }
   return "?";
 }
@@ -36,7 +37,8 @@ AttrValue parseDefault(const ArgSpec& spec) {
     case ArgType::Int: return AttrValue::integer(std::stoll(text));
     case ArgType::Pair: return AttrValue::pair(std::stoll(text), std::stoll(text));
     case ArgType::Bool: return AttrValue::boolean(text == "true");
-    case ArgType::Number: return AttrValue::real(std::stod(text));
+    case ArgType::Number:
+    case ArgType::Numbers: return AttrValue::real(std::stod(text));
   }
   internalError("an argument of no type");
 }

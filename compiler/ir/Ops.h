@@ -27,6 +27,7 @@ enum class ArgType {
   Pair,    // 5 or 5x3 (height x width)
   Bool,    // true, false
   Number,  // 0.01, 1e-8, or an integer
+  Numbers, // a number, or a list of them: [0.49, 0.48, 0.45] (the train block's normalize)
 };
 const char* argTypeName(ArgType type);
 

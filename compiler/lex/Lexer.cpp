@@ -24,6 +24,8 @@ const char* tokName(Tok kind) {
     case Tok::RBrace: return "r_brace";
     case Tok::LParen: return "l_paren";
     case Tok::RParen: return "r_paren";
+    case Tok::LBracket: return "l_square";
+    case Tok::RBracket: return "r_square";
     case Tok::Comma: return "comma";
     case Tok::Colon: return "colon";
     case Tok::Equal: return "equal";
@@ -112,6 +114,8 @@ class Lexer {
       case '}': return make(Tok::RBrace, loc, start);
       case '(': return make(Tok::LParen, loc, start);
       case ')': return make(Tok::RParen, loc, start);
+      case '[': return make(Tok::LBracket, loc, start);
+      case ']': return make(Tok::RBracket, loc, start);
       case ',': return make(Tok::Comma, loc, start);
       case ':': return make(Tok::Colon, loc, start);
       case '=': return make(Tok::Equal, loc, start);

@@ -22,6 +22,8 @@ enum class Tok {
   RBrace,
   LParen,
   RParen,
+  LBracket,  // [ (v2: lists)
+  RBracket,
   Comma,
   Colon,
   Equal,

@@ -257,6 +257,18 @@ void boundExtents(OutputImageParam b, const std::vector<int64_t>& extents) {
 void bound(OutputImageParam b, const Shape& irShape) { boundExtents(b, std::vector<int64_t>(irShape.rbegin(), irShape.rend())); }
 
 // images is (F, S) bytes; the model input is CxHxW (c, x, y, n) or F (f, n).
+// A pixel in [0, 1] after the train block's normalize, as
+// transforms.Normalize computes it: (x - mean[c]) / std[c] in float.
+Expr normalized(const TrainConfig& t, Expr x, Expr channel) {
+  if (t.normalizeMean.empty()) return x;
+  auto perChannel = [&](const std::vector<double>& values) {
+    std::vector<Expr> v;
+    for (double value : values) v.push_back(Expr(static_cast<float>(value)));
+    return v.size() == 1 ? v[0] : mux(channel, v);
+  };
+  return (x - perChannel(t.normalizeMean)) / perChannel(t.normalizeStd);
+}
+
 void lowerInput(LowerContext& cx) {
   using namespace loopvars;
   const Graph& g = cx.graph();
@@ -266,15 +278,16 @@ void lowerInput(LowerContext& cx) {
   Lowered& L = cx.lowered();
   const std::vector<Augment>& augment = g.train.augment;
   if (d.image && cx.mode() == Mode::Training && !augment.empty()) {
-    // Training samples only: each shifted and flipped as drawn for it this epoch.
+    // Training samples only: each shifted and flipped as drawn for it this
+    // epoch; the padding is black before normalize, as RandomCrop's.
     const AugmentSource s = augmentSource(augment, L.augment, cx.sample(n), x, y, d.W, d.H);
     Expr f = (c * d.H + clamp(s.y, 0, d.H - 1)) * d.W + clamp(s.x, 0, d.W - 1);
-    in(c, x, y, n) = select(s.inside, cast<float>(L.images(f, cx.sample(n))) / 255.0f, 0.0f);
+    in(c, x, y, n) = normalized(g.train, select(s.inside, cast<float>(L.images(f, cx.sample(n))) / 255.0f, 0.0f), c);
   } else if (d.image) {
     Expr f = (c * d.H + y) * d.W + x;
-    in(c, x, y, n) = cast<float>(L.images(f, cx.sample(n))) / 255.0f;
+    in(c, x, y, n) = normalized(g.train, cast<float>(L.images(f, cx.sample(n))) / 255.0f, c);
   } else {
-    in(i, n) = cast<float>(L.images(i, cx.sample(n))) / 255.0f;
+    in(i, n) = normalized(g.train, cast<float>(L.images(i, cx.sample(n))) / 255.0f, 0);
   }
   cx.func(g.input) = in;
 }

@@ -11,6 +11,7 @@ std::string Value::describe() const {
     case Kind::Ident: return fmt::format("name '{}'", text);
     case Kind::Shape: return fmt::format("shape {}", text);
     case Kind::Bool: return fmt::format("boolean {}", text);
+    case Kind::List: return fmt::format("list {}", text);
   }
   return text;
 }
@@ -24,6 +25,7 @@ const char* kindName(Value::Kind kind) {
     case Value::Kind::Ident: return "ident";
     case Value::Kind::Shape: return "shape";
     case Value::Kind::Bool: return "bool";
+    case Value::Kind::List: return "list";
   }
   return "?";
 }

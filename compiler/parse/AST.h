@@ -10,9 +10,10 @@
 
 namespace cnnc {
 
-// value := INT | FLOAT | IDENT | SHAPE | 'true' | 'false'
+// value := INT | FLOAT | IDENT | SHAPE | 'true' | 'false' | list
+// list  := '[' value { ',' value } ']'   (v2)
 struct Value {
-  enum class Kind { Int, Float, Ident, Shape, Bool };
+  enum class Kind { Int, Float, Ident, Shape, Bool, List };
   Kind kind = Kind::Int;
   Loc loc;
   int64_t intValue = 0;
@@ -20,6 +21,7 @@ struct Value {
   bool boolValue = false;
   std::string ident;
   std::vector<int64_t> dims;  // Shape
+  std::vector<Value> items;   // List
   std::string text;           // the source spelling, for dumps and messages
 
   // `INT 16`, `FLOAT 0.5`, ...: what a type-mismatch message says was found.
@@ -69,10 +71,11 @@ struct Model {
 };
 
 // tstmt := IDENT value | IDENT IDENT '(' [ arg { ',' arg } ] ')'
+//        | IDENT '(' [ arg { ',' arg } ] ')'      (v2: normalize(mean=..., std=...))
 struct Setting {
   std::string name;
   Loc loc;
-  Value value;            // for `optimizer adam(...)`, the IDENT adam
+  Value value;            // for `optimizer adam(...)`, the IDENT adam; for `normalize(...)`, the IDENT normalize
   bool isCall = false;    // written with parentheses
   std::vector<Arg> args;  // the call's arguments
 };

@@ -213,12 +213,13 @@ class Parser {
     return parseValue(arg.value);
   }
 
-  // value := INT | FLOAT | IDENT | SHAPE | 'true' | 'false'
+  // value := INT | FLOAT | IDENT | SHAPE | 'true' | 'false' | list
   bool parseValue(Value& v) {
     const Token& t = cur();
     v.loc = t.loc;
     v.text = t.text;
     switch (t.kind) {
+      case Tok::LBracket: return parseList(v);
       case Tok::Int: v.kind = Value::Kind::Int; v.intValue = t.intValue; break;
       case Tok::Float: v.kind = Value::Kind::Float; v.floatValue = t.floatValue; break;
       case Tok::Shape: v.kind = Value::Kind::Shape; v.dims = t.dims; break;
@@ -233,6 +234,32 @@ class Parser {
     return true;
   }
 
+  // list := '[' value { ',' value } ']'; newlines are allowed inside. Its
+  // text is the items' spellings joined: `[0.49, 0.48, 0.45]`.
+  bool parseList(Value& v) {
+    v.kind = Value::Kind::List;
+    take();  // '['
+    skipNewlines();
+    for (;;) {
+      Value item;
+      if (!parseValue(item)) return false;
+      v.items.push_back(std::move(item));
+      skipNewlines();
+      if (cur().is(Tok::RBracket)) break;
+      if (!cur().is(Tok::Comma)) {
+        error(cur(), fmt::format("expected ',' or ']' in a list, found {}", cur().describe()));
+        return false;
+      }
+      take();
+      skipNewlines();
+    }
+    take();  // ']'
+    v.text = "[";
+    for (size_t i = 0; i < v.items.size(); ++i) v.text += (i ? ", " : "") + v.items[i].text;
+    v.text += "]";
+    return true;
+  }
+
   // train := 'train' '{' { tstmt NL } '}'
   TrainBlock parseTrain() {
     TrainBlock block;
@@ -242,6 +269,7 @@ class Parser {
   }
 
   // tstmt := IDENT value | IDENT IDENT '(' [ arg { ',' arg } ] ')'
+  //        | IDENT '(' [ arg { ',' arg } ] ')'
   bool parseTrainStatement(TrainBlock& block) {
     if (!cur().is(Tok::Ident)) {
       error(cur(), fmt::format("expected a setting name, found {}", cur().describe()));
@@ -253,6 +281,15 @@ class Parser {
     if (cur().is(Tok::Newline) || cur().is(Tok::RBrace) || cur().is(Tok::Eof)) {
       error(cur(), fmt::format("expected a value for '{}', found {}", s.name, cur().describe()));
       return false;
+    }
+    if (cur().is(Tok::LParen)) {  // normalize(mean=..., std=...): the setting is the call
+      s.value.kind = Value::Kind::Ident;
+      s.value.loc = s.loc;
+      s.value.ident = s.value.text = s.name;
+      s.isCall = true;
+      if (!parseArgs(s.args, fmt::format("'{}'", s.name))) return false;
+      block.settings.push_back(std::move(s));
+      return true;
     }
     if (!parseValue(s.value)) return false;
     if (s.value.kind == Value::Kind::Ident && cur().is(Tok::LParen)) {

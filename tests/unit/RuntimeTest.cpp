@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "Dataset.h"
 #include "Idx.h"
 #include "Safetensors.h"
 #include "Schedule.h"
@@ -116,8 +117,8 @@ TEST_CASE("bad IDX files are refused with the file named", "[runtime]") {
     std::filesystem::create_directories(dir);
     writeFile(dir + "/train-images-idx3-ubyte", idxImages(3, 2, 2, 12));
     writeFile(dir + "/train-labels-idx1-ubyte", be32(0x801) + be32(2) + std::string("\x01\x02", 2));
-    Split split;
-    CHECK_FALSE(loadSplit(dir, "train", split, error));
+    Dataset split;
+    CHECK_FALSE(readMnist(dir, Part::Train, split, error));
     CHECK(error.find("2 labels for 3 images") != std::string::npos);
   }
 }
