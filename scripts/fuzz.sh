@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A long fuzzing run of one target (frontend, idx, safetensors, image) on
+# A long fuzzing run of one target (frontend, idx, safetensors, image, cifar, folder) on
 # the checked build (scripts/build.sh --sanitize builds it):
 #   scripts/fuzz.sh TARGET [MINUTES]      (default 10 minutes)
 # Starts from the committed seeds; what it learns stays in
@@ -9,7 +9,7 @@
 # says what it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/fuzz.sh frontend|idx|safetensors|image [MINUTES]}
+target=${1:?usage: scripts/fuzz.sh frontend|idx|safetensors|image|cifar|folder [MINUTES]}
 minutes=${2:-10}
 binary=build-asan/tests/fuzz/${target}_fuzz
 seeds=tests/fuzz/corpus/$target

@@ -77,3 +77,17 @@ put("image", "rgb.png", png(2, 2, 2, [bytes([255, 0, 0, 0, 255, 0])] * 2))
 put("image", "palette.png", png(2, 2, 3, [bytes([0, 1])] * 2, palette=bytes([0, 0, 0, 255, 255, 255])))
 put("image", "p5.pgm", b"P5\n# a comment\n3 2\n255\n" + bytes([0, 128, 255, 255, 128, 0]))
 put("image", "p2.pgm", b"P2\n3 2\n15\n0 7 15\n15 7 0\n")
+
+# cifar: two records (labels 3 and 9), one with a label out of range, a
+# truncated one.
+record = lambda label, value: bytes([label]) + bytes([value]) * 3072
+put("cifar", "two-records", record(3, 10) + record(9, 200))
+put("cifar", "label-12", record(12, 0))
+put("cifar", "truncated", record(1, 5)[:2000])
+
+# folder: 8x8 images as a model of 3x8x8 or 1x8x8 takes them, RGBA, 16-bit
+# gray, and sizes that do not fit.
+put("folder", "rgb8.png", png(8, 8, 2, [bytes(range(24))] * 8))
+put("folder", "gray8.png", png(8, 8, 0, [bytes(range(0, 256, 32))] * 8))
+put("folder", "rgba8.png", png(8, 8, 6, [bytes(range(32))] * 8))
+put("folder", "gray4.png", png(4, 4, 0, [bytes([9, 99, 199, 255])] * 4))

@@ -19,6 +19,12 @@ config.substitutions.append(("%count_malloc", config.count_malloc))
 # names come first: lit substitutes in order. Then the real MNIST
 # (scripts/fetch-mnist.sh puts it there).
 config.substitutions.append(("%mnist_best_net_opencl", config.mnist_best_opencl_trainer))
+config.substitutions.append(("%colour_net_opencl", config.colour_opencl_trainer))
+config.substitutions.append(("%folder_gray_net", config.folder_gray_trainer))
+config.substitutions.append(("%folder_rgb_net", config.folder_rgb_trainer))
+# Datasets for the data tests, written in a second by the standard library.
+config.substitutions.append(("%make_fixtures", "python3 " + os.path.join(config.cnnc_src_root, "tests", "data", "make_fixtures.py")))
+config.substitutions.append(("%compare_grads", "python3 " + os.path.join(config.cnnc_src_root, "tests", "data", "compare_grads.py")))
 config.substitutions.append(("%mnist_net_gpu", config.gpu_trainer))
 config.substitutions.append(("%lenet5_net_opencl", config.lenet5_opencl_trainer))
 config.substitutions.append(("%resnet_net_opencl", config.resnet_opencl_trainer))

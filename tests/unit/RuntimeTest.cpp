@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,49 @@ TEST_CASE("bad IDX files are refused with the file named", "[runtime]") {
     CHECK_FALSE(readMnist(dir, Part::Train, split, error));
     CHECK(error.find("2 labels for 3 images") != std::string::npos);
   }
+}
+
+TEST_CASE("validation: N samples held out, drawn once from the seed", "[runtime][data]") {
+  std::vector<int32_t> kept, held, kept2, held2, kept3, held3;
+  splitValidation(1000, 100, 7, kept, held);
+  CHECK(kept.size() == 900);
+  CHECK(held.size() == 100);
+  std::vector<int32_t> all = kept;
+  all.insert(all.end(), held.begin(), held.end());
+  std::sort(all.begin(), all.end());
+  for (int32_t i = 0; i < 1000; ++i) REQUIRE(all[i] == i);  // disjoint, and together every sample
+  CHECK(std::is_sorted(kept.begin(), kept.end()));
+  CHECK(std::is_sorted(held.begin(), held.end()));
+  splitValidation(1000, 100, 7, kept2, held2);
+  CHECK(held2 == held);  // the same seed, the same held-out set
+  splitValidation(1000, 100, 8, kept3, held3);
+  CHECK(held3 != held);
+  CHECK((held.back() - held.front() > 500));  // drawn from the whole set, not its end
+  splitValidation(5, 0, 7, kept, held);
+  CHECK(kept == std::vector<int32_t>{0, 1, 2, 3, 4});  // none held out: every sample, in order
+  CHECK(held.empty());
+}
+
+TEST_CASE("CIFAR-10 batch files: records read as planes, bad files refused", "[runtime][data]") {
+  std::string record(3073, '\0');
+  record[0] = 7;
+  record[1] = 11;          // red, first pixel
+  record[1 + 1024] = 22;   // green
+  record[1 + 2048] = 33;   // blue
+  writeFile(tempPath("c.bin"), record + record);
+  Dataset set;
+  std::string error;
+  REQUIRE(readCifarFile(tempPath("c.bin"), set, error));
+  CHECK(set.count == 2);
+  CHECK(set.labels == std::vector<uint8_t>{7, 7});
+  CHECK(set.pixels[0] == 11);
+  CHECK(set.pixels[1024] == 22);
+  CHECK(set.pixels[2048] == 33);
+  CHECK(set.pixels[3072] == 11);  // the second record's red plane
+  Dataset empty;
+  writeFile(tempPath("empty.bin"), "");
+  CHECK_FALSE(readCifarFile(tempPath("empty.bin"), empty, error));
+  CHECK(error.rfind(tempPath("empty.bin") + ": 0 bytes is not a whole number of CIFAR-10 records", 0) == 0);
 }
 
 TEST_CASE("safetensors: write, read back, and refuse bad files", "[runtime]") {
