@@ -186,6 +186,8 @@ int main(int argc, char** argv) {
   spec.epochs = 1;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 1232448;
   spec.trainMacsPerSample = 3584448;
   spec.outputIsProbability = false;

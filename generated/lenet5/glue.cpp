@@ -209,6 +209,8 @@ int main(int argc, char** argv) {
   spec.epochs = 5;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 416520;
   spec.trainMacsPerSample = 1131960;
   spec.outputIsProbability = false;

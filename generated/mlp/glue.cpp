@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
   spec.epochs = 3;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 203264;
   spec.trainMacsPerSample = 609792;
   spec.outputIsProbability = false;

@@ -162,6 +162,8 @@ int main(int argc, char** argv) {
   spec.epochs = 9;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 5362560;
   spec.trainMacsPerSample = 15774080;
   spec.outputIsProbability = false;

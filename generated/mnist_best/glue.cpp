@@ -252,6 +252,8 @@ int main(int argc, char** argv) {
   spec.epochs = 12;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 18691840;
   spec.trainMacsPerSample = 55849728;
   spec.outputIsProbability = false;

@@ -165,6 +165,8 @@ int main(int argc, char** argv) {
   spec.epochs = 2;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 2838080;
   spec.trainMacsPerSample = 8200640;
   spec.outputIsProbability = false;

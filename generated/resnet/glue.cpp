@@ -293,6 +293,8 @@ int main(int argc, char** argv) {
   spec.epochs = 4;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 6648960;
   spec.trainMacsPerSample = 19721088;
   spec.outputIsProbability = false;

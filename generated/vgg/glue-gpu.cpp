@@ -417,6 +417,8 @@ int main(int argc, char** argv) {
   spec.epochs = 2;
   spec.seed = 0;
   spec.shuffle = true;
+  spec.data = "mnist";
+  spec.validation = 0;
   spec.macsPerSample = 22199296;
   spec.trainMacsPerSample = 66372096;
   spec.outputIsProbability = false;
