@@ -177,6 +177,9 @@ int infoCommand(const ModelSpec& spec) {
   std::printf("FMA peak:        %.0f GFLOP/s on %u threads (measured now)\n",
               measurePeakGflops(static_cast<int>(std::thread::hardware_concurrency())),
               std::thread::hardware_concurrency());
+  std::printf("data:            %s (docs/data.md; --data %s)%s\n", spec.data.c_str(),
+              spec.data == "folder" ? "DIR required" : ("default data/" + spec.data).c_str(),
+              spec.validation > 0 ? (", " + std::to_string(spec.validation) + " training images held out for validation").c_str() : "");
   std::printf("defaults:        %s, %s lr %g, %lld epochs, seed %lld, %s\n", spec.loss.c_str(),
               spec.optimizer.name(), spec.optimizer.lr, (long long)spec.epochs,
               (long long)spec.seed, spec.shuffle ? "shuffled" : "in file order");
