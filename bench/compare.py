@@ -35,7 +35,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each model's settings: learning rate, and PyTorch's optimizer to match
 # the model's train block.
 MODELS = {"mnist": ("0.001", []), "lenet5": ("0.05", ["--sgd", "--momentum", "0.9"]), "mlp": ("0.001", []),
-          "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", []), "vgg": ("0.001", [])}
+          "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", []), "vgg": ("0.001", []),
+          "cifar10": ("0.1", ["--sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "5e-4", "--onecycle",
+                              "--label-smoothing", "0.1", "--crop", "4", "--flip", "--batch", "128"])}
+# Models that read other data: the folder, PyTorch's flags for it, cnnc's
+# extra flags, and the training images per epoch. cifar10 reads random
+# pixels of CIFAR-10's size (bench/synthetic_cifar10.py): the speed is the
+# real one, the accuracy chance; cnnc trains on all 50,000 (--validation 0)
+# as PyTorch does.
+DATA = {"cifar10": ("data/cifar10-synthetic", ["--format", "cifar10", "--normalize", "cifar10"], ["--validation", "0"],
+                    50000)}
 
 
 def run(cmd, env=None):
@@ -84,6 +93,9 @@ def bench(args):
     ck = os.path.join(work, "w.safetensors")
     lr, optimizer = MODELS[args.model]
     common = ["--epochs", str(args.epochs), "--lr", lr, "--threads", "2"]
+    data, torch_data, cnnc_extra, images = DATA.get(args.model, (args.data, [], [], 60000))
+    if not os.path.exists(os.path.join(ROOT, data)):
+        sys.exit(f"bench: no {data}" + (" (python3 bench/synthetic_cifar10.py writes it)" if args.model == "cifar10" else ""))
 
     rows = {}  # name -> {"train": [], "eval": [], "rss": [], "acc": []}
 
@@ -130,16 +142,16 @@ def bench(args):
         order = order + pythons if i % 2 else pythons + order
         for entry in order:
             if entry[0].startswith("cnnc"):
-                out, _, rss = run([entry[1], "train", "--data", args.data, "--save", ck, *common])
+                out, _, rss = run([entry[1], "train", "--data", data, "--save", ck, *common, *cnnc_extra])
                 train = number(r"epoch \d+/\d+ .* ([0-9.]+) s ", out.splitlines()[-1], "epoch time")
-                out2, _, rss2 = run([entry[1], "eval", "--weights", ck, "--data", args.data, "--threads", "2"])
+                out2, _, rss2 = run([entry[1], "eval", "--weights", ck, "--data", data, "--threads", "2"])
                 evaluate = number(r"images in ([0-9.]+) s", out2, "evaluation time")
                 acc = number(r"test accuracy ([0-9.]+)%", out2, "accuracy")
                 record(entry[0], train, evaluate, max(rss, rss2), acc)
             else:
                 name, python, extra = entry
-                out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", args.data, "--model", args.model,
-                                   *optimizer, *common, *extra])
+                out, _, rss = run([python, "bench/pytorch_mnist.py", "--data", data, "--model", args.model,
+                                   *optimizer, *torch_data, *common, *extra])
                 last = [l for l in out.splitlines() if l.startswith("epoch")][-1]
                 record(name, number(r" ([0-9.]+) s ", last, "epoch time"), number(r"eval ([0-9.]+) s", last, "eval"),
                        rss, number(r"test accuracy ([0-9.]+)%", last, "accuracy"))
@@ -152,7 +164,7 @@ def bench(args):
           f"FMA peak {peak:.0f} GFLOP/s)")
     print(f"| {'':28s} | train epoch | % peak | eval 10,000 | % peak | peak RSS | test accuracy |")
     print(f"|{'-' * 30}|-------------|--------|-------------|--------|----------|---------------|")
-    train_flop, eval_flop = flops[0] * 60000 * args.epochs, flops[1] * 10000
+    train_flop, eval_flop = flops[0] * images * args.epochs, flops[1] * 10000
     for name, m in med.items():
         print(f"| {name:28s} | {m['train']:9.2f} s | {100 * train_flop / m['train'] / peak / 1e9:5.1f}% "
               f"| {m['eval']:9.2f} s | {100 * eval_flop / m['eval'] / peak / 1e9:5.1f}% | {m['rss']:4.0f} MiB "

@@ -202,7 +202,32 @@ class MnistBest(nn.Module):
         return self.out(self.fc(self.conv4(self.conv3(self.conv2(self.conv1(x)))).flatten(1)))
 
 
-MODELS = {"mnist_fast": MnistFast, "mnist_best": MnistBest, "mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
+class Cifar10(nn.Module):
+    """models/cifar10.cnn: a stem, two residual stages that halve the size
+    and double the channels (each with a strided 1x1 branch), a global
+    average. Stages keep cnnc's parameter positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 32, 3, padding=1), nn.ReLU())
+        self.block1 = nn.ModuleList([*conv_bn(32, 32, 3, padding=1), nn.ReLU(), *conv_bn(32, 32, 3, padding=1)])
+        self.down1 = nn.Sequential(*conv_bn(32, 64, 3, stride=2, padding=1), nn.ReLU(), *conv_bn(64, 64, 3, padding=1))
+        self.skip1 = nn.Sequential(*conv_bn(32, 64, 1, stride=2))
+        self.down2 = nn.Sequential(*conv_bn(64, 128, 3, stride=2, padding=1), nn.ReLU(),
+                                   *conv_bn(128, 128, 3, padding=1))
+        self.skip2 = nn.Sequential(*conv_bn(64, 128, 1, stride=2))
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        c0, b1, r2, c3, b4 = self.block1
+        block1 = torch.relu(b4(c3(r2(b1(c0(stem))))) + stem)
+        join1 = torch.relu(self.down1(block1) + self.skip1(block1))
+        join2 = torch.relu(self.down2(join1) + self.skip2(join1))
+        return self.out(join2.mean((2, 3)))
+
+
+MODELS = {"cifar10": Cifar10, "mnist_fast": MnistFast, "mnist_best": MnistBest, "mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
 
 
 def load(path):
