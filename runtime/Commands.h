@@ -29,6 +29,7 @@ struct TrainOptions {
   double stopAt = 0;       // test accuracy in percent: stop at the first evaluation that reaches it (0: never)
   int64_t evalEvery = 0;   // also evaluate every K steps (0: after each epoch only)
   std::string device = "auto";
+  double commTimeout = 120;  // distributed: seconds a collective waits for the other ranks
 };
 
 struct EvalOptions {

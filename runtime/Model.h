@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "Collective.h"
 #include "Optimizer.h"
 #include "Schedule.h"
 
@@ -106,6 +107,12 @@ struct ModelSpec {
   bool shuffle = true;
   std::string data = "mnist";  // the format: mnist, cifar10, folder (runtime/Dataset.h)
   int64_t validation = 0;      // training samples held out (the train block's `validation`)
+  // cnnc --chunks/--distributed: a training step is `chunks` calls of the
+  // pipelines on `batch` samples each (runtime/Chunked.h); the file's batch
+  // is batch x chunks.
+  int64_t chunks = 1;
+  // cnnc --distributed: starts MPI (runtime/Mpi.h); null otherwise.
+  Collective* (*collective)(int* argc, char*** argv) = nullptr;
   int64_t macsPerSample = 0;       // forward
   int64_t trainMacsPerSample = 0;  // forward, weight and data gradients
   bool outputIsProbability = false;  // the model ends in softmax

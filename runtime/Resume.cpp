@@ -37,7 +37,7 @@ bool saveState(const ModelSpec& spec, const std::string& path, const Session& s,
       {"format", "cnnc-resume"},         {"model", spec.name},          {"epoch", std::to_string(p.epoch)},
       {"next", std::to_string(p.next)}, {"step", std::to_string(p.step)}, {"loss_sum", exact(p.lossSum)},
       {"epochs", std::to_string(p.epochs)}, {"seed", std::to_string(p.seed)}, {"limit", std::to_string(p.limit)},
-      {"validation", std::to_string(p.validation)},
+      {"validation", std::to_string(p.validation)}, {"ranks", std::to_string(p.ranks)},
       {"lr", exact(p.lr)},               {"shuffle", p.shuffle ? "true" : "false"}};
   return writeSafetensors(path, views, meta, error);
 }
@@ -75,6 +75,7 @@ bool loadState(const ModelSpec& spec, const std::string& given, Session& s, Resu
   p.seed = integer("seed");
   p.limit = integer("limit");
   p.validation = integer("validation");  // 0 in states from before validation existed
+  p.ranks = meta.count("ranks") ? integer("ranks") : 1;
   p.lossSum = std::strtod(meta["loss_sum"].c_str(), nullptr);
   p.lr = std::strtod(meta["lr"].c_str(), nullptr);
   p.shuffle = meta["shuffle"] == "true";

@@ -19,6 +19,7 @@ struct ResumePoint {
   double lossSum = 0;   // the epoch's running loss sum so far
   // The run's settings, restored as they were.
   int64_t epochs = 1, seed = 0, limit = 0, validation = 0;
+  int64_t ranks = 1;  // a distributed run's ranks: a resumed run needs as many
   double lr = 0;
   bool shuffle = true;
 };

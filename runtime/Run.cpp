@@ -51,7 +51,9 @@ bool evaluate(Run& run, Session& s, Session::Data& test, EvalResult& result, std
   double lossSum = 0;
   int64_t correct = 0;
   const int evalKernel = run.profile.kernel("eval", 2.0 * s.spec_.macsPerSample);
-  for (int64_t first = 0; first < count; first += B) {
+  const bool split = run.ranks && run.ranks->size() > 1 && !confusion && !scores;
+  const int64_t stride = split ? run.ranks->size() : 1, offset = split ? run.ranks->rank() : 0;
+  for (int64_t first = offset * B; first < count; first += stride * B) {
     int64_t n = std::min(B, count - first);
     const uint64_t before = run.profile.on() ? scratchStats().systemAllocs : 0;
     const int status = timed(run.profile, evalKernel, double(n), [&] {
@@ -74,6 +76,13 @@ bool evaluate(Run& run, Session& s, Session::Data& test, EvalResult& result, std
     }
     lossSum += double(s.loss) * n;
     correct += s.correct;
+  }
+  if (split) {
+    const double mine[2] = {lossSum, double(correct)};
+    std::vector<double> all(2 * stride);
+    if (!run.ranks->allgather(mine, all.data(), 2)) return false;
+    lossSum = 0, correct = 0;
+    for (int64_t r = 0; r < stride; ++r) lossSum += all[2 * r], correct += static_cast<int64_t>(all[2 * r + 1]);
   }
   result.loss = lossSum / count;
   result.accuracy = double(correct) / count;

@@ -60,6 +60,7 @@ struct Run {
   Kernels kernels;          // after choose()
   Profile profile{false};   // train --profile: nothing is counted or timed without it
   PoolGrowth growth;
+  Collective* ranks = nullptr;  // a distributed trainer's job (mpirun); null in one process
 };
 
 // --device: sets run.kernels and prints the choice; false after an error.
@@ -81,7 +82,9 @@ struct EvalResult {
 
 // Evaluates the whole split; with `confusion` (classes x classes, rows the
 // labels) also counts each prediction, and with `scores` keeps every
-// sample's output (classes per sample).
+// sample's output (classes per sample). In a distributed run (run.ranks)
+// without them, each rank evaluates every N-th batch and the sums are
+// gathered.
 bool evaluate(Run& run, Session& s, Session::Data& data, EvalResult& result, std::vector<int64_t>* confusion = nullptr,
               std::vector<float>* scores = nullptr);
 

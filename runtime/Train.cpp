@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "AtomicFile.h"
+#include "Chunked.h"
 #include "Commands.h"
 #include "Resume.h"
 #include "Weights.h"
@@ -91,7 +92,8 @@ struct StepRows {
   int step, update;
 };
 
-int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOptions& opt, StepRows rows) {
+int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOptions& opt, StepRows rows,
+              ChunkedStep* chunked) {
   const Kernels& k = run.kernels;
   const int stepKernel = rows.step, updateKernel = rows.update;
   const uint64_t before = run.profile.on() ? scratchStats().systemAllocs : 0;
@@ -101,7 +103,12 @@ int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOption
   s.b.augment = augmentKey(b.seed, b.epoch);
   const int status = timed(run.profile, stepKernel, double(b.n), [&] {
     traceInto(Traced::Training);
-    return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);
+    if (!chunked) return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);
+    // Every rank stops after the same step: each says whether it wants to.
+    bool stop = gInterrupted != 0;
+    const int status = chunked->run(k, b.first, b.n, stop);
+    if (stop) gInterrupted = 1;
+    return status;
   });
   if (!check(status, "training step")) return 1;
   for (int64_t& batches : s.counters) ++batches;  // num_batches_tracked
@@ -167,6 +174,15 @@ void printProfile(const Run& run, int threads) {
   const double peak = measurePeakGflops(threads);
   run.profile.print(peak, threads);
   printKernelProfile(peak, run.profile.seconds("train_step"), run.profile.seconds("eval"));
+  if (run.ranks) {
+    // The training steps' time: computing, and in the step's collectives
+    // (sending, and waiting for the slowest rank), on rank 0.
+    const double steps = run.profile.seconds("train_step"), talk = run.ranks->seconds();
+    std::printf("distributed: %d ranks x %lld chunks of %lld; training steps %.2f s: computing %.2f s, collectives "
+                "%.2f s (%.1f%%; evaluation's included)\n",
+                run.ranks->size(), (long long)(run.spec.chunks / run.ranks->size()), (long long)run.spec.batch, steps,
+                steps - talk, talk, steps > 0 ? 100.0 * talk / steps : 0.0);
+  }
   const PoolGrowth& g = run.growth;
   if (const GpuSpec* gpu = run.kernels.gpu) {
     std::printf("GPU kernel launches (%s; one per stage at root): %d per training step (%lld in all), %d per "
@@ -194,6 +210,15 @@ int train(Run& run, const TrainOptions& opt) {
   const ModelSpec& spec = run.spec;
   const Console& out = run.console;
   if (!choose(run, opt.device)) return 1;
+  std::unique_ptr<ChunkedStep> chunked;
+  if (spec.chunks > 1 || run.ranks) {
+    const std::string why = ChunkedStep::unsupported(spec, run.ranks, run.kernels.gpu != nullptr);
+    if (!why.empty()) {
+      std::fprintf(stderr, "error: %s\n", why.c_str());
+      return 1;
+    }
+    if (run.ranks) run.ranks->setTimeout(opt.commTimeout);
+  }
   Dataset trainSet, testSet;
   const bool live = out.live();
   if (!loadData(spec, opt.data, Part::Train, trainSet, live) || !loadData(spec, opt.data, Part::Test, testSet, live))
@@ -207,6 +232,14 @@ int train(Run& run, const TrainOptions& opt) {
   std::string error;
   ResumePoint at;
   if (!startingPoint(run, opt, trainSet.count, s, at)) return 1;
+  const int64_t ranks = run.ranks ? run.ranks->size() : 1;
+  if (!opt.resume.empty() && at.ranks != ranks) {
+    std::fprintf(stderr, "error: %s: the run was saved with %lld ranks; resume it with mpirun -np %lld\n",
+                 opt.resume.c_str(), (long long)at.ranks, (long long)at.ranks);
+    return 1;
+  }
+  at.ranks = ranks;
+  if (spec.chunks > 1 || run.ranks) chunked = std::make_unique<ChunkedStep>(spec, s, run.ranks);
   // validation N: held out once, from the seed; --limit counts the rest.
   if (at.validation >= trainSet.count) {
     std::fprintf(stderr, "error: validation %lld: the training set has %lld samples; hold out fewer\n",
@@ -237,7 +270,7 @@ int train(Run& run, const TrainOptions& opt) {
     return false;
   };
   std::signal(SIGINT, onInterrupt);
-  const int64_t count = std::min<int64_t>(at.limit, static_cast<int64_t>(kept.size())), B = spec.batch;
+  const int64_t count = std::min<int64_t>(at.limit, static_cast<int64_t>(kept.size())), B = spec.batch * spec.chunks;
   kept.resize(count);
   std::unique_ptr<Session::Data> train = s.attach(trainSet, std::move(kept));
   std::unique_ptr<Session::Data> test = s.attach(testSet);
@@ -295,7 +328,7 @@ int train(Run& run, const TrainOptions& opt) {
     for (int64_t first = resumed ? at.next : 0; first < count; first += B) {
       const Batch batch{epoch, first, std::min(B, count - first), ++step, at.seed};
       const double lr = learningRate(spec.schedule, at.lr, {step, epoch, stepsPerEpoch, stepsPerEpoch * at.epochs});
-      if (int status = trainStep(run, s, batch, lr, opt, rows)) return status;
+      if (int status = trainStep(run, s, batch, lr, opt, rows, chunked.get())) return status;
       lossSum += double(s.loss) * batch.n;
       if (log && opt.logEvery > 0 && step % opt.logEvery == 0)
         std::fprintf(log.get(), "%s\n", nlohmann::ordered_json{{"step", step}, {"loss", s.loss}, {"lr", lr}}.dump().c_str());
@@ -358,11 +391,15 @@ int train(Run& run, const TrainOptions& opt) {
 
 }  // namespace
 
-int trainCommand(Run& run, const TrainOptions& opt) {
+int trainCommand(Run& run, const TrainOptions& given) {
+  // In a distributed run rank 0 alone logs and writes checkpoints.
+  TrainOptions opt = given;
+  const bool first = !run.ranks || run.ranks->rank() == 0;
+  if (!first) opt.log.clear(), opt.save.clear();
   run.profile = Profile(opt.profile);
   if (opt.profile) startKernelProfile(run.spec.trainKernels, run.spec.evalKernels);
   const int status = train(run, opt);
-  if (opt.profile && run.growth.trainCalls > 0) printProfile(run, opt.threads);  // nothing to show when it never started
+  if (first && opt.profile && run.growth.trainCalls > 0) printProfile(run, opt.threads);  // nothing to show when it never started
   return status;
 }
 

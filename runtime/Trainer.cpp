@@ -19,6 +19,12 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   installHalideHooks();
   installScratchPool();
+  // A distributed trainer starts MPI first (it may rewrite the arguments).
+  Collective* ranks = spec.collective ? spec.collective(&argc, &argv) : nullptr;
+  if (spec.collective && !ranks) {
+    std::fprintf(stderr, "error: MPI did not start (run the trainer with mpirun -np N, or on its own for one rank)\n");
+    return 1;
+  }
 
   CLI::App app{"Trainer for model '" + spec.name + "' (compiled by cnnc from " + spec.source + ")"};
   app.require_subcommand(1);
@@ -67,6 +73,10 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
       ->check(CLI::PositiveNumber);
   trainCmd->add_option("--max-steps", opt.maxSteps, "stop after this step (saving, as Ctrl-C does)")
       ->check(CLI::PositiveNumber);
+  trainCmd->add_option("--comm-timeout", opt.commTimeout,
+                       "distributed runs: seconds a rank waits for the others in a step before the job ends")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   trainCmd->add_option("--device", opt.device, "cpu, cuda, opencl, or auto (the first GPU API that has a GPU, else the CPU)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "opencl", "auto"}));
@@ -109,7 +119,9 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   if (infoCmd->parsed()) return infoCommand(spec);
   if (samplesCmd->parsed()) return samplesCommand(spec, samplesData, index, count, output);
   if (reportCmd->parsed()) return reportCommand(reportLog, output);
-  Run run(spec, Console(quiet, isatty(STDOUT_FILENO)));
+  // Rank 0 alone prints (errors come from any rank, naming it).
+  Run run(spec, Console(quiet || (ranks && ranks->rank() > 0), isatty(STDOUT_FILENO)));
+  run.ranks = ranks;
   if (predictCmd->parsed()) return predictCommand(run, predictOpt);
   const int threads = trainCmd->parsed() ? opt.threads : evalThreads;
   if (threads > 0) halide_set_num_threads(threads);

@@ -40,7 +40,7 @@ Shape withBatch(int64_t batch, const Shape& sample) {
 
 class Checker {
  public:
-  Checker(SourceFile& file, bool syntaxOk) : file_(file), syntaxOk_(syntaxOk) {}
+  Checker(SourceFile& file, bool syntaxOk, int chunks) : file_(file), syntaxOk_(syntaxOk), chunks_(chunks) {}
 
   std::optional<Graph> run(const File& ast) {
     Graph g;
@@ -56,6 +56,7 @@ class Checker {
       file_.note(ast.trains[0].loc, "the first train block is here");
     }
     if (!ast.trains.empty()) checkTrain(file_, ast.trains[0], g.train, locs_);
+    splitBatch(g.train);
     if (!ast.models.empty()) checkModel(ast.models[0], g);
     if (file_.errorCount() > 0) return std::nullopt;
     return g;
@@ -237,6 +238,21 @@ class Checker {
       return {};
     }
     return s;
+  }
+
+  // --chunks K: the pipelines take batch / K samples a call; the training
+  // step runs K of them (runtime/Chunked.h).
+  void splitBatch(TrainConfig& t) {
+    if (chunks_ <= 1) return;
+    if (t.batch % chunks_ != 0) {
+      const std::string message = fmt::format("batch {} is not a multiple of the {} chunks a distributed (or chunked) "
+                                              "build splits it into; make it one, or pass --chunks N",
+                                              t.batch, chunks_);
+      locs_.batch.valid() ? error(locs_.batch, message) : file_.fileError(message);
+      return;
+    }
+    t.batch /= chunks_;
+    t.chunks = chunks_;
   }
 
   // The data format against the input (cifar10: 3x32x32; folder: CxHxW
@@ -496,14 +512,15 @@ class Checker {
 
   SourceFile& file_;
   bool syntaxOk_;
+  int chunks_;
   TrainLocs locs_;
   int inputTensor_ = -1;  // the model input's tensor, once its shape is known
 };
 
 }  // namespace
 
-std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk) {
-  return Checker(file, syntaxOk).run(ast);
+std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk, int chunks) {
+  return Checker(file, syntaxOk, chunks).run(ast);
 }
 
 }  // namespace cnnc

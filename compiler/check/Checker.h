@@ -13,6 +13,8 @@ namespace cnnc {
 // After syntax errors the tree is incomplete: `syntaxOk` false checks each
 // statement on its own (names, arguments, settings) but not the shapes,
 // which a dropped statement would throw off.
-std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk = true);
+// `chunks` > 1 (cnnc --chunks, --distributed): the graph is built for
+// chunks of batch / chunks samples; the batch must be a multiple of it.
+std::optional<Graph> check(SourceFile& file, const File& ast, bool syntaxOk = true, int chunks = 1);
 
 }  // namespace cnnc

@@ -80,6 +80,8 @@ struct Request {
   std::string autoscheduler;
   bool verbose = false;
   cnnc::ConvAlgorithm conv = cnnc::ConvAlgorithm::Auto;
+  bool distributed = false;  // --distributed: link MPI (docs/distributed.md)
+  int chunks = 1;            // --chunks: a step's calls of the pipelines
 };
 
 // What each stage made, kept for the stages after it: each runs once.
@@ -106,7 +108,7 @@ int compile(const std::string& input, const Request& r) {
   const bool syntaxOk = c.file->errorCount() == 0;
   if (r.emit == Emit::Ast) return syntaxOk ? deliver(cnnc::dumpAst(*c.file, c.ast), r.output) : 1;
   // Checked even after syntax errors, so one run reports all it can.
-  c.graph = cnnc::check(*c.file, c.ast, syntaxOk);
+  c.graph = cnnc::check(*c.file, c.ast, syntaxOk, r.chunks);
   if (!c.graph || !syntaxOk) return 1;
   cnnc::Graph& g = *c.graph;
   if (r.summary) return deliver(cnnc::printSummary(g), r.output);
@@ -144,6 +146,7 @@ int compile(const std::string& input, const Request& r) {
   cnnc::EmitOptions options;
   options.output = r.output;
   options.verbose = r.verbose;
+  options.distributed = r.distributed;
   return cnnc::buildTrainer(compiled, options) ? 0 : 1;
 }
 
@@ -184,6 +187,16 @@ int main(int argc, char** argv) {
                  "auto (per layer and pass, the faster by the cost model; --emit=fused shows the choice)")
       ->check(CLI::IsMember({"direct", "winograd", "auto"}))
       ->capture_default_str();
+  bool distributed = false;
+  int chunks = 0;
+  app.add_flag("--distributed", distributed,
+               "a trainer for data-parallel training over MPI (mpirun -np N ./net train): the batch in --chunks "
+               "chunks, the ranks' gradients summed each step (docs/distributed.md)");
+  app.add_option("--chunks", chunks,
+                 "a training step as K calls of the pipelines on batch/K samples each, their gradients summed in a "
+                 "fixed tree (default 4 with --distributed, else 1); a power of two keeps every rank count's result "
+                 "bit for bit the same")
+      ->check(CLI::Range(1, 64));
   app.add_flag("--summary", summary, "print a table of layers, output shapes, parameters and multiply-adds");
   app.set_version_flag("--version", fmt::format("cnnc {}", kVersion));
   try {
@@ -239,5 +252,12 @@ int main(int argc, char** argv) {
   r.autoscheduler = autoscheduler;
   r.verbose = verbose;
   cnnc::parseConvAlgorithm(conv, r.conv);
+  r.distributed = distributed;
+  r.chunks = chunks > 0 ? chunks : distributed ? 4 : 1;
+  if (distributed && !r.targets.gpus.empty()) {
+    fmt::print(stderr, "cnnc: error: --distributed builds CPU trainers only (the GPU collectives, NCCL or CUDA-aware "
+               "MPI, are not there yet); drop the GPU APIs from --target\n");
+    return 2;
+  }
   return compile(input, r);
 }

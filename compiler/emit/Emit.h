@@ -16,6 +16,7 @@ struct EmitOptions {
   std::string output;         // the trainer's path
   std::string compiler = "";  // C++ compiler; empty: $CXX or c++
   bool verbose = false;       // print each command
+  bool distributed = false;   // link the MPI collective (runtime/Mpi.h)
 };
 
 // What the stages before emit made: the differentiated graph, its kernels
@@ -37,6 +38,6 @@ bool buildTrainer(const Compiled& compiled, const EmitOptions& options);
 
 // The glue C++ that links the pipelines to the runtime (also kept in
 // generated/<model>/glue.cpp).
-std::string glueSource(const Compiled& compiled);
+std::string glueSource(const Compiled& compiled, bool distributed = false);
 
 }  // namespace cnnc

@@ -118,7 +118,8 @@ std::string printGraph(const Graph& g) {
       t.normalizeMean.empty() ? ""
                               : fmt::format(", normalize(mean = [{}], std = [{}])", fmt::join(t.normalizeMean, ", "),
                                             fmt::join(t.normalizeStd, ", "));
-  const std::string held = t.validation > 0 ? fmt::format(", validation = {}", t.validation) : "";
+  const std::string held = (t.validation > 0 ? fmt::format(", validation = {}", t.validation) : "") +
+                           (t.chunks > 1 ? fmt::format(", chunks = {}", t.chunks) : "");
   out += fmt::format("  train {{loss = {}{}, optimizer = {}, batch = {}, epochs = {}, data = {}, seed = {}, shuffle = {}{}{}{}{}}}\n",
                      t.loss == LossKind::CrossEntropy ? "cross_entropy" : "mse", smoothing, optimizerString(t.optimizer),
                      t.batch, t.epochs, t.data, t.seed, t.shuffle ? "true" : "false", scheduleString(t.schedule),

@@ -193,6 +193,9 @@ struct TrainConfig {
   // One value each, or one per channel (the checker makes them agree).
   std::vector<double> normalizeMean, normalizeStd;
   int64_t validation = 0;  // training samples held out, drawn once from the seed
+  // cnnc --chunks/--distributed: a training step is `chunks` calls of the
+  // pipelines, each on `batch` samples (the file's batch / chunks).
+  int64_t chunks = 1;
 };
 
 struct Graph {
