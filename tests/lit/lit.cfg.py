@@ -20,6 +20,11 @@ config.substitutions.append(("%count_malloc", config.count_malloc))
 # (scripts/fetch-mnist.sh puts it there).
 config.substitutions.append(("%mnist_best_net_opencl", config.mnist_best_opencl_trainer))
 config.substitutions.append(("%colour_net_opencl", config.colour_opencl_trainer))
+config.substitutions.append(("%mnist_net_mpi", config.mnist_mpi_trainer))
+config.substitutions.append(("%lenet5_net_mpi", config.lenet5_mpi_trainer))
+# mpirun on a machine of few cores, as root in CI's container.
+config.substitutions.append(("%mpirun", "mpirun --allow-run-as-root --oversubscribe"))
+config.substitutions.append(("%mpi_faults", "python3 " + os.path.join(config.cnnc_src_root, "tests", "lit", "trainer", "Inputs", "mpi_faults.py")))
 config.substitutions.append(("%folder_gray_net", config.folder_gray_trainer))
 config.substitutions.append(("%folder_rgb_net", config.folder_rgb_trainer))
 # Datasets for the data tests, written in a second by the standard library.
@@ -79,3 +84,9 @@ elif os.environ.get("CNNC_REQUIRE_OPENCL") == "1":
     lit_config.fatal("CNNC_REQUIRE_OPENCL=1 but no OpenCL device is usable (install pocl-opencl-icd):\n" + info)
 if "cuda" in usable:
     config.available_features.add("cuda-gpu")
+
+# Distributed training: this build has MPI (its trainers were built with
+# --distributed) and mpirun is installed (Debian's openmpi-bin).
+import shutil
+if config.has_mpi and shutil.which("mpirun"):
+    config.available_features.add("mpi")
