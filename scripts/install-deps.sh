@@ -16,6 +16,7 @@ packages=(
   libpng-dev                      # samples and predict (PNG in and out)
   pocl-opencl-icd ocl-icd-libopencl1  # tests: the OpenCL pipelines run on pocl (on the CPU)
   ocl-icd-opencl-dev              # libOpenCL.so: the name Halide's runtime opens (not libOpenCL.so.1)
+  libopenmpi-dev openmpi-bin      # cnnc --distributed (data-parallel over MPI) and mpirun for its tests
 )
 if [[ "${1:-}" == "--sanitize" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)   # ASan, UBSan, libFuzzer

@@ -90,3 +90,6 @@ if "cuda" in usable:
 import shutil
 if config.has_mpi and shutil.which("mpirun"):
     config.available_features.add("mpi")
+elif os.environ.get("CNNC_REQUIRE_MPI") == "1":
+    lit_config.fatal("CNNC_REQUIRE_MPI=1 but this build has no MPI or mpirun is missing (install libopenmpi-dev "
+                     "openmpi-bin, then reconfigure)")
