@@ -157,7 +157,12 @@ int infoCommand(const ModelSpec& spec) {
   for (const GpuSpec& gpu : spec.gpus) devices += ", " + gpu.api;
   std::printf("devices:         %s\n", devices.c_str());
   std::printf("%s", deviceReport(spec).c_str());
-  std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
+  if (spec.chunks > 1 || spec.collective)
+    std::printf("batch:           %lld, as %lld chunks of %lld (compiled in; docs/distributed.md)%s\n",
+                (long long)(spec.batch * spec.chunks), (long long)spec.chunks, (long long)spec.batch,
+                spec.collective ? "; data-parallel over MPI: mpirun -np N with N dividing the chunks" : "");
+  else
+    std::printf("batch:           %lld (compiled in; the last, smaller batch is padded)\n", (long long)spec.batch);
   const double mb = 1.0 / (1 << 20);
   const int64_t arena = spec.totalParams * 4;
   std::printf("memory:          parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB, "
