@@ -397,8 +397,20 @@ class Checker {
         for (const Arg& arg : layer.args) read.insert(arg.value.ident);
       }
     }
-    for (size_t i = 0; i + 1 < m.stages.size(); ++i)
-      if (!read.count(prefixes[i])) file_.warning(m.stages[i].loc, fmt::format("stage '{}' is never used", prefixes[i]));
+    for (size_t i = 0; i + 1 < m.stages.size(); ++i) {
+      if (read.count(prefixes[i])) continue;
+      // Its parameters would have no gradient: an error, not a warning
+      // (PyTorch would leave them untrained; here it is surely a mistake).
+      bool trained = false;
+      for (const Layer& layer : m.stages[i].layers)
+        if (const OpInfo* info = findLayer(layer.name); info && info->params) trained = true;
+      if (trained)
+        error(m.stages[i].loc, fmt::format("stage '{}' is never used, so its parameters would never train; read it "
+                                           "from a later stage or remove it",
+                                           prefixes[i]));
+      else
+        file_.warning(m.stages[i].loc, fmt::format("stage '{}' is never used", prefixes[i]));
+    }
   }
 
   // add(a, b, ...): stage names, positional, each defined above.
