@@ -111,10 +111,8 @@ int predictCommand(Run& run, const PredictOptions& opt) {
     if (opt.invert)
       for (auto& p : picture.pixels) p = static_cast<uint8_t>(255 - p);
     // Interleaved RGB to the pipelines' planes.
-    const size_t plane = size_t(W) * H, base = set.pixels.size();
-    set.pixels.resize(base + plane * C);
-    for (size_t p = 0; p < plane; ++p)
-      for (int c = 0; c < C; ++c) set.pixels[base + c * plane + p] = picture.pixels[p * C + c];
+    set.pixels.resize(set.pixels.size() + picture.pixels.size());
+    toPlanes(picture, set.pixels.data() + set.pixels.size() - picture.pixels.size());
     set.labels.push_back(0);
   }
   set.count = static_cast<int64_t>(opt.images.size());

@@ -91,9 +91,7 @@ bool decode(const std::string& path, const SampleShape& shape, uint8_t* planes, 
             "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width) + ")";
     return false;
   }
-  const size_t plane = size_t(shape.width) * shape.height;
-  for (size_t p = 0; p < plane; ++p)
-    for (int c = 0; c < shape.channels; ++c) planes[c * plane + p] = image.pixels[p * shape.channels + c];
+  toPlanes(image, planes);
   return true;
 }
 

@@ -167,6 +167,12 @@ Image withChannels(const Image& in, int channels) {
   return out;
 }
 
+void toPlanes(const Image& image, uint8_t* planes) {
+  const size_t plane = size_t(image.width) * image.height;
+  for (size_t p = 0; p < plane; ++p)
+    for (int c = 0; c < image.channels; ++c) planes[c * plane + p] = image.pixels[p * image.channels + c];
+}
+
 Image resize(const Image& in, int width, int height) {
   const int C = in.channels;
   Image out{width, height, C, std::vector<uint8_t>(size_t(width) * height * C)};

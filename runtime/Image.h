@@ -24,6 +24,10 @@ bool writePng(const std::string& path, const Image& image, std::string& error);
 // luma, as PIL's convert("L")).
 Image withChannels(const Image& in, int channels);
 
+// The image's channels side by side (RGB RGB ...) as the pipelines read a
+// sample: one plane per channel (R plane, G plane, B plane) into `planes`.
+void toPlanes(const Image& image, uint8_t* planes);
+
 // Bilinear scaling to width x height.
 Image resize(const Image& in, int width, int height);
 
