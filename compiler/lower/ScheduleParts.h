@@ -12,6 +12,10 @@ int vectorFor(int extent, int natural);
 // `extent` (no tail at all).
 int vectorDividing(int extent, int natural);
 
+// A zero-padded copy of an input of `channels` channels, computed at
+// `at`'s loop `level`, in vectors (ScheduleCpu.cpp).
+void stagePadded(Halide::Func f, int channels, int natural, Halide::Func at, Halide::Var level);
+
 // A block of accumulators kept in registers: `vectors` vectors of
 // channels x `columns` (output columns, tiles or input channels), the
 // cheapest by loads and FMA latency per multiply-add (ScheduleCpu.cpp).
