@@ -23,6 +23,7 @@
 #include "plan/Plan.h"
 #include "parse/Parser.h"
 #include "runtime/AtomicFile.h"
+#include "support/Fma.h"
 #include "support/Version.h"
 
 namespace {
@@ -80,6 +81,7 @@ struct Request {
   std::string autoscheduler;
   bool verbose = false;
   cnnc::ConvAlgorithm conv = cnnc::ConvAlgorithm::Auto;
+  cnnc::FmaUnits fma;         // --fma (support/Fma.h)
   bool distributed = false;  // --distributed: link MPI (docs/distributed.md)
   int chunks = 1;            // --chunks: a step's calls of the pipelines
 };
@@ -117,7 +119,7 @@ int compile(const std::string& input, const Request& r) {
   cnnc::differentiate(g);
   if (r.emit == Emit::Dot) return deliver(cnnc::printDot(g), r.output);
   if (r.emit == Emit::Grad) return deliver(cnnc::printGraph(g), r.output);
-  c.fusion = cnnc::fuse(g, r.conv);
+  c.fusion = cnnc::fuse(g, r.conv, r.fma);
   if (r.emit == Emit::Fused) return deliver(cnnc::printFused(g, c.fusion), r.output);
   c.plan = cnnc::planMemory(g, c.fusion);
   if (r.emit == Emit::Plan) return deliver(cnnc::printPlan(g, c.fusion, c.plan), r.output);
@@ -187,6 +189,12 @@ int main(int argc, char** argv) {
                  "auto (per layer and pass, the faster by the cost model; --emit=fused shows the choice)")
       ->check(CLI::IsMember({"direct", "winograd", "auto"}))
       ->capture_default_str();
+  std::string fma = "2,4";
+  app.add_option("--fma", fma,
+                 "the CPU's vector multiply-add units and their latency in cycles, for the schedules' register tiles "
+                 "and the choice of convolution (--conv=auto): UNITS,LATENCY (an AVX-512 Xeon or an AVX2 core: 2,4; "
+                 "AMD Zen 4 at 512 bits: 1,4), or host: measured on this machine (about 0.1 s)")
+      ->capture_default_str();
   bool distributed = false;
   int chunks = 0;
   app.add_flag("--distributed", distributed,
@@ -252,6 +260,11 @@ int main(int argc, char** argv) {
   r.autoscheduler = autoscheduler;
   r.verbose = verbose;
   cnnc::parseConvAlgorithm(conv, r.conv);
+  if (!cnnc::parseFma(fma, r.targets.cpu.has_feature(Halide::Target::AVX512), r.fma, why)) {
+    fmt::print(stderr, "cnnc: error: --fma {}: {}\n", fma, why);
+    return 2;
+  }
+  if (verbose) fmt::print(stderr, "cnnc: multiply-add units: {}\n", cnnc::describeFma(r.fma));
   r.distributed = distributed;
   r.chunks = chunks > 0 ? chunks : distributed ? 4 : 1;
   if (distributed && !r.targets.gpus.empty()) {

@@ -54,9 +54,10 @@ std::vector<bool> inlineByCost(const Graph& g, const std::vector<bool>& returned
 
 }  // namespace
 
-Fusion fuse(const Graph& g, ConvAlgorithm conv) {
+Fusion fuse(const Graph& g, ConvAlgorithm conv, const FmaUnits& fma) {
   Fusion f;
-  for (const Op& op : g.ops) f.winograd.push_back(chooseWinogradTile(g, op, conv));
+  f.fma = fma;
+  for (const Op& op : g.ops) f.winograd.push_back(chooseWinogradTile(g, op, conv, fma));
   f.inlined.assign(g.ops.size(), false);
   std::vector<int> producer(g.tensors.size(), -1);
   for (size_t i = 0; i < g.ops.size(); ++i)
@@ -140,6 +141,7 @@ std::string printFused(const Graph& g, const Fusion& f) {
   int inlined = 0;
   for (bool b : f.inlined) inlined += b;
   out += fmt::format("// {} of {} ops inlined\n", inlined, g.ops.size());
+  out += fmt::format("// cost model: multiply-add units {} (cnnc --fma)\n", describeFma(f.fma));
   auto list = [&](const std::vector<int>& tensors) {
     std::string s;
     for (int t : tensors) s += (s.empty() ? "" : ", ") + ref(t);

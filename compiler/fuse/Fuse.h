@@ -42,9 +42,11 @@ struct Fusion {
   // By op index: a convolution pass's Winograd tile m (fuse/Winograd.h;
   // 0: direct convolution, and every other op). CPU pipelines only.
   std::vector<int> winograd;
+  // The multiply-add units the choices and the CPU schedules are for.
+  FmaUnits fma;
 };
 
-Fusion fuse(const Graph& graph, ConvAlgorithm conv = ConvAlgorithm::Auto);
+Fusion fuse(const Graph& graph, ConvAlgorithm conv = ConvAlgorithm::Auto, const FmaUnits& fma = {});
 
 // --emit=fused: one line per kernel, with what it computes and reads.
 std::string printFused(const Graph& graph, const Fusion& fusion);

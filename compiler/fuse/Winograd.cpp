@@ -114,7 +114,8 @@ PassShape passShape(const Graph& g, const Op& op) {
   }
 }
 
-// Measured fractions of the FMA peak (train --profile, 2-core AMD EPYC):
+// Measured fractions of the FMA peak (train --profile, 2-core AMD EPYC,
+// one 512-bit unit):
 // direct convolutions 80-90%; the per-position GEMMs lower (short
 // reductions, their accumulators loaded and stored more often); the
 // transforms are adds and loads more than multiply-adds.
@@ -122,13 +123,14 @@ constexpr double kDirectEfficiency = 0.85, kGemmEfficiency = 0.70, kTransformEff
 
 }  // namespace
 
-double convPassCost(const Graph& g, const Op& op, int m) {
+double convPassCost(const Graph& g, const Op& op, int m, const FmaUnits& fma) {
   const PassShape s = passShape(g, op);
   const int r = static_cast<int>(op.attrs.pair("kernel")[0]);
-  if (m == 0) return double(s.OW * s.OH * s.CI * s.CO * r * r) / kDirectEfficiency;
+  const double units = fma.units;
+  if (m == 0) return double(s.OW * s.OH * s.CI * s.CO * r * r) / kDirectEfficiency / units;
   const WinogradMatrices w = winogradMatrices(m, r);
   const int64_t a = w.alpha, tiles = ((s.OW + m - 1) / m) * ((s.OH + m - 1) / m);
-  const double gemm = double(tiles * a * a * s.CI * s.CO) / kGemmEfficiency;
+  const double gemm = double(tiles * a * a * s.CI * s.CO) / kGemmEfficiency / units;
   const double inputSide = double(tiles * 2 * a * nonzeros(w.BT));   // B^T d B (or its transpose), per channel
   const double outputSide = double(tiles * (a + m) * nonzeros(w.AT));  // A^T M A (or its transpose), per channel
   double transforms = 0;
@@ -144,15 +146,15 @@ double convPassCost(const Graph& g, const Op& op, int m) {
   return gemm + transforms / kTransformEfficiency;
 }
 
-int chooseWinogradTile(const Graph& g, const Op& op, ConvAlgorithm algorithm) {
+int chooseWinogradTile(const Graph& g, const Op& op, ConvAlgorithm algorithm, const FmaUnits& fma) {
   if (!isConvPass(op.kind) || algorithm == ConvAlgorithm::Direct) return 0;
   const auto k = op.attrs.pair("kernel"), s = op.attrs.pair("stride");
   if (k[0] != k[1] || (k[0] != 3 && k[0] != 5) || s[0] != 1 || s[1] != 1) return 0;
   const std::vector<int> tiles = k[0] == 3 ? std::vector<int>{2, 4, 6} : std::vector<int>{2, 3, 4};
   int best = algorithm == ConvAlgorithm::Winograd ? tiles.front() : 0;
-  double cost = convPassCost(g, op, best);
+  double cost = convPassCost(g, op, best, fma);
   for (int m : tiles)
-    if (const double c = convPassCost(g, op, m); c < cost) {
+    if (const double c = convPassCost(g, op, m, fma); c < cost) {
       best = m;
       cost = c;
     }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ir/IR.h"
+#include "support/Fma.h"
 
 namespace cnnc {
 
@@ -41,12 +42,13 @@ bool parseConvAlgorithm(const std::string& text, ConvAlgorithm& out);
 // conv2d_bwd_weight), or 0 for direct convolution: Winograd applies to
 // stride 1, square kernels of 3 or 5; Auto takes the cheapest of direct
 // and the tiles F(2), F(4), F(6) (3x3) or F(2), F(3), F(4) (5x5) by the
-// cost model (winogradCost), Winograd the cheapest tile.
-int chooseWinogradTile(const Graph& g, const Op& op, ConvAlgorithm algorithm);
+// cost model (convPassCost), Winograd the cheapest tile.
+int chooseWinogradTile(const Graph& g, const Op& op, ConvAlgorithm algorithm, const FmaUnits& fma = {});
 
-// Estimated vector instructions per sample of a pass with tile m (0:
-// direct), for the cost model; exposed for --emit=fused.
-double convPassCost(const Graph& g, const Op& op, int m);
+// Estimated cycles of one pass with tile m (0: direct) on `fma`'s units:
+// multiply-adds divided among the units, the Winograd transforms (adds,
+// loads, stores) not.
+double convPassCost(const Graph& g, const Op& op, int m, const FmaUnits& fma = {});
 
 // "F(4x4,5x5)"
 std::string winogradName(int m, int r);

@@ -246,8 +246,8 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
     scheduleGpu(p.evalStep, g, target);
     scheduleUpdateGpu(p.update, target);
   } else if (autoscheduler.empty()) {
-    scheduleCpu(p.step, g, target, PipelineKind::Training);
-    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation);
+    scheduleCpu(p.step, g, target, PipelineKind::Training, fusion.fma);
+    scheduleCpu(p.evalStep, g, target, PipelineKind::Evaluation, fusion.fma);
     scheduleUpdateCpu(p.update, target);
   } else {
     scheduleUpdateCpu(p.update, target);
@@ -269,7 +269,7 @@ Pipelines buildPipelines(const Graph& g, const Fusion& fusion, const MemoryPlan&
   p.eval = Pipeline(evalOutputs);
   if (autoscheduler.empty() && !target.has_gpu_feature()) {
     p.byKernel = lowerGraph(g, fusion, plan, Mode::Training, false, true);
-    scheduleCpu(p.byKernel, g, target, PipelineKind::Training);
+    scheduleCpu(p.byKernel, g, target, PipelineKind::Training, fusion.fma);
     p.trainKernels = kernelPipelines(p.byKernel, g, fusion, plan);
     // `train --profile` times each kernel from the trace events around
     // its loop nests (a few calls per kernel and step; the trainer's

@@ -1,18 +1,18 @@
 // CPU schedules: vectorised along the innermost (channel) dimension,
 // parallel over the batch, convolutions tiled into register blocks as in
-// Halide's apps/conv_layer; AVX-512 or AVX2 tiles picked from the target.
+// Halide's apps/conv_layer; AVX-512 or AVX2 tiles picked from the target,
+// the accumulators per tile from its multiply-add units (cnnc --fma).
 //
 // Measured, as apps/conv_layer does, with `mnist_net train --epochs 1 --lr
-// 0.001 --profile` (one epoch, 938 steps of 64; 2-core AMD EPYC, AVX-512,
-// FMA peak 234 GFLOP/s on both cores; 2026-11-28), ms per call:
-//   conv2/conv3 forward (tiledConvolution)     1.57 / 1.61  (87% / 86% of peak; 90% / 88% in evaluation)
-//   conv3/conv2 data gradient (tiledConvolution) 1.50 / 1.80  (92% / 76%)
-//   conv3/conv2 weight gradient (per chunk)    1.73 / 1.67  (80% / 82%)
-//   conv1 forward / weight gradient            0.28 / 0.26  (63% / 66%: one input channel)
-//   pooling + relu gradients (fuse)            0.30 (conv1) / 0.14 (conv2)
-//   flatten 0.18, linear 0.06, its gradients 0.12 + 0.12, loss 0.005
-// The machine is shared: the same kernels measured 0.2-10% apart between
-// runs; docs/performance.md has the whole table and the comparisons.
+// 0.001 --limit 19200 --profile` (cnnc --conv=direct; 2-core AMD EPYC,
+// AVX-512, FMA peak 225-230 GFLOP/s; 2026-12-04), % of the peak:
+//   conv2/conv3 forward (tiledConvolution)        97% / 94%  (100% / 99% in evaluation)
+//   conv3/conv2 data gradient (tiledConvolution)  97% / 97%
+//   conv3/conv2 weight gradient (per chunk)       90% / 95%
+//   conv1 forward / weight gradient               80% / 80%  (one input channel)
+// docs/performance.md has the whole table, the comparisons and the
+// earlier steps. The machine is shared: the same kernels measure 0.2-10%
+// apart between runs.
 #include "lower/ScheduleCpu.h"
 
 #include <algorithm>
@@ -55,25 +55,25 @@ void stagePadded(Func f, int channels, int natural, Func at, Var level) {
 // accumulators (AVX-512 has 32 vector registers, 28 for accumulators;
 // AVX2 16, 12). Each step of the reduction loads tw weight vectors and
 // broadcasts th inputs for tw x th multiply-adds, and a multiply-add's
-// result is ready only cycles later (8 independent accumulators keep two
-// FMA units busy), so the cost of a useful multiply-add is
-// max(tw x th, tw + th, 8) / (tw x th), times the share of
+// result is ready only cycles later (units x latency independent
+// accumulators keep the FMA units busy: cpu.chains, 8 on a two-unit
+// Xeon, 4 on a Zen 4 at 512 bits), so the cost of a useful multiply-add
+// is max(tw x th, tw + th, chains) / (tw x th), times the share of
 // columns a last, overlapping tile computes twice when th does not
 // divide the width. The cheapest tile wins; ties go to the larger one.
 // AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
 // one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
 // conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
-RegisterTile registerTile(int channels, int width, int natural, bool avx512) {
+RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(channels, natural);
-  const int registers = avx512 ? 28 : 12;
-  const int maxTile = avx512 ? 4 : 2;
-  constexpr int kMinAccumulators = 8;
+  const int registers = cpu.avx512 ? 28 : 12;
+  const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1, th = std::min(width, 4);
   double best = 1e9;
   for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
     for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
       const int tiles = (width + h - 1) / h;
-      const double cost = double(std::max({w * h, w + h, kMinAccumulators})) / (w * h) * (double(tiles) * h / width);
+      const double cost = double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / width);
       if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
         best = cost;
         tw = w;
@@ -128,9 +128,9 @@ void elementwiseKernel(Func f, int natural) {
 // the result copied out channel by channel. Was two overlapping vectors
 // of 4: LeNet-5's c3 data gradient 0.85 -> 0.50-0.57 ms, c1's forward
 // 0.225 -> 0.14 ms (train --profile, 2-core AMD EPYC, 2026-12-04).
-void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, bool avx512) {
+void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, const CpuModel& cpu) {
   std::vector<Var> a = l.out.args();  // c, x, y, n
-  const int th = registerTile(cv, width, natural, avx512).columns;
+  const int th = registerTile(cv, width, natural, cpu).columns;
   Var xO("xO"), xI("xI");
   l.out.compute_root().split(a[1], xO, xI, th).reorder(a[0], xI, xO, a[2], a[3]).unroll(a[0]).unroll(xI).parallel(a[3]);
   std::vector<Var> b = l.acc.args();
@@ -145,15 +145,15 @@ void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, bool
 // over `reduced` channels: tiles of (vectors of channels) x (output
 // columns) kept in registers, reduction innermost, parallel over the batch
 // (apps/conv_layer's CPU schedule).
-void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int natural, bool avx512) {
+void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int natural, const CpuModel& cpu) {
   std::vector<Var> a = l.out.args();  // c, x, y, n
   Var c = a[0], x = a[1], y = a[2], n = a[3];
   if (channels < paddedChannels(channels) && paddedChannels(channels) <= natural) {
-    fewChannels(l, paddedChannels(channels), width, reduced, natural, avx512);
+    fewChannels(l, paddedChannels(channels), width, reduced, natural, cpu);
     return;
   }
   const int cv = vectorFor(channels, natural);
-  const RegisterTile tile = registerTile(channels, width, natural, avx512);
+  const RegisterTile tile = registerTile(channels, width, natural, cpu);
   const int tw = tile.vectors, th = tile.columns;
   Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
   l.out.compute_root()
@@ -209,11 +209,11 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
 // the output positions of each sample in turn, reading zero-padded copies
 // of the chunk's inputs. Then the sum of the chunks. Neither order depends
 // on the number of threads.
-void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx512) {
+void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
   const Op& op = *l.op;
   const int CO = channelsOf(g, op.operands[0]), inChannels = channelsOf(g, op.operands[1]);
   const int v = vectorFor(CO, natural);
-  const int maxTile = avx512 ? 4 : 2;
+  const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1;
   while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
   Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
@@ -260,9 +260,9 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
 // (registerTile), each accumulating over the whole reduction, the tiles
 // parallel. Each sum runs over r in order, so no result depends on the
 // threads or the tile.
-void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, bool avx512) {
+void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(vecExtent, natural);
-  const RegisterTile tile = registerTile(vecExtent, colExtent, natural, avx512);
+  const RegisterTile tile = registerTile(vecExtent, colExtent, natural, cpu);
   std::vector<Var> a = l.out.args();
   Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t");
   l.out.compute_root()
@@ -293,7 +293,7 @@ void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int na
 // classifier), then each vector summed. Was one scalar chain per output:
 // 0.08 ms per step at 50 GFLOP/s (train --profile, 2-core AMD EPYC,
 // 2026-11-28).
-void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx512) {
+void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
   const Op& op = *l.op;
   const int O = static_cast<int>(g.tensors[op.result].shape[1]);
   const int N = static_cast<int>(g.tensors[op.result].shape[0]);
@@ -311,7 +311,7 @@ void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx
         .vectorize(fI)
         .parallel(fO);
     l.staged = in;  // a helper: timed with the kernel
-    registerGemm(l, 1, N, O, natural, avx512);
+    registerGemm(l, 1, N, O, natural, cpu);
     return;
   }
   RVar rO("rO"), rI("rI");
@@ -340,9 +340,9 @@ void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, bool avx
 // dw (f, o) = sum over n of dy (o, n) x (f, n): GEMMs over vectors of f,
 // which both read contiguously, dy broadcast. Were one chain per vector of
 // f, the reduction innermost: the MLP's weight gradient at 1-2% of the peak.
-void denseGradient(LoweredOp& l, const Graph& g, int natural, bool avx512) {
+void denseGradient(LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
   const Shape& s = g.tensors[l.op->result].shape;  // [N, F] or [O, F]
-  registerGemm(l, 0, static_cast<int>(s[1]), static_cast<int>(s[0]), natural, avx512);
+  registerGemm(l, 0, static_cast<int>(s[1]), static_cast<int>(s[0]), natural, cpu);
 }
 
 // Sums per channel (bias gradients, batch norm's statistics): per-sample
@@ -421,9 +421,9 @@ void activation(const Lowered& L, LoweredOp& l, int inner, int natural) {
 
 }  // namespace
 
-void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind pipeline) {
+void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind pipeline, const FmaUnits& fma) {
   const int natural = target.natural_vector_size<float>();
-  const bool avx512 = target.has_feature(Target::AVX512);
+  const CpuModel cpu{target.has_feature(Target::AVX512), fma.chains()};
   const bool training = pipeline == PipelineKind::Training;
   const int batch = static_cast<int>(g.train.batch);
   for (LoweredOp& l : L.ops) {
@@ -433,19 +433,19 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
     switch (l.loops) {
       case LoopNest::Convolution:
         if (l.winograd.m)
-          winogradConvolution(l, inner, channelsOf(g, l.op->operands[0]), natural, avx512);
+          winogradConvolution(l, inner, channelsOf(g, l.op->operands[0]), natural, cpu);
         else
-          tiledConvolution(l, inner, extentOf(*l.op, g, 1), channelsOf(g, l.op->operands[0]), natural, avx512);
+          tiledConvolution(l, inner, extentOf(*l.op, g, 1), channelsOf(g, l.op->operands[0]), natural, cpu);
         break;
       case LoopNest::WeightGradient:
         if (l.winograd.m)
           winogradWeightGradient(L, l, channelsOf(g, l.op->operands[0]), channelsOf(g, l.op->operands[1]), natural,
-                                 avx512);
+                                 cpu);
         else
-          weightGradient(L, l, g, natural, avx512);
+          weightGradient(L, l, g, natural, cpu);
         break;
-      case LoopNest::Dense: dense(L, l, g, natural, avx512); break;
-      case LoopNest::DenseGradient: denseGradient(l, g, natural, avx512); break;
+      case LoopNest::Dense: dense(L, l, g, natural, cpu); break;
+      case LoopNest::DenseGradient: denseGradient(l, g, natural, cpu); break;
       case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}, inner, natural); break;
       case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)

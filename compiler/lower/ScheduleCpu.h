@@ -13,7 +13,9 @@ namespace cnnc {
 // be compiled into: training computes the loss's gradient in the loss's
 // loop (evaluation has no gradient to compute it with).
 enum class PipelineKind { Training, Evaluation };
-void scheduleCpu(Lowered& lowered, const Graph& graph, const Halide::Target& target, PipelineKind pipeline);
+// `fma`: the units the register tiles keep busy (cnnc --fma).
+void scheduleCpu(Lowered& lowered, const Graph& graph, const Halide::Target& target, PipelineKind pipeline,
+                 const FmaUnits& fma = {});
 void scheduleUpdateCpu(LoweredUpdate& update, const Halide::Target& target);
 
 // The Funcs each kernel of `fusion` computes at root, by kernel index, once

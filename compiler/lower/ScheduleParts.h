@@ -16,19 +16,27 @@ int vectorDividing(int extent, int natural);
 // `at`'s loop `level`, in vectors (ScheduleCpu.cpp).
 void stagePadded(Halide::Func f, int channels, int natural, Halide::Func at, Halide::Var level);
 
+// What the schedules know of the CPU: the vector registers (Halide's
+// target) and the accumulators that keep its multiply-add units busy
+// (units x latency: cnnc --fma, support/Fma.h).
+struct CpuModel {
+  bool avx512 = true;  // 32 vector registers, else 16
+  int chains = 8;
+};
+
 // A block of accumulators kept in registers: `vectors` vectors of
 // channels x `columns` (output columns, tiles or input channels), the
 // cheapest by loads and FMA latency per multiply-add (ScheduleCpu.cpp).
 struct RegisterTile {
   int vectors = 1, columns = 1;
 };
-RegisterTile registerTile(int channels, int width, int natural, bool avx512);
+RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu);
 
 // A convolution pass lowered as Winograd (ScheduleWinograd.cpp): the
 // forward or data gradient (`channels` out, `reduced` summed over), or the
 // weight gradient.
-void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, bool avx512);
+void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu);
 void winogradWeightGradient(const Lowered& L, LoweredOp& l, int outChannels, int inChannels, int natural,
-                            bool avx512);
+                            const CpuModel& cpu);
 
 }  // namespace cnnc

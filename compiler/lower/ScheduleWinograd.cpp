@@ -38,9 +38,9 @@ void byPosition(Func f) {
 
 // product (c, xi, nu, t, n) = sum over r of weight (c, r, xi, nu) x (r, xi,
 // nu, t, n): at each position, register tiles of vectors of c x tiles.
-void gemm(Func acc, Func product, int channels, int tiles, int natural, bool avx512, Func at, Var level) {
+void gemm(Func acc, Func product, int channels, int tiles, int natural, const CpuModel& cpu, Func at, Var level) {
   const int cv = vectorFor(channels, natural);
-  const RegisterTile tile = registerTile(channels, tiles, natural, avx512);
+  const RegisterTile tile = registerTile(channels, tiles, natural, cpu);
   std::vector<Var> a = product.args();  // c, xi, nu, t, n
   Var cO("cO"), cI("cI"), tO("tO"), tI("tI");
   product.compute_at(at, level)
@@ -67,7 +67,7 @@ void weightTransform(Func rows, Func weight, int channels, int natural) {
 
 }  // namespace
 
-void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, bool avx512) {
+void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
   std::vector<Var> a = l.out.args();  // c, x, y, n
   const Var n = a[3];
@@ -78,7 +78,7 @@ void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, b
   else
     transform(s.dyRows, s.dy, reduced, natural, l.out, n);
   byPosition(s.x.defined() ? s.x : s.dy);
-  gemm(s.productAcc, s.product, channels, s.tiles, natural, avx512, l.out, n);
+  gemm(s.productAcc, s.product, channels, s.tiles, natural, cpu, l.out, n);
   transform(s.backRows, s.back, channels, natural, l.out, n);
   weightTransform(s.weightRows, s.weight, channels, natural);
   if (l.weightT.defined()) l.weightT.compute_root().vectorize(l.weightT.args()[0], vectorFor(channels, natural));
@@ -88,10 +88,10 @@ void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, b
 // chunk, then at each position register tiles of (vectors of output
 // channels) x (input channels) summed over the chunk's tiles. Then the
 // chunks in order, then G^T dU G.
-void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int inChannels, int natural, bool avx512) {
+void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int inChannels, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
   const int v = vectorFor(outChannels, natural);
-  const RegisterTile tile = registerTile(outChannels, inChannels, natural, avx512);
+  const RegisterTile tile = registerTile(outChannels, inChannels, natural, cpu);
   std::vector<Var> p = s.partial.args();  // co, ci, xi, nu, chunk
   const Var chunk = p[4];
   Var coO("coO"), coI("coI"), ciO("ciO"), ciI("ciI");
