@@ -232,7 +232,7 @@ Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::strin
 
 std::vector<Func> LoweredOp::helpers() const {
   std::vector<Func> all;
-  for (const Func& f : {partial, partialAcc, staged, stagedDy, argmax, rowSum, lse, predicted})
+  for (const Func& f : {partial, partialAcc, phases, staged, stagedDy, argmax, rowSum, lse, predicted})
     if (f.defined()) all.push_back(f);
   return all;
 }
@@ -313,11 +313,12 @@ void requireEarlierKernel(const Graph& g, const Fusion& fusion, const Op& op, co
     require(writer[t] != kernel || kernel < 0, fmt::format("'{}' reads what its own kernel writes", g.tensors[op.result].name));
 }
 
-Lowered lowerOps(const Graph& g, Mode mode, std::vector<int> winograd, const Fusion& fusion, const MemoryPlan& plan,
+Lowered lowerOps(const Graph& g, Mode mode, bool directOnly, const Fusion& fusion, const MemoryPlan& plan,
                  bool byKernel) {
   Lowered L;
   L.mode = mode;
-  L.winograd = std::move(winograd);
+  if (!directOnly) L.winograd = fusion.winograd;
+  L.phased = !directOnly;
   L.tensors.resize(g.tensors.size());
   L.results.resize(g.tensors.size());
   L.images = ImageParam(UInt(8), 2, "images");
@@ -396,7 +397,7 @@ std::vector<int64_t> funcExtents(const Shape& s) {
 Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode, bool directOnly,
                    bool byKernel) {
   require(!byKernel || mode == Mode::Training, "only the training step is lowered by kernel");
-  Lowered L = lowerOps(graph, mode, directOnly ? std::vector<int>() : fusion.winograd, fusion, plan, byKernel);
+  Lowered L = lowerOps(graph, mode, directOnly, fusion, plan, byKernel);
   for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {

@@ -68,6 +68,7 @@ struct LoweredOp {
   Halide::Func stagedDy;  // weight gradients: dy, one chunk at a time
   Halide::Func partial;   // weight and bias gradients: sums per chunk or sample
   Halide::Func partialAcc;  // weight gradients: partial's reduction; bias gradients: the columns' sums
+  Halide::Func phases;    // strided data gradients: (ci, xo, px, yo, py, n), x = xo * stride + px
   // Small stages worth computing once per call: a maxpool's argmax per
   // window, a softmax's sums, a loss's log-sum-exp and predictions.
   Halide::Func argmax;
@@ -100,6 +101,10 @@ struct Lowered {
   // By op index: the Winograd tile of each convolution pass (fuse's
   // choice; 0: direct, and always on GPUs).
   std::vector<int> winograd;
+  // Strided convolutions' data gradients by phase (Conv2d.cpp): the CPU
+  // schedules have a loop nest for them; GPUs and autoschedulers get the
+  // direct form.
+  bool phased = false;
   std::vector<Halide::ImageParam> params;  // in graph.params order
   std::vector<Halide::ImageParam> buffers; // in graph.buffers order (running statistics)
   // Training: each buffer's new value (the same memory as its input: the

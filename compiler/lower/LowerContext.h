@@ -54,6 +54,8 @@ class LowerContext {
   Mode mode() const { return L_.mode; }
   // The Winograd tile fuse chose for a convolution pass (0: direct).
   int winogradTile(const Op& op) const { return L_.winograd.empty() ? 0 : L_.winograd[&op - g_.ops.data()]; }
+  // Whether a strided data gradient is computed by phase (the CPU schedules).
+  bool phased() const { return L_.phased; }
   // The lowering of the forward op that owns parameter `param` (a backward
   // op's layer; internalError if none does).
   LoweredOp& owner(int param);

@@ -174,6 +174,37 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int na
   stagePadded(l.staged, reduced, natural, l.out, n);
 }
 
+// A strided data gradient by phase (Conv2d.cpp: lowerDataByPhase): per
+// sample, each phase's tiles as tiledConvolution's over the phase's
+// columns (within a tile the taps, so the weight vectors, are the same for
+// every column), then the phases interleaved into the result.
+void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
+                       const CpuModel& cpu) {
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  const int cv = vectorFor(channels, natural);
+  l.out.compute_root().vectorize(a[0], cv).parallel(a[3]);
+  const RegisterTile tile = registerTile(channels, (width + strideX - 1) / strideX, natural, cpu);
+  std::vector<Var> p = l.phases.args();  // ci, xo, px, yo, py, n
+  Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
+  l.phases.compute_at(l.out, a[3])
+      .split(p[0], cO, cI, cv * tile.vectors)
+      .split(p[1], xO, xI, tile.columns)
+      .reorder(cI, xI, xO, p[3], p[2], p[4], cO, p[5])
+      .vectorize(cI, cv)
+      .unroll(cI)
+      .unroll(xI);
+  std::vector<Var> b = l.acc.args();
+  l.acc.compute_at(l.phases, xO).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
+  RDom r = l.r;
+  l.acc.update()
+      .reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3], b[4], b[5])
+      .vectorize(b[0], cv)
+      .unroll(b[0])
+      .unroll(b[1]);
+  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
+  stagePadded(l.staged, reduced, natural, l.out, a[3]);
+}
+
 // The loss's per-sample values (the loss, the log-sum-exp, the predicted
 // class) computed for the whole batch, padding samples too: their size,
 // and so Halide's scratch for them, does not depend on `valid`, and a last
@@ -434,6 +465,9 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
       case LoopNest::Convolution:
         if (l.winograd.m)
           winogradConvolution(l, inner, channelsOf(g, l.op->operands[0]), natural, cpu);
+        else if (l.phases.defined())
+          phasedConvolution(l, inner, extentOf(*l.op, g, 1), static_cast<int>(l.op->attrs.pair("stride")[0]),
+                            channelsOf(g, l.op->operands[0]), natural, cpu);
         else
           tiledConvolution(l, inner, extentOf(*l.op, g, 1), channelsOf(g, l.op->operands[0]), natural, cpu);
         break;
