@@ -141,6 +141,23 @@ void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, cons
   stagePadded(l.staged, reduced, natural, l.out, a[3]);
 }
 
+// A convolution's register tile, computed at `at`'s loop `tile`: the
+// accumulators (vectors of channels x columns: acc's first two dimensions)
+// over the whole reduction (kernel columns, rows, channels) innermost; the
+// re-laid weight once per call; the zero-padded input (`reduced` channels)
+// once per sample, at `at`'s loop `sample`.
+void tileAccumulators(LoweredOp& l, int cv, int reduced, int natural, Func at, Var tile, Func sampleLoop, Var sample) {
+  std::vector<Var> b = l.acc.args();
+  l.acc.compute_at(at, tile).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
+  std::vector<VarOrRVar> order = {b[0], b[1], l.r.x, l.r.y, l.r.z};
+  order.insert(order.end(), b.begin() + 2, b.end());
+  l.acc.update().reorder(order).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
+  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
+  // A zero-padded copy of each sample's input, so the inner loop reads
+  // memory instead of testing borders.
+  stagePadded(l.staged, reduced, natural, sampleLoop, sample);
+}
+
 // A convolution written as acc(c, x, y, n) += w(c, ...) * in(...), summing
 // over `reduced` channels: tiles of (vectors of channels) x (output
 // columns) kept in registers, reduction innermost, parallel over the batch
@@ -164,14 +181,7 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int na
       .unroll(cI)
       .unroll(xI)
       .parallel(n);
-  std::vector<Var> b = l.acc.args();
-  l.acc.compute_at(l.out, xO).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
-  RDom r = l.r;
-  l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
-  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
-  // A zero-padded copy of each sample's input, so the inner loop reads
-  // memory instead of testing borders.
-  stagePadded(l.staged, reduced, natural, l.out, n);
+  tileAccumulators(l, cv, reduced, natural, l.out, xO, l.out, n);
 }
 
 // A strided data gradient by phase (Conv2d.cpp: lowerDataByPhase): per
@@ -193,16 +203,7 @@ void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int r
       .vectorize(cI, cv)
       .unroll(cI)
       .unroll(xI);
-  std::vector<Var> b = l.acc.args();
-  l.acc.compute_at(l.phases, xO).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
-  RDom r = l.r;
-  l.acc.update()
-      .reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3], b[4], b[5])
-      .vectorize(b[0], cv)
-      .unroll(b[0])
-      .unroll(b[1]);
-  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
-  stagePadded(l.staged, reduced, natural, l.out, a[3]);
+  tileAccumulators(l, cv, reduced, natural, l.phases, xO, l.out, a[3]);
 }
 
 // The loss's per-sample values (the loss, the log-sum-exp, the predicted
