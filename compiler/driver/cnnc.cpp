@@ -14,6 +14,7 @@
 #include "check/Checker.h"
 #include "check/Summary.h"
 #include "emit/Emit.h"
+#include "emit/Objects.h"
 #include "grad/Grad.h"
 #include "ir/Dot.h"
 #include "ir/IR.h"
@@ -80,6 +81,7 @@ struct Request {
   bool halideProfile = false;
   std::string autoscheduler;
   bool verbose = false;
+  int jobs = 1;              // -j: pipelines compiled at once
   cnnc::ConvAlgorithm conv = cnnc::ConvAlgorithm::Auto;
   cnnc::FmaUnits fma;         // --fma (support/Fma.h)
   bool distributed = false;  // --distributed: link MPI (docs/distributed.md)
@@ -148,6 +150,7 @@ int compile(const std::string& input, const Request& r) {
   cnnc::EmitOptions options;
   options.output = r.output;
   options.verbose = r.verbose;
+  options.jobs = r.jobs;
   options.distributed = r.distributed;
   return cnnc::buildTrainer(compiled, options) ? 0 : 1;
 }
@@ -168,7 +171,12 @@ int main(int argc, char** argv) {
   app.add_option("file", input, "the .cnn file to compile");
   app.add_option("-o,--output", output, "the trainer to build; with --emit or --summary, where to write that text");
   app.add_option("--emit", emitName, "print one stage of the pipeline: " + availableStages());
-  app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer");
+  app.add_flag("-v,--verbose", verbose, "print the commands run to build the trainer, and each pipeline's compile time");
+  int jobs = 0;
+  app.add_option("-j,--jobs", jobs,
+                 "pipelines compiled at once, each in a process of its own (default: the processors cnnc may run on); "
+                 "the trainer is the same file whatever the number")
+      ->check(CLI::Range(1, 1024));
   bool halideProfile = false, withGrad = false;
   app.add_flag("--grad", withGrad, "with --emit=dot: draw the backward pass and the optimizer too");
   std::string autoscheduler;
@@ -259,6 +267,7 @@ int main(int argc, char** argv) {
   r.halideProfile = halideProfile;
   r.autoscheduler = autoscheduler;
   r.verbose = verbose;
+  r.jobs = jobs > 0 ? jobs : cnnc::availableCpus();
   cnnc::parseConvAlgorithm(conv, r.conv);
   if (!cnnc::parseFma(fma, r.targets.cpu.has_feature(Halide::Target::AVX512), r.fma, why)) {
     fmt::print(stderr, "cnnc: error: --fma {}: {}\n", fma, why);

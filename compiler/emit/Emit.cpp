@@ -1,16 +1,20 @@
 #include "emit/Emit.h"
 
 #include <fmt/format.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "check/Summary.h"
+#include "emit/Objects.h"
 #include "fuse/Fuse.h"
 #include "ir/Ops.h"
 #include "plan/Plan.h"
@@ -30,6 +34,16 @@ namespace fs = std::filesystem;
 using namespace Halide;
 
 namespace {
+
+// The Funcs a pipeline computes: how large a job compiling it is.
+size_t stageCount(const Pipeline& pipeline) {
+  std::map<std::string, Internal::Function> env;
+  for (const Func& f : pipeline.outputs()) {
+    std::map<std::string, Internal::Function> calls = Internal::find_transitive_calls(f.function());
+    env.insert(calls.begin(), calls.end());
+  }
+  return env.size();
+}
 
 // Runs a command; true when it exits 0.
 bool run(const std::string& command, bool verbose) {
@@ -292,11 +306,15 @@ bool buildTrainer(const Compiled& c, const EmitOptions& options) {
   auto object = [&](const std::string& name) { return (work / (name + ".o")).string(); };
   auto header = [&](const std::string& name) { return (work / (name + ".h")).string(); };
   std::vector<std::string> objects;
+  std::vector<ObjectJob> jobs;
   // Each pipeline for each target: the CPU always, each GPU API on request.
   auto compileAll = [&](Pipelines& p, const std::string& suffix) {
     auto compile = [&](Pipeline& pipeline, const std::vector<Argument>& args, const std::string& name) {
-      pipeline.compile_to({{OutputFileType::object, object(name)}, {OutputFileType::c_header, header(name)}}, args,
-                          name, p.target);
+      const std::map<OutputFileType, std::string> outputs = {{OutputFileType::object, object(name)},
+                                                              {OutputFileType::c_header, header(name)}};
+      jobs.push_back({name, stageCount(pipeline), [=, target = p.target, pipeline = pipeline]() mutable {
+                        pipeline.compile_to(outputs, args, name, target);
+                      }});
       objects.push_back(object(name));
     };
     if (p.trainKernels.empty()) compile(p.train, p.trainArgs, m + "_train_step" + suffix);
@@ -304,18 +322,18 @@ bool buildTrainer(const Compiled& c, const EmitOptions& options) {
     compile(p.eval, p.evalArgs, m + "_eval" + suffix);
     compile(p.optimizer, p.updateArgs, m + "_update" + suffix);
   };
-  bool ok = halideGuard("compiling the pipelines", [&] {
-    compileAll(c.cpu, "");
-    Target runtime = c.targets.cpu;
-    for (size_t k = 0; k < c.targets.gpus.size(); ++k) {
-      const GpuApi api = c.targets.gpus[k];
-      compileAll(c.gpus[k], gpuNames(api).suffix);
-      runtime = runtime.with_feature(api == GpuApi::Cuda ? Target::CUDA : Target::OpenCL);
-    }
-    // One Halide runtime for the whole binary, with every GPU API asked for.
-    compile_standalone_runtime(object("halide_runtime"), runtime);
-    objects.push_back(object("halide_runtime"));
-  });
+  compileAll(c.cpu, "");
+  Target runtime = c.targets.cpu;
+  for (size_t k = 0; k < c.targets.gpus.size(); ++k) {
+    const GpuApi api = c.targets.gpus[k];
+    compileAll(c.gpus[k], gpuNames(api).suffix);
+    runtime = runtime.with_feature(api == GpuApi::Cuda ? Target::CUDA : Target::OpenCL);
+  }
+  // One Halide runtime for the whole binary, with every GPU API asked for.
+  const std::string runtimeObject = object("halide_runtime");
+  jobs.push_back({"the Halide runtime", 0, [=] { compile_standalone_runtime(runtimeObject, runtime); }});
+  objects.push_back(runtimeObject);
+  const bool ok = compileObjects(std::move(jobs), options.jobs, options.verbose);
   if (!ok) return false;
 
   {

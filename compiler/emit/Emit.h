@@ -15,7 +15,8 @@ namespace cnnc {
 struct EmitOptions {
   std::string output;         // the trainer's path
   std::string compiler = "";  // C++ compiler; empty: $CXX or c++
-  bool verbose = false;       // print each command
+  bool verbose = false;       // print each command, and each pipeline's compile time
+  int jobs = 1;               // pipelines compiled at once (emit/Objects.h)
   bool distributed = false;   // link the MPI collective (runtime/Mpi.h)
 };
 
