@@ -188,6 +188,16 @@ std::vector<Func> WinogradStages::all() const {
   return funcs;
 }
 
+Func LowerContext::zeroPadded(const Func& in, const Dims& d, const std::string& name) const {
+  if (!L_.cpuLoops) return padded(in, d, 0.0f, name);
+  using namespace loopvars;
+  Func p(name);
+  p(c, x, y, n) = 0.0f;
+  RDom r(0, d.W, 0, d.H, name + "_r");
+  p(c, r.x, r.y, n) = in(c, r.x, r.y, n);
+  return p;
+}
+
 Expr LowerContext::label(Expr n) const { return label_(n); }
 Expr LowerContext::sample(Expr n) const { return sample_(n); }
 
@@ -318,7 +328,7 @@ Lowered lowerOps(const Graph& g, Mode mode, bool directOnly, const Fusion& fusio
   Lowered L;
   L.mode = mode;
   if (!directOnly) L.winograd = fusion.winograd;
-  L.phased = !directOnly;
+  L.cpuLoops = !directOnly;
   L.tensors.resize(g.tensors.size());
   L.results.resize(g.tensors.size());
   L.images = ImageParam(UInt(8), 2, "images");

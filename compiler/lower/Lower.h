@@ -101,10 +101,10 @@ struct Lowered {
   // By op index: the Winograd tile of each convolution pass (fuse's
   // choice; 0: direct, and always on GPUs).
   std::vector<int> winograd;
-  // Strided convolutions' data gradients by phase (Conv2d.cpp): the CPU
-  // schedules have a loop nest for them; GPUs and autoschedulers get the
-  // direct form.
-  bool phased = false;
+  // cnnc's CPU schedules: strided convolutions' data gradients by phase
+  // and zero-padded inputs written over zeros (LowerContext::zeroPadded)
+  // have loop nests there; GPUs and autoschedulers get the direct forms.
+  bool cpuLoops = false;
   std::vector<Halide::ImageParam> params;  // in graph.params order
   std::vector<Halide::ImageParam> buffers; // in graph.buffers order (running statistics)
   // Training: each buffer's new value (the same memory as its input: the

@@ -55,7 +55,14 @@ class LowerContext {
   // The Winograd tile fuse chose for a convolution pass (0: direct).
   int winogradTile(const Op& op) const { return L_.winograd.empty() ? 0 : L_.winograd[&op - g_.ops.data()]; }
   // Whether a strided data gradient is computed by phase (the CPU schedules).
-  bool phased() const { return L_.phased; }
+  bool phased() const { return L_.cpuLoops; }
+  // A convolution's zero-padded input, `in` extended beyond its W x H.
+  // For the CPU schedules, which compute it per sample: zeros, then `in`
+  // over the interior, row by row, so that the copy loads dense vectors
+  // also when it is vectorised along x (one or two channels; padded()'s
+  // clamped reads were gathers: a byte at a time from MNIST's pixels).
+  // Otherwise padded() (a GPU block computes only its window of it).
+  Halide::Func zeroPadded(const Halide::Func& in, const Dims& d, const std::string& name) const;
   // The lowering of the forward op that owns parameter `param` (a backward
   // op's layer; internalError if none does).
   LoweredOp& owner(int param);

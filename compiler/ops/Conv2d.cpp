@@ -90,7 +90,7 @@ void lowerForward(LowerContext& cx, const Op& op) {
     lowerWinogradForward(cx, op, wT, bias, m).norm = folded;
     return;
   }
-  Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
+  Func in = cx.zeroPadded(cx.func(op.operands[0]), d, name + "_padded");
   RDom r(0, k.KW, 0, k.KH, 0, d.C, name + "_r");
   Func acc(name + "_acc");
   acc(co, x, y, n) = bias;
@@ -119,7 +119,7 @@ void lowerDataByPhase(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
-  Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
+  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
   Func w = cx.func(op.operands[1]);
   const int CI = cx.dims(op.result).C;  // channels beyond them (paddedChannels) are zero
   Func wT(name + "_weight_t");
@@ -161,7 +161,7 @@ void lowerData(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
-  Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
+  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
   const int CI = cx.dims(op.result).C;  // channels beyond them (paddedChannels) are zero
@@ -198,7 +198,7 @@ void lowerWeight(LowerContext& cx, const Op& op) {
   const ops::Window k = ops::windowOf(op.attrs);
   Dims dy = cx.dims(op.operands[0]);
   Dims d = cx.dims(op.operands[1]);
-  Func in = padded(cx.func(op.operands[1]), d, 0.0f, name + "_padded");
+  Func in = cx.zeroPadded(cx.func(op.operands[1]), d, name + "_padded");
   // dy one sample at a time: what fuse inlined into it (an activation's
   // gradient) is computed once per element, not per tap.
   Func dyF(name + "_dy");

@@ -108,7 +108,7 @@ LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bi
   WinogradStages s;
   s.m = m;
   s.tiles = tl.tilesX * tl.tilesY;
-  Func in = padded(cx.func(op.operands[0]), d, 0.0f, name + "_padded");
+  Func in = cx.zeroPadded(cx.func(op.operands[0]), d, name + "_padded");
   inputTransform(s, tl, in, k, name);
   // U (co, ci, xi, nu), from wT (co, kx, ky, ci).
   kernelProduct(s, tl, co, ci, [&](Expr o, Expr i, int kk, Expr yy) { return wT(o, kk, yy, i); }, s.x, d.C, name);
@@ -133,7 +133,7 @@ LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
   WinogradStages s;
   s.m = m;
   s.tiles = tl.tilesX * tl.tilesY;
-  Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
+  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
   dyTransform(s, tl, dyPad, name);
   // U transposed: (ci, co, xi, nu), from the weight (kx, ky, ci, co).
   Func w = cx.func(op.operands[1]);
@@ -171,8 +171,8 @@ LoweredOp& lowerWinogradWeight(LowerContext& cx, const Op& op, int m) {
   WinogradStages s;
   s.m = m;
   s.tiles = tl.tilesX * tl.tilesY;
-  Func dyPad = padded(cx.func(op.operands[0]), dy, 0.0f, name + "_dy_padded");
-  Func in = padded(cx.func(op.operands[1]), d, 0.0f, name + "_padded");
+  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
+  Func in = cx.zeroPadded(cx.func(op.operands[1]), d, name + "_padded");
   dyTransform(s, tl, dyPad, name);
   inputTransform(s, tl, in, k, name);
   // dU per chunk of S samples, over its tiles; then the chunks in order
