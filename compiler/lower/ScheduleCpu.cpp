@@ -20,6 +20,7 @@
 #include "ir/Ops.h"
 #include "lower/LowerContext.h"
 #include "lower/ScheduleParts.h"
+#include "ops/Common.h"
 
 namespace cnnc {
 
@@ -248,10 +249,14 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
 }
 
 // Per chunk of samples (parallel over the chunks), tiles of (vectors of
-// output channels) x (the kernel's columns) accumulate in registers over
-// the output positions of each sample in turn, reading zero-padded copies
-// of the chunk's inputs. Then the sum of the chunks. Neither order depends
-// on the number of threads.
+// output channels) x (the kernel's columns) x (its rows, where they fit in
+// the registers) accumulate over the output positions of each sample in
+// turn, reading zero-padded copies of the chunk's inputs. Then the sum of
+// the chunks. Neither order depends on the number of threads or the tile.
+// The rows in the tile: conv1's 16 channels x 5 columns were 5
+// accumulators, each position 1 + 5 loads for 5 multiply-adds and fewer
+// chains than a two-unit core keeps busy (cpu.chains: 8); x 5 rows they
+// are 25, and 26 loads for 25.
 void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
   const Op& op = *l.op;
   const int CO = channelsOf(g, op.operands[0]), inChannels = channelsOf(g, op.operands[1]);
@@ -259,24 +264,27 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1;
   while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
+  const ops::Window k = ops::windowOf(op.attrs);
+  const bool rows = tw * k.KW * k.KH + 3 <= (cpu.avx512 ? 28 : 12);  // + dy's vector and two broadcasts
   Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
   std::vector<Var> p = part.args();  // co, kx, ky, ci, n
   Var coO("coO"), coI("coI");
-  part.compute_root()
-      .split(p[0], coO, coI, v * tw)
-      .reorder(coI, p[1], coO, p[2], p[3], p[4])
-      .vectorize(coI, v)
-      .unroll(coI)
-      .unroll(p[1])
-      .parallel(p[4]);
+  part.compute_root().split(p[0], coO, coI, v * tw).vectorize(coI, v).unroll(coI).unroll(p[1]).parallel(p[4]);
+  if (rows)
+    part.reorder(coI, p[1], p[2], coO, p[3], p[4]).unroll(p[2]);
+  else
+    part.reorder(coI, p[1], coO, p[2], p[3], p[4]);
   std::vector<Var> q = partAcc.args();
   RDom r = l.r;
   partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
-  partAcc.update()
-      .reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4])
-      .vectorize(q[0], v)
-      .unroll(q[0])
-      .unroll(q[1]);
+  Stage sums = partAcc.update();
+  sums.vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
+  if (rows) {
+    partAcc.unroll(q[2]);
+    sums.reorder(q[0], q[1], q[2], r.x, r.y, r.z, q[3], q[4]).unroll(q[2]);
+  } else {
+    sums.reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4]);
+  }
   stagePadded(input, inChannels, natural, part, p[4]);  // one chunk's padded inputs at a time
   // dy: a chunk's copy when it is computed on the fly (an inlined
   // activation gradient: once per element, not per tap); read in
