@@ -3,17 +3,15 @@
 #include <Halide.h>
 #include <fmt/format.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <new>
+#include <map>
 
 namespace cnnc {
 
@@ -44,60 +42,69 @@ bool runJob(const ObjectJob& job, bool verbose) {
   return true;
 }
 
-// A worker process: jobs from the shared counter until none is left or one
-// fails. Leaves with _exit: the parent's destructors (its temporary folder)
-// are not the child's to run.
-[[noreturn]] void worker(const std::vector<ObjectJob>& work, std::atomic<size_t>& next, bool verbose) {
-  for (size_t i; (i = next.fetch_add(1)) < work.size();)
-    if (!runJob(work[i], verbose)) {
-      next.store(work.size());  // the others stop after their current job
-      std::fflush(stderr);
-      _exit(1);
-    }
-  std::fflush(stderr);
-  _exit(0);
+// A job in a child process, which leaves with _exit: the parent's
+// destructors (its temporary folder) are not the child's to run.
+pid_t startJob(const ObjectJob& job, bool verbose) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const bool ok = runJob(job, verbose);
+    std::fflush(stderr);
+    _exit(ok ? 0 : 1);
+  }
+  return pid;
+}
+
+// Whether a finished child compiled its job; says why not.
+bool succeeded(int status, const std::string& name) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0;  // a failure said its message
+  if (WIFSIGNALED(status))
+    fmt::print(stderr, "cnnc: error: compiling {} died of signal {} ({})\n", name, WTERMSIG(status),
+               strsignal(WTERMSIG(status)));
+  return false;
 }
 
 }  // namespace
 
+// Each job in a process of its own, forked from this one after lowering:
+// Halide numbers the names it makes up (loops, closures, GPU kernels) from
+// counters in the process, so a job's code depends only on the state it is
+// forked from, not on which jobs ran before it or where. The trainer is
+// then the same file whatever `jobs` is, and so are its OpenCL kernels'
+// sources (pocl caches compiled kernels by their source).
 bool compileObjects(std::vector<ObjectJob> work, int jobs, bool verbose) {
   std::stable_sort(work.begin(), work.end(), [](const ObjectJob& a, const ObjectJob& b) { return a.size > b.size; });
-  jobs = std::clamp(jobs, 1, static_cast<int>(std::max<size_t>(work.size(), 1)));
-  if (jobs == 1) {
-    for (const ObjectJob& job : work)
-      if (!runJob(job, verbose)) return false;
-    return true;
-  }
-  void* shared = mmap(nullptr, sizeof(std::atomic<size_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) return compileObjects(std::move(work), 1, verbose);
-  auto* next = new (shared) std::atomic<size_t>(0);
   std::fflush(stdout);
   std::fflush(stderr);
-  std::vector<pid_t> workers;
-  for (int w = 0; w < jobs; ++w) {
-    const pid_t pid = fork();
-    if (pid == 0) worker(work, *next, verbose);
-    if (pid < 0) {
-      fmt::print(stderr, "cnnc: warning: cannot start a compiling process ({}); {} at once\n",
-                 std::strerror(errno), workers.size() + 1);
-      break;
+  std::map<pid_t, std::string> running;
+  bool ok = true;
+  size_t next = 0;
+  while (running.size() > 0 || (ok && next < work.size())) {
+    if (ok && next < work.size() && running.size() < static_cast<size_t>(std::max(jobs, 1))) {
+      const pid_t pid = startJob(work[next], verbose);
+      if (pid > 0) {
+        running[pid] = work[next++].name;
+        continue;
+      }
+      if (running.empty()) {  // no process at all: this one compiles it
+        fmt::print(stderr, "cnnc: warning: cannot start a compiling process ({}); compiling in this one\n",
+                   std::strerror(errno));
+        ok = runJob(work[next++], verbose);
+        continue;
+      }
+      jobs = static_cast<int>(running.size());  // as many as there are
     }
-    workers.push_back(pid);
-  }
-  // Without any worker, this process compiles them all.
-  bool ok = workers.empty() ? compileObjects(work, 1, verbose) : true;
-  for (pid_t pid : workers) {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      fmt::print(stderr, "cnnc: error: waiting for the compiling processes: {}\n", std::strerror(errno));
+      return false;
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      if (WIFSIGNALED(status))
-        fmt::print(stderr, "cnnc: error: a compiling process died of signal {} ({})\n", WTERMSIG(status),
-                   strsignal(WTERMSIG(status)));
-      ok = false;
-    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;  // not one of ours
+    ok = succeeded(status, it->second) && ok;  // after a failure, no new job: the running ones finish
+    running.erase(it);
   }
-  munmap(shared, sizeof(std::atomic<size_t>));
   return ok;
 }
 
