@@ -76,12 +76,17 @@ std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& 
   std::string out;
   for (const Lowered* L : {&cpu.step, &cpu.evalStep}) {
     const std::vector<std::vector<Func>> funcs = rootFuncsByKernel(*L, g, fusion);
+    const std::vector<int> host = hostKernels(*L, g, fusion);
     const bool training = L == &cpu.step;
     out += fmt::format("const cnnc_rt::KernelSpec k{}Kernels[] = {{\n", training ? "Train" : "Eval");
+    auto counted = [&](size_t k) {
+      const Op& root = g.ops[fusion.kernels[k].root];
+      return root.phase != Phase::Update && (training || root.phase == Phase::Forward);
+    };
     for (size_t k = 0; k < fusion.kernels.size(); ++k) {
+      if (!counted(k) || host[k] != static_cast<int>(k)) continue;
       const Kernel& kernel = fusion.kernels[k];
       const Op& root = g.ops[kernel.root];
-      if (root.phase == Phase::Update || (!training && root.phase != Phase::Forward)) continue;
       std::string what = fmt::format("{} {}", k, opInfo(root.kind).name);
       if (const int m = fusion.winograd[kernel.root])
         what += " winograd " + winogradName(m, static_cast<int>(root.attrs.pair("kernel")[0]));
@@ -96,7 +101,19 @@ std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& 
       std::vector<std::string> names;
       // Halide makes a repeated Func name unique with "$N"; one pipeline
       // has each name once, so the trainer matches names without it.
-      for (const Func& f : funcs[k]) names.push_back("\"" + f.name().substr(0, f.name().find('$')) + "\"");
+      // The kernel's own Funcs first (the first one's end is a call).
+      auto add = [&](size_t j) {
+        for (const Func& f : funcs[j]) names.push_back("\"" + f.name().substr(0, f.name().find('$')) + "\"");
+      };
+      add(k);
+      std::vector<size_t> inside;
+      for (size_t j = 0; j < k; ++j)
+        if (counted(j) && host[j] == static_cast<int>(k)) inside.push_back(j), add(j);
+      if (!inside.empty()) {
+        // Timed together: per sample, each inside the other's loop.
+        what += fmt::format(" (with {} per sample)", fmt::join(inside, ", "));
+        for (size_t j : inside) macs += opMacsPerSample(g, g.ops[fusion.kernels[j].root]);
+      }
       out += fmt::format("    {{\"{}\", {}, {{{}}}}},\n", what, 2 * macs * g.train.batch, fmt::join(names, ", "));
     }
     out += "};\n\n";

@@ -60,6 +60,9 @@ struct LoweredOp {
   const Op* op = nullptr;
   LoopNest loops = LoopNest::None;
   bool inlined = false;   // computed inside its consumers (fuse): no schedule of its own
+  // Evaluation on the CPU: computed sample by sample inside this op's
+  // kernel (ScheduleCpu.cpp: samplesTogether).
+  const Op* computedIn = nullptr;
   Halide::Func out;       // the op's result (a pipeline output or an intermediate)
   Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
   Halide::RDom r;         // acc's reduction domain (the partial sums' for a weight gradient)

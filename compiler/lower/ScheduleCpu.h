@@ -25,4 +25,8 @@ void scheduleUpdateCpu(LoweredUpdate& update, const Halide::Target& target);
 std::vector<std::vector<Halide::Func>> rootFuncsByKernel(const Lowered& lowered, const Graph& graph,
                                                          const Fusion& fusion);
 
+// By kernel index: the kernel whose loop over the samples computes it
+// (evaluation's samplesTogether), or the kernel itself.
+std::vector<int> hostKernels(const Lowered& lowered, const Graph& graph, const Fusion& fusion);
+
 }  // namespace cnnc

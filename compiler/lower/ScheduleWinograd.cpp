@@ -60,9 +60,9 @@ void gemm(Func acc, Func product, int channels, int tiles, int natural, const Cp
 void weightTransform(Func rows, Func weight, int channels, int natural) {
   const int v = vectorFor(channels, natural);
   std::vector<Var> a = weight.args();
-  weight.compute_root().reorder(a[0], a[3], a[2], a[1]).vectorize(a[0], v).unroll(a[3]);
+  weight.compute_root().reorder(a[0], a[3], a[2], a[1]).vectorize(a[0], v).unroll(a[3]).parallel(a[1]);
   std::vector<Var> b = rows.args();
-  rows.compute_root().vectorize(b[0], v).unroll(b[1]);
+  rows.compute_root().vectorize(b[0], v).unroll(b[1]).parallel(b[3]);
 }
 
 }  // namespace

@@ -605,22 +605,11 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"0 conv2d -> stem.0", 226492416, {"stem_0_conv2d", "stem_0_conv2d_weight_t", "stem_1_batchnorm_scale", "stem_0_conv2d_folded_bias"}},
-    {"1 relu -> stem.2", 0, {"stem_2_relu"}},
-    {"2 conv2d winograd F(4x4,3x3) -> block1.0", 2415919104, {"block1_0_conv2d", "block1_0_conv2d_weight_t", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight"}},
-    {"3 relu -> block1.2", 0, {"block1_2_relu"}},
-    {"4 conv2d winograd F(4x4,3x3) -> block1.3", 2415919104, {"block1_3_conv2d", "block1_3_conv2d_weight_t", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight"}},
-    {"5 conv2d -> down1.0", 1207959552, {"down1_0_conv2d", "down1_0_conv2d_weight_t", "down1_1_batchnorm_scale", "down1_0_conv2d_folded_bias"}},
-    {"6 relu -> down1.2", 0, {"down1_2_relu"}},
-    {"7 conv2d winograd F(4x4,3x3) -> down1.3", 2415919104, {"down1_3_conv2d", "down1_3_conv2d_weight_t", "down1_4_batchnorm_scale", "down1_3_conv2d_folded_bias", "down1_3_conv2d_wg_weight_rows", "down1_3_conv2d_wg_weight"}},
+    {"1 relu -> stem.2 (with 0 per sample)", 226492416, {"stem_2_relu", "stem_0_conv2d_weight_t", "stem_1_batchnorm_scale", "stem_0_conv2d_folded_bias"}},
+    {"4 conv2d winograd F(4x4,3x3) -> block1.3 (with 2, 3 per sample)", 4831838208, {"block1_3_conv2d", "block1_3_conv2d_weight_t", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight", "block1_0_conv2d_weight_t", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight"}},
+    {"7 conv2d winograd F(4x4,3x3) -> down1.3 (with 5, 6 per sample)", 3623878656, {"down1_3_conv2d", "down1_3_conv2d_weight_t", "down1_4_batchnorm_scale", "down1_3_conv2d_folded_bias", "down1_3_conv2d_wg_weight_rows", "down1_3_conv2d_wg_weight", "down1_0_conv2d_weight_t", "down1_1_batchnorm_scale", "down1_0_conv2d_folded_bias"}},
     {"8 conv2d -> skip1.0", 134217728, {"skip1_0_conv2d", "skip1_0_conv2d_weight_t", "skip1_1_batchnorm_scale", "skip1_0_conv2d_folded_bias"}},
-    {"9 conv2d -> down2.0", 1207959552, {"down2_0_conv2d", "down2_0_conv2d_weight_t", "down2_1_batchnorm_scale", "down2_0_conv2d_folded_bias"}},
-    {"10 relu -> down2.2", 0, {"down2_2_relu"}},
-    {"11 conv2d winograd F(4x4,3x3) -> down2.3", 2415919104, {"down2_3_conv2d", "down2_3_conv2d_weight_t", "down2_4_batchnorm_scale", "down2_3_conv2d_folded_bias", "down2_3_conv2d_wg_weight_rows", "down2_3_conv2d_wg_weight"}},
-    {"12 conv2d -> skip2.0", 134217728, {"skip2_0_conv2d", "skip2_0_conv2d_weight_t", "skip2_1_batchnorm_scale", "skip2_0_conv2d_folded_bias"}},
-    {"13 global_avgpool -> head.0", 0, {"head_0_global_avgpool"}},
-    {"14 flatten -> head.1", 0, {"head_1_flatten"}},
-    {"15 linear -> out.0", 327680, {"out_0_linear", "out_0_linear_acc"}},
+    {"15 linear -> out.0 (with 9, 10, 11, 12, 13, 14 per sample)", 3758424064, {"out_0_linear", "out_0_linear_acc", "down2_0_conv2d_weight_t", "down2_1_batchnorm_scale", "down2_0_conv2d_folded_bias", "down2_3_conv2d_weight_t", "down2_4_batchnorm_scale", "down2_3_conv2d_folded_bias", "down2_3_conv2d_wg_weight_rows", "down2_3_conv2d_wg_weight", "skip2_0_conv2d_weight_t", "skip2_1_batchnorm_scale", "skip2_0_conv2d_folded_bias"}},
     {"16 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 

@@ -464,20 +464,9 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"0 conv2d -> stem.0", 28901376, {"stem_0_conv2d", "stem_0_conv2d_weight_t", "stem_1_batchnorm_scale", "stem_0_conv2d_folded_bias"}},
-    {"1 maxpool -> stem.3", 0, {"stem_3_maxpool"}},
-    {"2 conv2d winograd F(2x2,3x3) -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight"}},
-    {"3 relu -> block1.2", 0, {"block1_2_relu"}},
-    {"4 conv2d winograd F(2x2,3x3) -> block1.3", 231211008, {"block1_3_conv2d", "block1_3_conv2d_weight_t", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight"}},
-    {"5 relu -> block1.6", 0, {"block1_6_relu"}},
-    {"6 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t", "down_1_batchnorm_scale", "down_0_conv2d_folded_bias"}},
-    {"7 relu -> down.2", 0, {"down_2_relu"}},
-    {"8 conv2d winograd F(4x4,3x3) -> down.3", 231211008, {"down_3_conv2d", "down_3_conv2d_weight_t", "down_4_batchnorm_scale", "down_3_conv2d_folded_bias", "down_3_conv2d_wg_weight_rows", "down_3_conv2d_wg_weight"}},
-    {"9 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t", "skip_1_batchnorm_scale", "skip_0_conv2d_folded_bias"}},
-    {"10 global_avgpool -> head.0", 0, {"head_0_global_avgpool"}},
-    {"11 flatten -> head.1", 0, {"head_1_flatten"}},
-    {"12 dropout -> head.2", 0, {"head_2_dropout"}},
-    {"13 linear -> out.0", 81920, {"out_0_linear", "out_0_linear_acc"}},
+    {"1 maxpool -> stem.3 (with 0 per sample)", 28901376, {"stem_3_maxpool", "stem_0_conv2d_weight_t", "stem_1_batchnorm_scale", "stem_0_conv2d_folded_bias"}},
+    {"5 relu -> block1.6 (with 2, 3, 4 per sample)", 462422016, {"block1_6_relu", "block1_0_conv2d_weight_t", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight", "block1_3_conv2d_weight_t", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight"}},
+    {"13 linear -> out.0 (with 6, 7, 8, 9, 10, 11, 12 per sample)", 359743488, {"out_0_linear", "out_0_linear_acc", "down_0_conv2d_weight_t", "down_1_batchnorm_scale", "down_0_conv2d_folded_bias", "down_3_conv2d_weight_t", "down_4_batchnorm_scale", "down_3_conv2d_folded_bias", "down_3_conv2d_wg_weight_rows", "down_3_conv2d_wg_weight", "skip_0_conv2d_weight_t", "skip_1_batchnorm_scale", "skip_0_conv2d_folded_bias"}},
     {"14 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
