@@ -498,9 +498,6 @@ Func sampleLoop(const LoweredOp& l, const Graph& g, int natural) {
 // of one per kernel: mnist's evaluation 1.43 -> 1.36 ms per batch (2-core
 // AMD EPYC, 2026-12-05). Same arithmetic, so the same results.
 void samplesTogether(Lowered& L, const Graph& g, int natural) {
-  std::vector<LoweredOp*> byResult(g.tensors.size(), nullptr);
-  for (LoweredOp& l : L.ops)
-    if (l.op->result >= 0) byResult[l.op->result] = &l;
   // The kernels reading tensor t, through the ops inlined into them.
   std::function<void(int, std::vector<LoweredOp*>&)> readers = [&](int t, std::vector<LoweredOp*>& found) {
     for (LoweredOp& l : L.ops) {
