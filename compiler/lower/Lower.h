@@ -45,11 +45,13 @@ struct NormStats {
 struct WinogradStages {
   int m = 0;                          // the tile (0: direct convolution)
   int tiles = 0;                      // per sample (tilesX x tilesY)
+  int tilesX = 0;                     // the forward's: along x
   Halide::Func xRows, x;              // B^T d B: the input's transform (forward, weight gradient)
   Halide::Func dyRows, dy;            // A dY A^T: dy's (both gradients)
   Halide::Func weightRows, weight;    // G g G^T, once per call: (co, ci, xi, nu); the data gradient's (ci, co, ...)
   Halide::Func productAcc, product;   // the GEMM at each of the alpha^2 positions
-  Halide::Func backRows, back;        // out of the transformed domain: A^T M A, B dV B^T, or G^T dU G
+  Halide::Func backRows, back;        // out of the transformed domain: A^T M A (the forward's rows only: its output
+                                      // is the second pass), B dV B^T, or G^T dU G
   Halide::Func partialAcc, partial;   // weight gradient: dU per chunk of samples
   std::vector<Halide::Func> all() const;  // the defined ones
 };

@@ -75,24 +75,61 @@ void weightTransform(Func rows, Func weight, int channels, int natural) {
 // of 8: 0.64; 2-core AMD EPYC, 2026-12-05; vgg's within the noise).
 int tilesPerBlock(int tiles) { return std::min(tiles, 4); }
 
-void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
+// The forward: per sample, blocks of up to 4 tiles (a row of tiles, or
+// rows of few: mnist's conv3 is 2 x 2), each block's input transform and
+// GEMM, then each output tile per vector of channels: A^T along x into
+// rows, and the 4 x 4 outputs (unrolled) from them plus the bias. The
+// tiles of outputs were a stage of their own, copied into the output
+// with an index division per vector.
+void winogradForward(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
   std::vector<Var> a = l.out.args();  // c, x, y, n
   const Var n = a[3];
+  const int v = vectorFor(channels, natural);
+  const int cols = std::min(s.tilesX, 4), rows = std::max(1, std::min(s.tiles / s.tilesX, 4 / s.tilesX));
+  Var tx("tx"), xi("xi"), ty("ty"), yi("yi"), txO("txO"), txI("txI"), tyO("tyO"), tyI("tyI"), cO("cO"), cI("cI");
+  // GuardWithIf: x = m tx + xi exactly, so x % m is the unrolled xi.
+  l.out.compute_root()
+      .split(a[1], tx, xi, s.m, TailStrategy::GuardWithIf)
+      .split(a[2], ty, yi, s.m, TailStrategy::GuardWithIf)
+      .split(tx, txO, txI, cols, TailStrategy::GuardWithIf)
+      .split(ty, tyO, tyI, rows, TailStrategy::GuardWithIf)
+      .split(a[0], cO, cI, v)
+      .reorder(cI, xi, yi, cO, txI, tyI, txO, tyO, n)
+      .vectorize(cI)
+      .unroll(xi)
+      .unroll(yi)
+      .parallel(n);
+  stagePadded(l.staged, reduced, natural, l.out, n);
+  std::vector<Var> b = s.backRows.args();  // c, xi, q, t, n
+  s.backRows.compute_at(l.out, cO).reorder(b[0], b[1], b[2]).vectorize(b[0], v).unroll(b[1]);
+  transform(s.xRows, s.x, reduced, natural, l.out, txO);
+  byPosition(s.x);
+  gemm(s.productAcc, s.product, channels, cols * rows, natural, cpu, l.out, txO);
+}
+
+void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
+  WinogradStages& s = l.winograd;
+  weightTransform(s.weightRows, s.weight, channels, natural);
+  if (l.weightT.defined()) l.weightT.compute_root().vectorize(l.weightT.args()[0], vectorFor(channels, natural));
+  if (s.x.defined()) {
+    winogradForward(l, channels, reduced, natural, cpu);
+    return;
+  }
+  // The data gradient: per sample, blocks of tiles: each block's dy
+  // transform, GEMM and B dV B^T in turn; then each input pixel sums
+  // the windows that hold it.
+  std::vector<Var> a = l.out.args();  // c, x, y, n
+  const Var n = a[3];
   l.out.compute_root().vectorize(a[0], vectorFor(channels, natural)).parallel(n);
-  stagePadded(l.staged, reduced, natural, l.out, n);  // the zero-padded input (dy for the data gradient)
-  // Per sample, blocks of tiles: each block's input transform, GEMM and
-  // output transform in turn.
+  stagePadded(l.staged, reduced, natural, l.out, n);  // the zero-padded dy
   const int block = tilesPerBlock(s.tiles);
   transform(s.backRows, s.back, channels, natural, l.out, n);
   Var tB("tB"), tI("tI");
   s.back.split(s.back.args()[3], tB, tI, block);
-  Func in = s.x.defined() ? s.x : s.dy;
-  transform(s.x.defined() ? s.xRows : s.dyRows, in, reduced, natural, s.back, tB);
-  byPosition(in);
+  transform(s.dyRows, s.dy, reduced, natural, s.back, tB);
+  byPosition(s.dy);
   gemm(s.productAcc, s.product, channels, block, natural, cpu, s.back, tB);
-  weightTransform(s.weightRows, s.weight, channels, natural);
-  if (l.weightT.defined()) l.weightT.compute_root().vectorize(l.weightT.args()[0], vectorFor(channels, natural));
 }
 
 // Per chunk of samples (parallel over the chunks): both transforms of the

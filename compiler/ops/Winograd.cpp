@@ -108,16 +108,19 @@ LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bi
   WinogradStages s;
   s.m = m;
   s.tiles = tl.tilesX * tl.tilesY;
+  s.tilesX = tl.tilesX;
   Func in = cx.zeroPadded(cx.func(op.operands[0]), d, name + "_padded");
   inputTransform(s, tl, in, k, name);
   // U (co, ci, xi, nu), from wT (co, kx, ky, ci).
   kernelProduct(s, tl, co, ci, [&](Expr o, Expr i, int kk, Expr yy) { return wT(o, kk, yy, i); }, s.x, d.C, name);
-  // y = A^T M A per tile, then each output from its tile.
+  // y = A^T M A per tile: A^T along x into rows, then each output from
+  // its tile's rows (the schedule unrolls x % m and y % m, so each output
+  // is one constant combination; no tile of results in between).
   s.backRows = Func(name + "_wg_y_rows");
-  s.back = Func(name + "_wg_y");
-  separable(s.backRows, s.back, tl.w.AT, [&](int p, Expr qq) { return s.product(c, p, qq, t, n); });
+  s.backRows(c, xi, q, t, n) = rowOf(tl.w.AT, xi, [&](int p) { return s.product(c, p, q, t, n); });
   Func out(name);
-  out(co, x, y, n) = s.back(co, x % m, y % m, x / m + tl.tilesX * (y / m), n) + bias;
+  Expr tile = x / m + tl.tilesX * (y / m);
+  out(co, x, y, n) = rowOf(tl.w.AT, y % m, [&](int kk) { return s.backRows(co, x % m, kk, tile, n); }) + bias;
   LoweredOp& l = cx.add(op, out);
   l.staged = in;
   l.weightT = wT;
