@@ -196,7 +196,7 @@ struct KernelRows {
     int row = -1;        // -1: a Func of no kernel
     bool first = false;  // the kernel's first Func: its end is one call of the kernel
   };
-  std::unordered_map<std::string, Owner> byFunc;  // Func name, "$N" cut
+  std::unordered_map<std::string, Owner> byFunc;  // funcKey of the Func's name
   std::unordered_map<const char*, Owner> byName;  // the events' name pointers (stable strings), cached
 
   void set(const std::vector<KernelSpec>& specs) {
@@ -211,7 +211,7 @@ struct KernelRows {
     auto cached = byName.find(func);
     if (cached != byName.end()) return cached->second;
     std::string name(func);
-    auto it = byFunc.find(name.substr(0, name.find('$')));
+    auto it = byFunc.find(funcKey(name));
     const Owner owner = it == byFunc.end() ? Owner{} : it->second;
     byName[func] = owner;
     return owner;

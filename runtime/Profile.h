@@ -60,6 +60,20 @@ class Profile {
 // is installed for every command (else Halide would print the events) and
 // returns at once unless `start` was called.
 enum class Traced { None, Training, Evaluation };
+// A Func's name without the "$N" Halide appends to repeated names, which
+// differ between pipelines (and may sit inside a wrapper's name:
+// "f$1_in_g"): how the trainer's tables (cnnc) and the events match.
+inline std::string funcKey(const std::string& name) {
+  std::string key;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '$') {
+      key += name[i];
+      continue;
+    }
+    while (i + 1 < name.size() && name[i + 1] >= '0' && name[i + 1] <= '9') ++i;
+  }
+  return key;
+}
 void installKernelTrace();
 void startKernelProfile(const std::vector<KernelSpec>& training, const std::vector<KernelSpec>& evaluation);
 // Which pipeline the next calls run (their kernels' rows).

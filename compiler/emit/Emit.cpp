@@ -18,6 +18,7 @@
 #include "ir/Ops.h"
 #include "plan/Plan.h"
 #include "runtime/AtomicFile.h"
+#include "runtime/Profile.h"
 #include "lower/Lower.h"
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleGpu.h"
@@ -100,10 +101,11 @@ std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& 
       what += " -> " + result;
       std::vector<std::string> names;
       // Halide makes a repeated Func name unique with "$N"; one pipeline
-      // has each name once, so the trainer matches names without it.
+      // has each name once, so the trainer matches names without it
+      // (funcKey: a wrapper "f$1_in_g" is not f).
       // The kernel's own Funcs first (the first one's end is a call).
       auto add = [&](size_t j) {
-        for (const Func& f : funcs[j]) names.push_back("\"" + f.name().substr(0, f.name().find('$')) + "\"");
+        for (const Func& f : funcs[j]) names.push_back("\"" + cnnc_rt::funcKey(f.name()) + "\"");
       };
       add(k);
       std::vector<size_t> inside;

@@ -326,9 +326,9 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"6 flatten -> layer2.0 (with 0, 1, 2, 3, 4, 5 per sample)", 45772800, {"layer2_0_flatten", "c1_0_conv2d_weight_t", "c3_0_conv2d_weight_t"}},
-    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "layer2_0_flatten"}},
+    {"7 linear -> f5.0", 6144000, {"f5_0_linear", "layer2_0_flatten_in_f5_0_linear_acc"}},
     {"8 tanh -> f5.1", 0, {"f5_1_tanh"}},
-    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f5_1_tanh"}},
+    {"9 linear -> f6.0", 1290240, {"f6_0_linear", "f5_1_tanh_in_f6_0_linear_acc"}},
     {"11 linear -> out.0 (with 10 per sample)", 107520, {"out_0_linear", "out_0_linear_acc"}},
     {"12 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };

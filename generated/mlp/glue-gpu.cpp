@@ -170,7 +170,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"0 flatten -> layer0.0", 0, {"layer0_0_flatten"}},
-    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "layer0_0_flatten"}},
+    {"1 linear -> hidden.0", 25690112, {"hidden_0_linear", "layer0_0_flatten_in_hidden_0_linear_acc"}},
     {"3 linear -> out.0 (with 2 per sample)", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"4 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };

@@ -213,7 +213,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"7 flatten -> layer4.0 (with 0, 1, 2, 3, 4, 5, 6 per sample)", 4682022912, {"layer4_0_flatten", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_0_conv2d_weight_t", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight", "conv3_0_conv2d_weight_t", "conv3_1_batchnorm_scale", "conv3_0_conv2d_folded_bias", "conv3_0_conv2d_wg_weight_rows", "conv3_0_conv2d_wg_weight", "conv4_0_conv2d_weight_t", "conv4_1_batchnorm_scale", "conv4_0_conv2d_folded_bias", "conv4_0_conv2d_wg_weight_rows", "conv4_0_conv2d_wg_weight"}},
-    {"8 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten"}},
+    {"8 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten_in_fc_0_linear_acc"}},
     {"10 linear -> out.0 (with 9 per sample)", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"11 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
