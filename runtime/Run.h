@@ -60,6 +60,10 @@ struct Run {
   Kernels kernels;          // after choose()
   Profile profile{false};   // train --profile: nothing is counted or timed without it
   PoolGrowth growth;
+  // Seconds of collectives inside the training steps (train --profile on
+  // a distributed trainer); the rest of ranks->seconds() is evaluation's
+  // and the checkpoints'.
+  double stepCollectives = 0;
   Collective* ranks = nullptr;  // a distributed trainer's job (mpirun); null in one process
 };
 

@@ -101,6 +101,7 @@ int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOption
   const DeviceCopies copiesBefore = deviceCopies();
   s.b.noise = dropoutKey(b.seed, b.step);
   s.b.augment = augmentKey(b.seed, b.epoch);
+  const double talkBefore = run.ranks ? run.ranks->seconds() : 0;
   const int status = timed(run.profile, stepKernel, double(b.n), [&] {
     traceInto(Traced::Training);
     if (!chunked) return finished(run, k.trainStep(s.b, static_cast<int>(b.first), static_cast<int>(b.n)), s.b.loss);
@@ -110,6 +111,7 @@ int trainStep(Run& run, Session& s, const Batch& b, double lr, const TrainOption
     if (stop) gInterrupted = 1;
     return status;
   });
+  if (run.ranks) run.stepCollectives += run.ranks->seconds() - talkBefore;
   if (!check(status, "training step")) return 1;
   for (int64_t& batches : s.counters) ++batches;  // num_batches_tracked
   // The loss is the one value a step brings back from a GPU.
@@ -175,13 +177,15 @@ void printProfile(const Run& run, int threads) {
   run.profile.print(peak, threads);
   printKernelProfile(peak, run.profile.seconds("train_step"), run.profile.seconds("eval"));
   if (run.ranks) {
-    // The training steps' time: computing, and in the step's collectives
-    // (sending, and waiting for the slowest rank), on rank 0.
-    const double steps = run.profile.seconds("train_step"), talk = run.ranks->seconds();
+    // The training steps' time: computing, and in the steps' collectives
+    // (sending, and waiting for the slowest rank), on rank 0; then the
+    // collectives outside the steps (evaluation's gathers, checkpoints),
+    // which counted among the steps' before and could exceed them.
+    const double steps = run.profile.seconds("train_step"), talk = run.stepCollectives;
     std::printf("distributed: %d ranks x %lld chunks of %lld; training steps %.2f s: computing %.2f s, collectives "
-                "%.2f s (%.1f%%; evaluation's included)\n",
+                "%.2f s (%.1f%%); collectives outside the steps %.2f s\n",
                 run.ranks->size(), (long long)(run.spec.chunks / run.ranks->size()), (long long)run.spec.batch, steps,
-                steps - talk, talk, steps > 0 ? 100.0 * talk / steps : 0.0);
+                steps - talk, talk, steps > 0 ? 100.0 * talk / steps : 0.0, run.ranks->seconds() - talk);
   }
   const PoolGrowth& g = run.growth;
   if (const GpuSpec* gpu = run.kernels.gpu) {
