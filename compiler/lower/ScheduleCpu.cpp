@@ -509,9 +509,9 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
     }
   };
   for (LoweredOp& l : L.ops) {
-    const bool ownLoop = !l.inlined && l.op->result >= 0 && sampleLoop(l, g, natural).defined() &&
-                         sampleLoop(l, g, natural).name() == l.out.name();
-    if (!ownLoop || l.op->result == g.output) continue;
+    if (l.inlined || l.op->result < 0 || l.op->result == g.output) continue;
+    const Func own = sampleLoop(l, g, natural);
+    if (!own.defined() || own.name() != l.out.name()) continue;  // its result is not written sample by sample
     std::vector<LoweredOp*> found;
     readers(l.op->result, found);
     if (found.size() != 1) continue;

@@ -67,16 +67,16 @@ void weightTransform(Func rows, Func weight, int channels, int natural) {
 
 }  // namespace
 
-// Tiles per block of the GEMM and the output transform: 4, a register
+// Tiles per block of the GEMM and the output transform: a register
 // tile's columns, so that a block's product (channels x alpha^2 floats a
 // tile: 32 KB for mnist's conv2) is read back from L1 by the output
 // transform; a whole sample's (128 KB for conv2) went to L2 and back.
 // conv2 forward 0.60 -> 0.55 ms, its data gradient 0.64 -> 0.60 (blocks
 // of 8: 0.64; 2-core AMD EPYC, 2026-12-05; vgg's within the noise).
-int tilesPerBlock(int tiles) { return std::min(tiles, 4); }
+constexpr int kBlockTiles = 4;
 
-// The forward: per sample, blocks of up to 4 tiles (a row of tiles, or
-// rows of few: mnist's conv3 is 2 x 2), each block's input transform and
+// The forward: per sample, blocks of up to kBlockTiles tiles (a row of
+// tiles, or rows of few: mnist's conv3 is 2 x 2), each block's input transform and
 // GEMM, then each output tile per vector of channels: A^T along x into
 // rows, and the 4 x 4 outputs (unrolled) from them plus the bias. The
 // tiles of outputs were a stage of their own, copied into the output
@@ -86,7 +86,8 @@ void winogradForward(LoweredOp& l, int channels, int reduced, int natural, const
   std::vector<Var> a = l.out.args();  // c, x, y, n
   const Var n = a[3];
   const int v = vectorFor(channels, natural);
-  const int cols = std::min(s.tilesX, 4), rows = std::max(1, std::min(s.tiles / s.tilesX, 4 / s.tilesX));
+  const int cols = std::min(s.tilesX, kBlockTiles);
+  const int rows = std::max(1, std::min(s.tiles / s.tilesX, kBlockTiles / s.tilesX));
   Var tx("tx"), xi("xi"), ty("ty"), yi("yi"), txO("txO"), txI("txI"), tyO("tyO"), tyI("tyI"), cO("cO"), cI("cI");
   // GuardWithIf: x = m tx + xi exactly, so x % m is the unrolled xi.
   l.out.compute_root()
@@ -123,7 +124,7 @@ void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, c
   const Var n = a[3];
   l.out.compute_root().vectorize(a[0], vectorFor(channels, natural)).parallel(n);
   stagePadded(l.staged, reduced, natural, l.out, n);  // the zero-padded dy
-  const int block = tilesPerBlock(s.tiles);
+  const int block = std::min(s.tiles, kBlockTiles);
   transform(s.backRows, s.back, channels, natural, l.out, n);
   Var tB("tB"), tI("tI");
   s.back.split(s.back.args()[3], tB, tI, block);
