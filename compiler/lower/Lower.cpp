@@ -215,6 +215,13 @@ int samplesPerChunk(int batch, int most) {
   return 1;
 }
 
+int weightGradientPartials(int chunks) {
+  const int fewest = std::max(2, chunks / 4);
+  for (int p = fewest; p < chunks; ++p)
+    if (chunks % p == 0) return p;
+  return chunks;
+}
+
 Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
   if (count > 64) {
     RDom r(0, count, name);

@@ -47,9 +47,9 @@ int vectorDividing(int extent, int natural) {
 // vectors of columns read it densely, where a select over clamped
 // columns gathered it (MNIST's pixels a byte at a time, about 3,400
 // cycles per sample: a sixth of conv1's multiply-adds).
-void stagePadded(Func f, int channels, int natural, Func at, Var level) {
+void stagePadded(Func f, int channels, int natural, const LoopLevel& at) {
   std::vector<Var> a = f.args();  // c, x, y, n
-  f.compute_at(at, level);
+  f.compute_at(at);
   const int cv = vectorFor(channels, natural);
   const bool byChannels = cv * 4 >= natural;
   if (byChannels)
@@ -151,7 +151,7 @@ void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, cons
   RDom r = l.r;
   l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[1]);
   l.weightT.compute_root().align_bounds(l.weightT.args()[0], cv).vectorize(l.weightT.args()[0], cv);
-  stagePadded(l.staged, reduced, natural, l.out, a[3]);
+  stagePadded(l.staged, reduced, natural, LoopLevel(l.out, a[3]));
 }
 
 // A convolution's register tile, computed at `at`'s loop `tile`: the
@@ -168,7 +168,7 @@ void tileAccumulators(LoweredOp& l, int cv, int reduced, int natural, Func at, V
   l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
   // A zero-padded copy of each sample's input, so the inner loop reads
   // memory instead of testing borders.
-  stagePadded(l.staged, reduced, natural, sampleLoop, sample);
+  stagePadded(l.staged, reduced, natural, LoopLevel(sampleLoop, sample));
 }
 
 // A convolution written as acc(c, x, y, n) += w(c, ...) * in(...), summing
@@ -286,7 +286,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   } else {
     sums.reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4]);
   }
-  stagePadded(input, inChannels, natural, part, p[4]);  // one chunk's padded inputs at a time
+  stagePadded(input, inChannels, natural, LoopLevel(part, p[4]));  // one chunk's padded inputs at a time
   // dy: a chunk's copy when it is computed on the fly (an inlined
   // activation gradient: once per element, not per tap); read in
   // place when a kernel wrote it.

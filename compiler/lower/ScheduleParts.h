@@ -13,8 +13,8 @@ int vectorFor(int extent, int natural);
 int vectorDividing(int extent, int natural);
 
 // A zero-padded copy of an input of `channels` channels, computed at
-// `at`'s loop `level`, in vectors (ScheduleCpu.cpp).
-void stagePadded(Halide::Func f, int channels, int natural, Halide::Func at, Halide::Var level);
+// the loop `at`, in vectors (ScheduleCpu.cpp).
+void stagePadded(Halide::Func f, int channels, int natural, const Halide::LoopLevel& at);
 
 // What the schedules know of the CPU: the vector registers (Halide's
 // target) and the accumulators that keep its multiply-add units busy

@@ -14,15 +14,15 @@ using namespace Halide;
 namespace {
 
 // rows (c, xi, q, t, n) -> out (c, xi, nu, t, n), per tile and vector of
-// channels, computed at `at`'s loop `level`. Only the dimension a stage's
+// channels, computed at the loop `at`. Only the dimension a stage's
 // rows are chosen by is unrolled (rows: xi, out: nu): unrolling both
 // made the code of every transform 8 times larger and the training
 // pipeline take 38 s to compile (mnist, 6 Winograd passes).
-void transform(Func rows, Func out, int channels, int natural, Func at, Var level) {
+void transform(Func rows, Func out, int channels, int natural, const LoopLevel& at) {
   const int v = vectorFor(channels, natural);
   std::vector<Var> a = out.args();  // c, xi, nu, t, n
   Var cO("cO"), cI("cI");
-  out.compute_at(at, level).split(a[0], cO, cI, v).reorder(cI, a[2], a[1], cO, a[3], a[4]).vectorize(cI).unroll(a[2]);
+  out.compute_at(at).split(a[0], cO, cI, v).reorder(cI, a[2], a[1], cO, a[3], a[4]).vectorize(cI).unroll(a[2]);
   std::vector<Var> b = rows.args();  // c, xi, q, t, n
   rows.compute_at(out, cO).reorder(b[0], b[1], b[2]).vectorize(b[0], v).unroll(b[1]);
 }
@@ -101,10 +101,10 @@ void winogradForward(LoweredOp& l, int channels, int reduced, int natural, const
       .unroll(xi)
       .unroll(yi)
       .parallel(n);
-  stagePadded(l.staged, reduced, natural, l.out, n);
+  stagePadded(l.staged, reduced, natural, LoopLevel(l.out, n));
   std::vector<Var> b = s.backRows.args();  // c, xi, q, t, n
   s.backRows.compute_at(l.out, cO).reorder(b[0], b[1], b[2]).vectorize(b[0], v).unroll(b[1]);
-  transform(s.xRows, s.x, reduced, natural, l.out, txO);
+  transform(s.xRows, s.x, reduced, natural, LoopLevel(l.out, txO));
   byPosition(s.x);
   gemm(s.productAcc, s.product, channels, cols * rows, natural, cpu, l.out, txO);
 }
@@ -123,35 +123,37 @@ void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, c
   std::vector<Var> a = l.out.args();  // c, x, y, n
   const Var n = a[3];
   l.out.compute_root().vectorize(a[0], vectorFor(channels, natural)).parallel(n);
-  stagePadded(l.staged, reduced, natural, l.out, n);  // the zero-padded dy
+  stagePadded(l.staged, reduced, natural, LoopLevel(l.out, n));  // the zero-padded dy
   const int block = std::min(s.tiles, kBlockTiles);
-  transform(s.backRows, s.back, channels, natural, l.out, n);
+  transform(s.backRows, s.back, channels, natural, LoopLevel(l.out, n));
   Var tB("tB"), tI("tI");
   s.back.split(s.back.args()[3], tB, tI, block);
-  transform(s.dyRows, s.dy, reduced, natural, s.back, tB);
+  transform(s.dyRows, s.dy, reduced, natural, LoopLevel(s.back, tB));
   byPosition(s.dy);
   gemm(s.productAcc, s.product, channels, block, natural, cpu, s.back, tB);
 }
 
-// Per chunk of samples (parallel over the chunks): both transforms of the
-// chunk, then at each position register tiles of (vectors of output
-// channels) x (input channels) summed over the chunk's tiles. Then the
-// chunks in order, then G^T dU G.
+// Per partial (parallel over them), its chunks of samples in order: both
+// transforms of the chunk, then at each position register tiles of
+// (vectors of output channels) x (input channels) summed over the chunk's
+// tiles and added to the partial. Then the partials in order, then
+// G^T dU G.
 void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int inChannels, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
   const int v = vectorFor(outChannels, natural);
   const RegisterTile tile = registerTile(outChannels, inChannels, natural, cpu);
-  std::vector<Var> p = s.partial.args();  // co, ci, xi, nu, chunk
-  const Var chunk = p[4];
+  std::vector<Var> p = s.partial.args();  // co, ci, xi, nu, partial
+  const RVar chunk = s.partial.rvars(0)[0];
   Var coO("coO"), coI("coI"), ciO("ciO"), ciI("ciI");
-  s.partial.compute_root()
+  s.partial.compute_root().vectorize(p[0], v).parallel(p[4]);
+  s.partial.update()
       .split(p[0], coO, coI, v * tile.vectors)
       .split(p[1], ciO, ciI, tile.columns)
-      .reorder(coI, ciI, ciO, coO, p[2], p[3], chunk)
+      .reorder(coI, ciI, ciO, coO, p[2], p[3], chunk, p[4])
       .vectorize(coI, v)
       .unroll(coI)
       .unroll(ciI)
-      .parallel(chunk);
+      .parallel(p[4]);
   std::vector<Var> q = s.partialAcc.args();
   std::vector<RVar> r = s.partialAcc.rvars(0);  // tiles, samples
   s.partialAcc.compute_at(s.partial, ciO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
@@ -160,10 +162,11 @@ void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int i
       .vectorize(q[0], v)
       .unroll(q[0])
       .unroll(q[1]);
-  stagePadded(l.staged, inChannels, natural, s.partial, chunk);
-  stagePadded(l.stagedDy, outChannels, natural, s.partial, chunk);
-  transform(s.dyRows, s.dy, outChannels, natural, s.partial, chunk);
-  transform(s.xRows, s.x, inChannels, natural, s.partial, chunk);
+  const LoopLevel perChunk(s.partial, chunk);
+  stagePadded(l.staged, inChannels, natural, perChunk);
+  stagePadded(l.stagedDy, outChannels, natural, perChunk);
+  transform(s.dyRows, s.dy, outChannels, natural, perChunk);
+  transform(s.xRows, s.x, inChannels, natural, perChunk);
   byPosition(s.dy);
   byPosition(s.x);
   std::vector<Var> b = s.productAcc.args();  // co, ci, xi, nu

@@ -178,22 +178,25 @@ LoweredOp& lowerWinogradWeight(LowerContext& cx, const Op& op, int m) {
   Func in = cx.zeroPadded(cx.func(op.operands[1]), d, name + "_padded");
   dyTransform(s, tl, dyPad, name);
   inputTransform(s, tl, in, k, name);
-  // dU per chunk of S samples, over its tiles; then the chunks in order
-  // (chunks of 4 took mnist's two weight gradients from 1.14 + 1.25 to
-  // 1.78 + 1.43 ms: twice the partial sums, each alpha^2 / r^2 = 2.56
-  // times the weight's size).
+  // dU per chunk of S samples, over its tiles (a register tile at a
+  // time); each partial sums its chunks in order, in place, while the
+  // chunk's transforms are in cache; then the partials in order. One
+  // partial per chunk (8 of 512 KB for mnist's conv3) went through L3.
   const int S = samplesPerChunk(dy.N);
+  const int chunks = dy.N / S, partials = weightGradientPartials(chunks), perPartial = chunks / partials;
   RDom r(0, s.tiles, 0, S, name + "_wg_r");
   Expr sample = n * S + r.y;  // n: the chunk
   s.partialAcc = Func(name + "_wg_per_chunk_acc");
   s.partialAcc(co, ci, xi, nu, n) = 0.0f;
   s.partialAcc(co, ci, xi, nu, n) += s.dy(co, xi, nu, r.x, sample) * s.x(ci, xi, nu, r.x, sample);
-  s.partial = Func(name + "_wg_per_chunk");
-  s.partial(co, ci, xi, nu, n) = s.partialAcc(co, ci, xi, nu, n);
-  RDom chunks(0, dy.N / S, name + "_chunks");
+  RDom own(0, perPartial, name + "_wg_own_chunks");
+  s.partial = Func(name + "_wg_partial");
+  s.partial(co, ci, xi, nu, n) = 0.0f;  // n: the partial
+  s.partial(co, ci, xi, nu, n) += s.partialAcc(co, ci, xi, nu, n * perPartial + own);
+  RDom each(0, partials, name + "_partials");
   s.productAcc = Func(name + "_wg_product_acc");
   s.productAcc(co, ci, xi, nu) = 0.0f;
-  s.productAcc(co, ci, xi, nu) += s.partial(co, ci, xi, nu, chunks);
+  s.productAcc(co, ci, xi, nu) += s.partial(co, ci, xi, nu, each);
   s.product = Func(name + "_wg_product");
   s.product(co, ci, xi, nu) = s.productAcc(co, ci, xi, nu);
   // dw = G^T dU G.
