@@ -312,11 +312,32 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
 // (registerTile), each accumulating over the whole reduction, the tiles
 // parallel. Each sum runs over r in order, so no result depends on the
 // threads or the tile.
+int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+// Register tiles per parallel task: each task is claimed under the
+// thread pool's lock, so a task of few multiply-adds costs more to hand
+// out than to compute (mnist's dx of the classifier, 10 per output: 784
+// tasks of 160 vector multiply-adds). The fewest tiles that make
+// kTaskFmas, keeping at least kFewestTasks tasks.
+int tilesPerTask(int tiles, int fmasPerTile) {
+  constexpr int kTaskFmas = 4096, kFewestTasks = 16;
+  int best = 1;
+  for (int d = 1; d <= tiles; ++d) {
+    if (tiles % d != 0) continue;
+    if (tiles / d < kFewestTasks) break;
+    best = d;
+    if (d * fmasPerTile >= kTaskFmas) break;
+  }
+  return best;
+}
+
 void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(vecExtent, natural);
   const RegisterTile tile = registerTile(vecExtent, colExtent, natural, cpu);
+  const int tiles = ceilDiv(vecExtent, cv * tile.vectors) * ceilDiv(colExtent, tile.columns);
+  const int reduced = static_cast<int>(*as_const_int(l.r.x.extent()));
   std::vector<Var> a = l.out.args();
-  Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t");
+  Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t"), task("task");
   l.out.compute_root()
       .split(v, vO, vI, cv * tile.vectors)
       .split(c, cO, cI, tile.columns)
@@ -325,7 +346,8 @@ void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int na
       .unroll(vI)
       .unroll(cI)
       .fuse(vO, cO, t)
-      .parallel(t);
+      .split(t, task, t, tilesPerTask(tiles, reduced * tile.vectors * tile.columns), TailStrategy::GuardWithIf)
+      .parallel(task);
   std::vector<Var> b = l.acc.args();
   Var bv = b[vecDim], bc = b[1 - vecDim];
   l.acc.compute_at(l.out, t).reorder_storage(bv, bc).reorder(bv, bc).vectorize(bv, cv).unroll(bv).unroll(bc);
