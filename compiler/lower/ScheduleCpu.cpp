@@ -77,9 +77,13 @@ void stagePadded(Func f, int channels, int natural, const LoopLevel& at) {
 // AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
 // one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
 // conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
+// At most 24 accumulators of AVX-512's 32 registers: with 28 (2 x 14)
+// LLVM spilled accumulators to the stack in every step of the reduction
+// (resnet's 32-channel data gradients at 53% of the peak, 2.0 ms; 2 x 7:
+// 1.07 ms, its step 17.1 -> 13.8 ms; 2026-12-05).
 RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(channels, natural);
-  const int registers = cpu.avx512 ? 28 : 12;
+  const int registers = cpu.avx512 ? 24 : 12;
   const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1, th = std::min(width, 4);
   double best = 1e9;
