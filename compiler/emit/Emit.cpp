@@ -305,7 +305,7 @@ bool buildTrainer(const Compiled& c, const EmitOptions& options) {
     fmt::print(stderr, "cnnc: error: cannot write '{}': {}\n", options.output, unwritable);
     return false;
   }
-  fs::path work = fs::temp_directory_path() / fmt::format("cnnc-{}-{}", g.model, getpid());
+  fs::path work = fs::absolute(fs::temp_directory_path() / fmt::format("cnnc-{}-{}", g.model, getpid()));
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
   if (ec) {
@@ -366,9 +366,11 @@ bool buildTrainer(const Compiled& c, const EmitOptions& options) {
   // The compiler that built the runtime library links it, unless told.
   if (cxx.empty()) cxx = std::getenv("CXX") ? std::getenv("CXX") : CNNC_DEFAULT_CXX;
   fs::path linked = work / "trainer";
-  std::string command = fmt::format("{} -std=c++17 -O2 -I{} -I{} -I{} {}", quote(cxx), quote(CNNC_RUNTIME_INCLUDE),
-                                    quote(CNNC_HALIDE_INCLUDE), quote(work.string()),
-                                    quote((work / "glue.cpp").string()));
+  // Compiled from inside the work folder, by a relative name: a
+  // sanitized build writes the source's path into the trainer, and the
+  // folder's name differs from run to run (tests/lit/trainer/jobs.test).
+  std::string command = fmt::format("cd {} && {} -std=c++17 -O2 -I{} -I{} -I. glue.cpp", quote(work.string()), quote(cxx),
+                                    quote(CNNC_RUNTIME_INCLUDE), quote(CNNC_HALIDE_INCLUDE));
   for (const std::string& o : objects) command += " " + quote(o);
   // Every host-device copy passes through the runtime's counter (runtime/DeviceCopies.h).
   command += " -Wl,--wrap=halide_copy_to_device -Wl,--wrap=halide_copy_to_host";
