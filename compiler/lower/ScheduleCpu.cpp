@@ -310,12 +310,6 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   l.out.compute_root();
 }
 
-// A matrix product acc(v, c) += A(v, r) B(r, c) whose dimension `vecDim`
-// of out (0 or 1) is contiguous in A: register tiles of (vectors along
-// that dimension) x (columns along the other), as the convolutions'
-// (registerTile), each accumulating over the whole reduction, the tiles
-// parallel. Each sum runs over r in order, so no result depends on the
-// threads or the tile.
 int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
 // Register tiles per parallel task: each task is claimed under the
@@ -335,11 +329,18 @@ int tilesPerTask(int tiles, int fmasPerTile) {
   return best;
 }
 
+// A matrix product acc(v, c) += A(v, r) B(r, c) whose dimension `vecDim`
+// of out (0 or 1) is contiguous in A: register tiles of (vectors along
+// that dimension) x (columns along the other), as the convolutions'
+// (registerTile), each accumulating over the whole reduction, the tiles
+// parallel. Each sum runs over r in order, so no result depends on the
+// threads or the tile; tasks of tilesPerTask tiles.
 void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(vecExtent, natural);
   const RegisterTile tile = registerTile(vecExtent, colExtent, natural, cpu);
   const int tiles = ceilDiv(vecExtent, cv * tile.vectors) * ceilDiv(colExtent, tile.columns);
-  const int reduced = static_cast<int>(*as_const_int(l.r.x.extent()));
+  const int64_t* reduced = as_const_int(l.r.x.extent());  // known for every shape cnnc checks
+  const int perTask = reduced ? tilesPerTask(tiles, static_cast<int>(*reduced) * tile.vectors * tile.columns) : 1;
   std::vector<Var> a = l.out.args();
   Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t"), task("task");
   l.out.compute_root()
@@ -350,7 +351,7 @@ void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int na
       .unroll(vI)
       .unroll(cI)
       .fuse(vO, cO, t)
-      .split(t, task, t, tilesPerTask(tiles, reduced * tile.vectors * tile.columns), TailStrategy::GuardWithIf)
+      .split(t, task, t, perTask, TailStrategy::GuardWithIf)
       .parallel(task);
   std::vector<Var> b = l.acc.args();
   Var bv = b[vecDim], bc = b[1 - vecDim];
