@@ -1,5 +1,5 @@
 // CPU schedules of the Winograd passes (ops/Winograd.cpp): per sample (the
-// weight gradient: per chunk of samples), parallel over the batch; the
+// weight gradient: per run of chunks of samples), parallel; the
 // transforms vectorised across channels with every position unrolled (so
 // each is a constant combination of a tile's vectors); the GEMM at each
 // position in register tiles, as the direct convolutions are.

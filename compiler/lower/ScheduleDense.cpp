@@ -1,0 +1,129 @@
+// CPU schedules of the linear layers and their gradients as GEMMs:
+// register tiles (registerTile, ScheduleCpu.cpp) over the whole
+// reduction, handed out to the threads in tasks of several tiles; a
+// classifier with few outputs as vectors of partial sums per output.
+#include "lower/ScheduleParts.h"
+
+namespace cnnc {
+
+using namespace Halide;
+
+namespace {
+
+int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+// Register tiles per parallel task: each task is claimed under the
+// thread pool's lock, so a task of few multiply-adds costs more to hand
+// out than to compute (mnist's dx of the classifier, 10 per output: 784
+// tasks of 160 vector multiply-adds). The fewest tiles that make
+// kTaskFmas, keeping at least kFewestTasks tasks.
+int tilesPerTask(int tiles, int fmasPerTile) {
+  constexpr int kTaskFmas = 4096, kFewestTasks = 16;
+  int best = 1;
+  for (int d = 1; d <= tiles; ++d) {
+    if (tiles % d != 0) continue;
+    if (tiles / d < kFewestTasks) break;
+    best = d;
+    if (d * fmasPerTile >= kTaskFmas) break;
+  }
+  return best;
+}
+
+// A matrix product acc(v, c) += A(v, r) B(r, c) whose dimension `vecDim`
+// of out (0 or 1) is contiguous in A: register tiles of (vectors along
+// that dimension) x (columns along the other), as the convolutions'
+// (registerTile), each accumulating over the whole reduction, the tiles
+// parallel. Each sum runs over r in order, so no result depends on the
+// threads or the tile; tasks of tilesPerTask tiles.
+void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int natural, const CpuModel& cpu) {
+  const int cv = vectorFor(vecExtent, natural);
+  const RegisterTile tile = registerTile(vecExtent, colExtent, natural, cpu);
+  const int tiles = ceilDiv(vecExtent, cv * tile.vectors) * ceilDiv(colExtent, tile.columns);
+  const int64_t* reduced = as_const_int(l.r.x.extent());  // known for every shape cnnc checks
+  const int perTask = reduced ? tilesPerTask(tiles, static_cast<int>(*reduced) * tile.vectors * tile.columns) : 1;
+  std::vector<Var> a = l.out.args();
+  Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t"), task("task");
+  l.out.compute_root()
+      .split(v, vO, vI, cv * tile.vectors)
+      .split(c, cO, cI, tile.columns)
+      .reorder(vI, cI, vO, cO)
+      .vectorize(vI, cv)
+      .unroll(vI)
+      .unroll(cI)
+      .fuse(vO, cO, t)
+      .split(t, task, t, perTask, TailStrategy::GuardWithIf)
+      .parallel(task);
+  std::vector<Var> b = l.acc.args();
+  Var bv = b[vecDim], bc = b[1 - vecDim];
+  l.acc.compute_at(l.out, t).reorder_storage(bv, bc).reorder(bv, bc).vectorize(bv, cv).unroll(bv).unroll(bc);
+  l.acc.update().reorder(bv, bc, l.r.x).vectorize(bv, cv).unroll(bv).unroll(bc);
+}
+
+}  // namespace
+
+// linear: out (o, n) = bias (o) + sum over r of in (r, n) w (r, o).
+// With 16 or more outputs, a GEMM over vectors of samples: the input is
+// re-laid samples-innermost once per call (F x N copies for F x N x O
+// multiply-adds), each weight broadcast. (Vectors of outputs would need
+// the weight re-laid: O x F copies every step.) Was the classifier's
+// schedule below for every layer: the MLP's 784 -> 256 at 1.3% of the
+// peak, 5.9 ms per call (issue 17).
+// Fewer outputs (a classifier, 3136 -> 10): per sample (parallel over the
+// batch), a vector of partial sums per output over r in steps of a
+// vector, a block of outputs at once (10 independent chains for mnist's
+// classifier), then each vector summed. Was one scalar chain per output:
+// 0.08 ms per step at 50 GFLOP/s (train --profile, 2-core AMD EPYC,
+// 2026-11-28).
+void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
+  const Op& op = *l.op;
+  const int O = static_cast<int>(g.tensors[op.result].shape[1]);
+  const int N = static_cast<int>(g.tensors[op.result].shape[0]);
+  const int F = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
+  std::vector<Var> b = l.acc.args();  // o, n
+  if (O >= natural && N >= natural) {
+    Func in = Func(L.tensors[op.operands[0]]).in(l.acc);
+    std::vector<Var> i = in.args();  // f, n
+    Var fO("fO"), fI("fI"), nO("nO"), nI("nI");
+    in.compute_root()
+        .reorder_storage(i[1], i[0])
+        .tile(i[1], i[0], nO, fO, nI, fI, vectorFor(N, natural), vectorFor(F, natural))
+        .reorder(nI, fI, nO, fO)
+        .vectorize(nI)
+        .vectorize(fI)
+        .parallel(fO);
+    l.staged = in;  // a helper: timed with the kernel
+    registerGemm(l, 1, N, O, natural, cpu);
+    return;
+  }
+  RVar rO("rO"), rI("rI");
+  Var u("u");
+  l.acc.compute_root().parallel(b[1]);
+  Func partial = l.acc.update().split(l.r.x, rO, rI, natural).rfactor(rI, u);
+  l.acc.update().parallel(b[1]);
+  // partial (o, n, u), stored u innermost: each output's vector of
+  // partial sums is contiguous. Stored o innermost (rfactor's
+  // order), every vector was a gather and a scatter at a stride of O:
+  // LeNet-5's f5 (400 -> 120) ran at 5% of the peak, 0.52 ms a step.
+  std::vector<Var> pa = partial.args();
+  partial.compute_at(l.acc, b[1]).reorder_storage(u, pa[0], pa[1]).vectorize(u);
+  // At most 12 outputs' vectors at once (registers).
+  int block = O <= 12 ? O : 8;
+  Var oO("oO"), oI("oI");
+  partial.update()
+      .split(b[0], oO, oI, block, TailStrategy::GuardWithIf)
+      .reorder(u, oI, rO, oO)
+      .vectorize(u)
+      .unroll(oI);
+  l.out.compute_root();
+}
+
+// linear's gradients, dx (f, n) = sum over o of dy (o, n) w (f, o) and
+// dw (f, o) = sum over n of dy (o, n) x (f, n): GEMMs over vectors of f,
+// which both read contiguously, dy broadcast. Were one chain per vector of
+// f, the reduction innermost: the MLP's weight gradient at 1-2% of the peak.
+void denseGradient(LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
+  const Shape& s = g.tensors[l.op->result].shape;  // [N, F] or [O, F]
+  registerGemm(l, 0, static_cast<int>(s[1]), static_cast<int>(s[0]), natural, cpu);
+}
+
+}  // namespace cnnc
