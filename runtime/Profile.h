@@ -17,7 +17,6 @@ namespace cnnc_rt {
 // system allocator for nothing (tested: tests/lit/trainer/profile.test).
 void installScratchPool();
 struct ScratchStats {
-  uint64_t requests = 0;       // halide_malloc calls
   uint64_t systemAllocs = 0;   // of which went to the system allocator
   uint64_t bytesHeld = 0;      // pool size: blocks in use or free
 };
