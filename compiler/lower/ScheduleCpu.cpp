@@ -10,6 +10,10 @@
 //   conv3/conv2 data gradient (tiledConvolution)  97% / 97%
 //   conv3/conv2 weight gradient (per chunk)       90% / 95%
 //   conv1 forward / weight gradient               80% / 80%  (one input channel)
+// On a 2-core Xeon with two FMA units per core (peak 490 GFLOP/s;
+// 2026-12-05, --limit 19200): 85% / 81%, 82% / 84%, 65% / 71% (conv3 /
+// conv2 weight gradient), conv1 55% / 45%: the tiles were chosen on the
+// EPYC (docs/performance.md, "A two-unit Xeon").
 // docs/performance.md has the whole table, the comparisons and the
 // earlier steps. The machine is shared: the same kernels measure 0.2-10%
 // apart between runs.
