@@ -56,7 +56,6 @@ thread_local ThreadCache threadCache;
 
 void* poolMalloc(void*, size_t size) {
   size = (size + kAlign - 1) / kAlign * kAlign;
-  Pool& p = pool();
   ThreadCache& mine = threadCache;
   for (int i = mine.count - 1; i >= 0; --i) {
     if (mine.size[i] != size) continue;
@@ -66,6 +65,7 @@ void* poolMalloc(void*, size_t size) {
     mine.block[i] = mine.block[mine.count];
     return static_cast<char*>(block) + kAlign;
   }
+  Pool& p = pool();
   {
     std::lock_guard<std::mutex> lock(p.mutex);
     auto it = p.free.find(size);

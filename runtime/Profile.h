@@ -11,13 +11,13 @@
 namespace cnnc_rt {
 
 // Halide's scratch buffers (the intermediates a pipeline allocates on each
-// call) come from a pool: a freed block goes back to a free list for its
-// size and the next request of that size takes it. The first step
-// allocates; later steps reuse, so a training step in steady state asks the
-// system allocator for nothing (tested: tests/lit/trainer/profile.test).
+// call) come from a pool: a freed block goes back to its thread's last few
+// or to a free list for its size, and the next request of that size takes
+// it. The first step allocates; later steps reuse, so a training step in
+// steady state asks the system allocator for nothing (tested: tests/lit/trainer/profile.test).
 void installScratchPool();
 struct ScratchStats {
-  uint64_t systemAllocs = 0;   // of which went to the system allocator
+  uint64_t systemAllocs = 0;   // blocks taken from the system allocator
   uint64_t bytesHeld = 0;      // pool size: blocks in use or free
 };
 ScratchStats scratchStats();
