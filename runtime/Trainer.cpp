@@ -9,6 +9,7 @@
 #include "Commands.h"
 #include "Device.h"
 #include "Profile.h"
+#include "ThreadPool.h"
 #include "Tools.h"
 
 namespace cnnc_rt {
@@ -122,9 +123,10 @@ int trainerMain(int argc, char** argv, const ModelSpec& spec) {
   // Rank 0 alone prints (errors come from any rank, naming it).
   Run run(spec, Console(quiet || (ranks && ranks->rank() > 0), isatty(STDOUT_FILENO)));
   run.ranks = ranks;
+  const int threads = startThreadPool(trainCmd->parsed() ? opt.threads : evalCmd->parsed() ? evalThreads : 0);
+  halide_set_num_threads(threads);  // Halide's own pool runs nothing now but asynchronous tasks
+  halide_set_custom_do_par_for(parallelFor);
   if (predictCmd->parsed()) return predictCommand(run, predictOpt);
-  const int threads = trainCmd->parsed() ? opt.threads : evalThreads;
-  if (threads > 0) halide_set_num_threads(threads);
   if (trainCmd->parsed()) return trainCommand(run, opt);
   return evalCommand(run, evalOpt);
 }
