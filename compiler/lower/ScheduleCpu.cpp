@@ -13,7 +13,11 @@
 // On a 2-core Xeon with two FMA units per core (peak 490 GFLOP/s;
 // 2026-12-05, --limit 19200): 85% / 81%, 82% / 84%, 65% / 71% (conv3 /
 // conv2 weight gradient), conv1 55% / 45%: the tiles were chosen on the
-// EPYC (docs/performance.md, "A two-unit Xeon").
+// EPYC (docs/performance.md, "A two-unit Xeon"). That evening, a noisier
+// hour (peak 472-478), after the kernel's columns were unrolled: conv2 /
+// conv3 forward 80% / 83%, data gradients 81-82%, weight gradients 75% /
+// 65%, conv1 57% / 45% (docs/performance.md, "Threads, tasks and shared
+// broadcasts", says what holds each back).
 // docs/performance.md has the whole table, the comparisons and the
 // earlier steps. The machine is shared: the same kernels measure 0.2-10%
 // apart between runs.
@@ -41,6 +45,15 @@ int vectorDividing(int extent, int natural) {
   int v = 1;
   while (v * 2 <= natural && extent % (v * 2) == 0) v *= 2;
   return v;
+}
+
+// A convolution's weight re-laid out channels-innermost, once per call,
+// in parallel over its input channels: serial, conv3's 200 KB took 0.05
+// ms of an evaluation batch's 1.04 (--halide-profile, 2026-12-05); in
+// parallel the batch measured 1.12 -> 1.10 ms (5 rounds, within the noise).
+void relaidWeight(Func wT, int cv) {
+  std::vector<Var> a = wT.args();  // co, kx, ky, ci
+  wT.compute_root().vectorize(a[0], cv).parallel(a.back());
 }
 
 // In vectors of channels, or of columns where a sample has fewer
@@ -209,7 +222,8 @@ void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, cons
   l.acc.compute_at(l.out, xO).align_bounds(b[0], cv).vectorize(b[0], cv).unroll(b[1]);
   RDom r = l.r;
   l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[1]);
-  l.weightT.compute_root().align_bounds(l.weightT.args()[0], cv).vectorize(l.weightT.args()[0], cv);
+  l.weightT.align_bounds(l.weightT.args()[0], cv);
+  relaidWeight(l.weightT, cv);
   stagePadded(l.staged, reduced, natural, LoopLevel(l.out, a[3]));
 }
 
@@ -230,7 +244,7 @@ void tileAccumulators(LoweredOp& l, int cv, int reduced, int natural, Func at, V
   // conv2/conv3 forward within 1%, the data gradients 1-3% faster, conv1
   // 4% (two-unit Xeon, 4 alternating rounds, 2026-12-05).
   l.acc.update().reorder(order).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]).unroll(l.r.x);
-  l.weightT.compute_root().vectorize(l.weightT.args()[0], cv);
+  relaidWeight(l.weightT, cv);
   // A zero-padded copy of each sample's input, so the inner loop reads
   // memory instead of testing borders.
   stagePadded(l.staged, reduced, natural, LoopLevel(sampleLoop, sample));
@@ -322,7 +336,7 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
 // for 10 over 14 positions). The same additions in the same order:
 // conv2's 1.05 -> 0.94 ms, conv3's 1.13 -> 1.09 (two-unit Xeon, 4
 // alternating rounds, 2026-12-05). Not with the kernel's rows in the tile
-// (conv1's 25 accumulators): 0.14 -> 0.22 ms, the shared inputs did not
+// (conv1's 25 accumulators): 0.21 -> 0.33 ms, the shared inputs did not
 // fit beside them in the registers.
 void unrollPositions(Stage sums, RVar x, int width) {
   int run = std::min(width, 14);

@@ -16,6 +16,10 @@ int vectorDividing(int extent, int natural);
 // the loop `at`, in vectors (ScheduleCpu.cpp).
 void stagePadded(Halide::Func f, int channels, int natural, const Halide::LoopLevel& at);
 
+// A convolution's weight re-laid out (co, kx, ky, ci), vectors of `cv`
+// output channels, once per call (ScheduleCpu.cpp).
+void relaidWeight(Halide::Func wT, int cv);
+
 // What the schedules know of the CPU: the vector registers (Halide's
 // target) and the accumulators that keep its multiply-add units busy
 // (units x latency: cnnc --fma, support/Fma.h).

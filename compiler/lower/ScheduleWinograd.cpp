@@ -112,7 +112,7 @@ void winogradForward(LoweredOp& l, int channels, int reduced, int natural, const
 void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
   weightTransform(s.weightRows, s.weight, channels, natural);
-  if (l.weightT.defined()) l.weightT.compute_root().vectorize(l.weightT.args()[0], vectorFor(channels, natural));
+  if (l.weightT.defined()) relaidWeight(l.weightT, vectorFor(channels, natural));
   if (s.x.defined()) {
     winogradForward(l, channels, reduced, natural, cpu);
     return;
