@@ -77,7 +77,7 @@ class LowerContext {
 
 // The channels a convolution's re-laid weight is defined over: fewer than
 // 16 rounded up to a power of two, the extra ones zero, so that a CPU
-// schedule can compute 6 channels as one vector of 8 (ScheduleCpu.cpp).
+// schedule can compute 6 channels as one vector of 8 (ScheduleDirect.cpp).
 int paddedChannels(int channels);
 
 // `in` (c, x, y, n) extended beyond its W x H with `value` (the padding).

@@ -1,26 +1,8 @@
 // CPU schedules: vectorised along the innermost (channel) dimension,
-// parallel over the batch, convolutions tiled into register blocks as in
-// Halide's apps/conv_layer; AVX-512 or AVX2 tiles picked from the target,
-// the accumulators per tile from its multiply-add units (cnnc --fma).
-//
-// Measured, as apps/conv_layer does, with `mnist_net train --epochs 1 --lr
-// 0.001 --limit 19200 --profile` (cnnc --conv=direct; 2-core AMD EPYC,
-// AVX-512, FMA peak 225-230 GFLOP/s; 2026-12-04), % of the peak:
-//   conv2/conv3 forward (tiledConvolution)        97% / 94%  (100% / 99% in evaluation)
-//   conv3/conv2 data gradient (tiledConvolution)  97% / 97%
-//   conv3/conv2 weight gradient (per chunk)       90% / 95%
-//   conv1 forward / weight gradient               80% / 80%  (one input channel)
-// On a 2-core Xeon with two FMA units per core (peak 490 GFLOP/s;
-// 2026-12-05, --limit 19200): 85% / 81%, 82% / 84%, 65% / 71% (conv3 /
-// conv2 weight gradient), conv1 55% / 45%: the tiles were chosen on the
-// EPYC (docs/performance.md, "A two-unit Xeon"). That evening, a noisier
-// hour (peak 472-478), after the kernel's columns were unrolled: conv2 /
-// conv3 forward 80% / 83%, data gradients 81-82%, weight gradients 75% /
-// 65%, conv1 57% / 45% (docs/performance.md, "Threads, tasks and shared
-// broadcasts", says what holds each back).
-// docs/performance.md has the whole table, the comparisons and the
-// earlier steps. The machine is shared: the same kernels measure 0.2-10%
-// apart between runs.
+// parallel over the batch, in tasks of several samples where a sample is
+// little work; the direct convolutions' register tiles are in
+// ScheduleDirect.cpp, Winograd's in ScheduleWinograd.cpp, the linear
+// layers' GEMMs in ScheduleDense.cpp.
 #include "lower/ScheduleCpu.h"
 
 #include <algorithm>
@@ -45,15 +27,6 @@ int vectorDividing(int extent, int natural) {
   int v = 1;
   while (v * 2 <= natural && extent % (v * 2) == 0) v *= 2;
   return v;
-}
-
-// A convolution's weight re-laid out channels-innermost, once per call,
-// in parallel over its input channels: serial, conv3's 200 KB took 0.05
-// ms of an evaluation batch's 1.04 (--halide-profile, 2026-12-05); in
-// parallel the batch measured 1.12 -> 1.10 ms (5 rounds, within the noise).
-void relaidWeight(Func wT, int cv) {
-  std::vector<Var> a = wT.args();  // co, kx, ky, ci
-  wT.compute_root().vectorize(a[0], cv).parallel(a.back());
 }
 
 // In vectors of channels, or of columns where a sample has fewer
@@ -81,43 +54,6 @@ void stagePadded(Func f, int channels, int natural, const LoopLevel& at) {
     f.update().reorder(a[0], r[0], r[1], a[3]).vectorize(r[0], natural, TailStrategy::GuardWithIf);
 }
 
-// The register tile: tw vectors of channels x th output columns of
-// accumulators (AVX-512 has 32 vector registers, 28 for accumulators;
-// AVX2 16, 12). Each step of the reduction loads tw weight vectors and
-// broadcasts th inputs for tw x th multiply-adds, and a multiply-add's
-// result is ready only cycles later (units x latency independent
-// accumulators keep the FMA units busy: cpu.chains, 8 on a two-unit
-// Xeon, 4 on a Zen 4 at 512 bits), so the cost of a useful multiply-add
-// is max(tw x th, tw + th, chains) / (tw x th), times the share of
-// columns a last, overlapping tile computes twice when th does not
-// divide the width. The cheapest tile wins; ties go to the larger one.
-// AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
-// one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
-// conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
-// At most 24 accumulators of AVX-512's 32 registers: with 28 (2 x 14)
-// LLVM spilled accumulators to the stack in every step of the reduction
-// (resnet's 32-channel data gradients at 53% of the peak, 2.0 ms; 2 x 7:
-// 1.07 ms, its step 17.1 -> 13.8 ms; 2026-12-05).
-RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu) {
-  const int cv = vectorFor(channels, natural);
-  const int registers = cpu.avx512 ? 24 : 12;
-  const int maxTile = cpu.avx512 ? 4 : 2;
-  int tw = 1, th = std::min(width, 4);
-  double best = 1e9;
-  for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
-    for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
-      const int tiles = (width + h - 1) / h;
-      const double cost = double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / width);
-      if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
-        best = cost;
-        tw = w;
-        th = h;
-      }
-    }
-  }
-  return {tw, th};
-}
-
 namespace {
 
 int extentOf(const Op& op, const Graph& g, int dimFromInner) {
@@ -134,9 +70,9 @@ int extentOf(const Op& op, const Graph& g, int dimFromInner) {
 int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }
 
 // Samples per parallel task, for a kernel that reads or writes
-// `perSample` elements a sample: each task is claimed under the thread
-// pool's lock, and a task of a few thousand elements takes less time to
-// compute than to hand out. The most samples that keep a task under
+// `perSample` elements a sample: a task of a few thousand elements takes
+// little longer to compute than to hand out and hand back (an atomic
+// operation and the cache lines it shares). The most samples that keep a task under
 // kTaskElements, of a count that divides the batch (no partial task),
 // leaving at least kFewestTasks tasks. mnist (5 alternating rounds, a
 // 2-core Xeon, 2026-12-05, with runtime/ThreadPool.cpp): conv3's bias
@@ -207,97 +143,6 @@ void elementwiseKernel(Func f, int natural, int task) {
   }
 }
 
-// A convolution with fewer channels than a vector, not a power of two
-// (LeNet-5's 6): one vector of `cv` channels, the extra ones computed from
-// the re-laid weight's zeros (paddedChannels), x `columns` in registers;
-// the result copied out channel by channel. Was two overlapping vectors
-// of 4: LeNet-5's c3 data gradient 0.85 -> 0.50-0.57 ms, c1's forward
-// 0.225 -> 0.14 ms (train --profile, 2-core AMD EPYC, 2026-12-04).
-void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, const CpuModel& cpu) {
-  std::vector<Var> a = l.out.args();  // c, x, y, n
-  const int th = registerTile(cv, width, natural, cpu).columns;
-  Var xO("xO"), xI("xI");
-  l.out.compute_root().split(a[1], xO, xI, th).reorder(a[0], xI, xO, a[2], a[3]).unroll(a[0]).unroll(xI).parallel(a[3]);
-  std::vector<Var> b = l.acc.args();
-  l.acc.compute_at(l.out, xO).align_bounds(b[0], cv).vectorize(b[0], cv).unroll(b[1]);
-  RDom r = l.r;
-  l.acc.update().reorder(b[0], b[1], r.x, r.y, r.z, b[2], b[3]).vectorize(b[0], cv).unroll(b[1]);
-  l.weightT.align_bounds(l.weightT.args()[0], cv);
-  relaidWeight(l.weightT, cv);
-  stagePadded(l.staged, reduced, natural, LoopLevel(l.out, a[3]));
-}
-
-// A convolution's register tile, computed at `at`'s loop `tile`: the
-// accumulators (vectors of channels x columns: acc's first two dimensions)
-// over the whole reduction (kernel columns, rows, channels) innermost; the
-// re-laid weight once per call; the zero-padded input (`reduced` channels)
-// once per sample, at `at`'s loop `sample`.
-void tileAccumulators(LoweredOp& l, int cv, int reduced, int natural, Func at, Var tile, Func sampleLoop, Var sample) {
-  std::vector<Var> b = l.acc.args();
-  l.acc.compute_at(at, tile).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]);
-  std::vector<VarOrRVar> order = {b[0], b[1], l.r.x, l.r.y, l.r.z};
-  order.insert(order.end(), b.begin() + 2, b.end());
-  // The kernel's columns unrolled too: column x's input at tap kx is
-  // column x + 1's at kx - 1, so a row of taps broadcasts th + KW - 1
-  // inputs, not th x KW (conv2's 2 x 7 tile: 21 loads for 70
-  // multiply-adds, was 45); the same additions in the same order.
-  // conv2/conv3 forward within 1%, the data gradients 1-3% faster, conv1
-  // 4% (two-unit Xeon, 4 alternating rounds, 2026-12-05).
-  l.acc.update().reorder(order).vectorize(b[0], cv).unroll(b[0]).unroll(b[1]).unroll(l.r.x);
-  relaidWeight(l.weightT, cv);
-  // A zero-padded copy of each sample's input, so the inner loop reads
-  // memory instead of testing borders.
-  stagePadded(l.staged, reduced, natural, LoopLevel(sampleLoop, sample));
-}
-
-// A convolution written as acc(c, x, y, n) += w(c, ...) * in(...), summing
-// over `reduced` channels: tiles of (vectors of channels) x (output
-// columns) kept in registers, reduction innermost, parallel over the batch
-// (apps/conv_layer's CPU schedule).
-void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int natural, const CpuModel& cpu) {
-  std::vector<Var> a = l.out.args();  // c, x, y, n
-  Var c = a[0], x = a[1], y = a[2], n = a[3];
-  if (channels < paddedChannels(channels) && paddedChannels(channels) <= natural) {
-    fewChannels(l, paddedChannels(channels), width, reduced, natural, cpu);
-    return;
-  }
-  const int cv = vectorFor(channels, natural);
-  const RegisterTile tile = registerTile(channels, width, natural, cpu);
-  const int tw = tile.vectors, th = tile.columns;
-  Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
-  l.out.compute_root()
-      .split(c, cO, cI, cv * tw)
-      .split(x, xO, xI, th)
-      .reorder(cI, xI, xO, y, cO, n)
-      .vectorize(cI, cv)
-      .unroll(cI)
-      .unroll(xI)
-      .parallel(n);
-  tileAccumulators(l, cv, reduced, natural, l.out, xO, l.out, n);
-}
-
-// A strided data gradient by phase (Conv2d.cpp: lowerDataByPhase): per
-// sample, each phase's tiles as tiledConvolution's over the phase's
-// columns (within a tile the taps, so the weight vectors, are the same for
-// every column), then the phases interleaved into the result.
-void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
-                       const CpuModel& cpu) {
-  std::vector<Var> a = l.out.args();  // c, x, y, n
-  const int cv = vectorFor(channels, natural);
-  l.out.compute_root().vectorize(a[0], cv).parallel(a[3]);
-  const RegisterTile tile = registerTile(channels, (width + strideX - 1) / strideX, natural, cpu);
-  std::vector<Var> p = l.phases.args();  // ci, xo, px, yo, py, n
-  Var cO("cO"), cI("cI"), xO("xO"), xI("xI");
-  l.phases.compute_at(l.out, a[3])
-      .split(p[0], cO, cI, cv * tile.vectors)
-      .split(p[1], xO, xI, tile.columns)
-      .reorder(cI, xI, xO, p[3], p[2], p[4], cO, p[5])
-      .vectorize(cI, cv)
-      .unroll(cI)
-      .unroll(xI);
-  tileAccumulators(l, cv, reduced, natural, l.phases, xO, l.out, a[3]);
-}
-
 // The loss's per-sample values (the loss, the log-sum-exp, the predicted
 // class) computed for the whole batch, padding samples too: their size,
 // and so Halide's scratch for them, does not depend on `valid`, and a last
@@ -326,109 +171,6 @@ void scheduleLossKernel(Lowered& L, LoweredOp& gradient, int classes, int batch,
     if (loss.lse.defined()) loss.lse.compute_at(g, a[1]);  // once per sample, read by the loss and the gradient
     loss.predicted.compute_root().compute_with(g, a[1]);
   }
-}
-
-// A weight gradient's register tile over `width` output positions of a
-// row, unrolled (in runs of the largest divisor of the width up to 14):
-// position x's input at kernel column kx is position x + 1's at kx - 1,
-// so the tile broadcasts each input once per run, not once per column
-// (conv2's 16 channels x 5 columns: 7 loads for 10 multiply-adds, 3.3
-// for 10 over 14 positions). The same additions in the same order:
-// conv2's 1.05 -> 0.94 ms, conv3's 1.13 -> 1.09 (two-unit Xeon, 4
-// alternating rounds, 2026-12-05). Not with the kernel's rows in the tile
-// (conv1's 25 accumulators): 0.21 -> 0.33 ms, the shared inputs did not
-// fit beside them in the registers.
-void unrollPositions(Stage sums, RVar x, int width) {
-  int run = std::min(width, 14);
-  while (width % run != 0) --run;
-  if (run < 4) return;
-  if (run == width) {
-    sums.unroll(x);
-    return;
-  }
-  RVar xO("xO"), xI("xI");
-  sums.split(x, xO, xI, run).unroll(xI);
-}
-
-// Per chunk of samples (parallel over the chunks), tiles of (vectors of
-// output channels) x (the kernel's columns) x (its rows, where they fit in
-// the registers) accumulate over the output positions of each sample in
-// turn, reading zero-padded copies of the chunk's inputs. Then the sum of
-// the chunks. Neither order depends on the number of threads or the tile.
-// The rows in the tile: conv1's 16 channels x 5 columns were 5
-// accumulators, each position 1 + 5 loads for 5 multiply-adds and fewer
-// chains than a two-unit core keeps busy (cpu.chains: 8); x 5 rows they
-// are 25, and 26 loads for 25.
-void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
-  const Op& op = *l.op;
-  const int CO = channelsOf(g, op.operands[0]), inChannels = channelsOf(g, op.operands[1]);
-  const int v = vectorFor(CO, natural);
-  const int maxTile = cpu.avx512 ? 4 : 2;
-  int tw = 1;
-  while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
-  const ops::Window k = ops::windowOf(op.attrs);
-  const bool rows = tw * k.KW * k.KH + 3 <= (cpu.avx512 ? 28 : 12);  // + dy's vector and two broadcasts
-  Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
-  std::vector<Var> p = part.args();  // co, kx, ky, ci, n
-  Var coO("coO"), coI("coI");
-  part.compute_root().split(p[0], coO, coI, v * tw).vectorize(coI, v).unroll(coI).unroll(p[1]).parallel(p[4]);
-  if (rows)
-    part.reorder(coI, p[1], p[2], coO, p[3], p[4]).unroll(p[2]);
-  else
-    part.reorder(coI, p[1], coO, p[2], p[3], p[4]);
-  std::vector<Var> q = partAcc.args();
-  RDom r = l.r;
-  if (CO % (v * tw) == 0) {
-    // The chunk's sums in memory (its scratch), a sample at a time
-    // outermost: each register tile adds one sample's positions, so that
-    // the sample's dy and input stay in L1 while every tile reads them.
-    // With the samples innermost each tile read the whole chunk's dy from
-    // L2 (conv3's 100 KB for each of its 160 tiles): on a two-unit Xeon
-    // the weight gradients ran at 60-63% of the peak; conv2's 1.13 -> 0.90
-    // ms, conv3's 1.08 -> 1.01 (train --profile, --conv=direct, 5
-    // alternating rounds, 2026-12-05). The same additions in the same
-    // order for each weight, so the same results (checkpoints
-    // cmp-identical). Not where the channels leave a partial vector
-    // (LeNet-5's 6): guarded, c1's weight gradient took 0.24 -> 0.36 ms.
-    partAcc.compute_at(part, p[4]).vectorize(q[0], v);
-    Stage sums = partAcc.update();
-    Var qO("qO"), qI("qI");
-    sums.split(q[0], qO, qI, v * tw).vectorize(qI, v).unroll(qI).unroll(q[1]);
-    if (rows) {
-      sums.reorder(qI, q[1], q[2], r.x, r.y, qO, q[3], r.z, q[4]).unroll(q[2]);
-    } else {
-      sums.reorder(qI, q[1], r.x, r.y, qO, q[2], q[3], r.z, q[4]);
-      unrollPositions(sums, r.x, static_cast<int>(g.tensors[op.operands[0]].shape[3]));
-    }
-  } else {
-    partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
-    Stage sums = partAcc.update();
-    sums.vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
-    if (rows) {
-      partAcc.unroll(q[2]);
-      sums.reorder(q[0], q[1], q[2], r.x, r.y, r.z, q[3], q[4]).unroll(q[2]);
-    } else {
-      sums.reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4]);
-    }
-  }
-  stagePadded(input, inChannels, natural, LoopLevel(part, p[4]));  // one chunk's padded inputs at a time
-  // dy: a chunk's copy when it is computed on the fly (an inlined
-  // activation gradient: once per element, not per tap); read in
-  // place when a kernel wrote it.
-  Func dy = l.stagedDy;
-  if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
-  std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
-  l.acc.compute_root().vectorize(b[0], v);
-  Var t("t");
-  // Guarded: rounding the channels up would ask the kernels before it
-  // for channels that do not exist (their results are arena views
-  // of the exact size, cnnc --emit=plan).
-  l.acc.update()
-      .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
-      .vectorize(b[0], v, TailStrategy::GuardWithIf)
-      .fuse(b[2], b[3], t)
-      .parallel(t);
-  l.out.compute_root();
 }
 
 // Sums per channel (bias gradients, batch norm's statistics): per-sample

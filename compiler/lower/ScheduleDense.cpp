@@ -1,5 +1,5 @@
 // CPU schedules of the linear layers and their gradients as GEMMs:
-// register tiles (registerTile, ScheduleCpu.cpp) over the whole
+// register tiles (registerTile, ScheduleDirect.cpp) over the whole
 // reduction, handed out to the threads in tasks of several tiles; a
 // classifier with few outputs as vectors of partial sums per output.
 #include "lower/ScheduleParts.h"

@@ -1,4 +1,5 @@
-// What the CPU schedules share (ScheduleCpu.cpp, ScheduleWinograd.cpp).
+// What the CPU schedules share (ScheduleCpu.cpp, ScheduleDirect.cpp,
+// ScheduleWinograd.cpp, ScheduleDense.cpp).
 #pragma once
 
 #include "lower/Lower.h"
@@ -17,7 +18,7 @@ int vectorDividing(int extent, int natural);
 void stagePadded(Halide::Func f, int channels, int natural, const Halide::LoopLevel& at);
 
 // A convolution's weight re-laid out (co, kx, ky, ci), vectors of `cv`
-// output channels, once per call (ScheduleCpu.cpp).
+// output channels, once per call (ScheduleDirect.cpp).
 void relaidWeight(Halide::Func wT, int cv);
 
 // What the schedules know of the CPU: the vector registers (Halide's
@@ -30,11 +31,20 @@ struct CpuModel {
 
 // A block of accumulators kept in registers: `vectors` vectors of
 // channels x `columns` (output columns, tiles or input channels), the
-// cheapest by loads and FMA latency per multiply-add (ScheduleCpu.cpp).
+// cheapest by loads and FMA latency per multiply-add (ScheduleDirect.cpp).
 struct RegisterTile {
   int vectors = 1, columns = 1;
 };
 RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu);
+
+// The direct convolutions (ScheduleDirect.cpp): a forward or data
+// gradient written as acc(c, x, y, n) += w(c, ...) * in(...) over
+// `reduced` channels into `channels`, `width` columns wide; a strided data
+// gradient by phase; the weight gradient per chunk of samples.
+void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int natural, const CpuModel& cpu);
+void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
+                       const CpuModel& cpu);
+void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
 
 // A linear layer (LoopNest::Dense) and its gradients (DenseGradient) as
 // GEMMs (ScheduleDense.cpp).
