@@ -13,11 +13,12 @@
 // On a 2-core Xeon with two FMA units per core (peak 490 GFLOP/s;
 // 2026-12-05, --limit 19200): 85% / 81%, 82% / 84%, 65% / 71% (conv3 /
 // conv2 weight gradient), conv1 55% / 45%: the tiles were chosen on the
-// EPYC (docs/performance.md, "A two-unit Xeon"). That evening, a noisier
-// hour (peak 472-478), after the kernel's columns were unrolled: conv2 /
-// conv3 forward 80% / 83%, data gradients 81-82%, weight gradients 75% /
-// 65%, conv1 57% / 45% (docs/performance.md, "Threads, tasks and shared
-// broadcasts", says what holds each back).
+// EPYC (docs/performance.md, "A two-unit Xeon"). That evening (peak
+// 444-472), after the kernel's columns were unrolled and with the
+// trainer's own thread pool: conv2 / conv3 forward 84% / 87%, data
+// gradients 85% / 84%, weight gradients 80% / 69%, conv1 66% / 57%
+// (docs/performance.md, "Threads, tasks and shared broadcasts", says what
+// holds each back).
 // docs/performance.md has the whole table, the comparisons and the
 // earlier steps. The machine is shared: the same kernels measure 0.2-10%
 // apart between runs.
