@@ -16,8 +16,6 @@
 // 14.0 -> 12.6 ms, LeNet-5's 1.62 -> 1.49, inception's 3.45 -> 3.08.
 #include "ThreadPool.h"
 
-#include <HalideRuntime.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -54,6 +54,8 @@ void stagePadded(Func f, int channels, int natural, const LoopLevel& at) {
     f.update().reorder(a[0], r[0], r[1], a[3]).vectorize(r[0], natural, TailStrategy::GuardWithIf);
 }
 
+int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }
+
 namespace {
 
 int extentOf(const Op& op, const Graph& g, int dimFromInner) {
@@ -67,7 +69,6 @@ int extentOf(const Op& op, const Graph& g, int dimFromInner) {
   return static_cast<int>(s.empty() ? 1 : s[0]);
 }
 
-int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }
 
 // Samples per parallel task, for a kernel that reads or writes
 // `perSample` elements a sample: a task of a few thousand elements takes
@@ -98,10 +99,7 @@ int64_t perSampleElements(const Op& op, const Graph& g, int batch) {
   if (op.result >= 0) tensors.push_back(op.result);
   for (int t : tensors) {
     const Shape& s = g.tensors[t].shape;
-    if (s.size() < 2 || s[0] != batch) continue;
-    int64_t n = 1;
-    for (size_t i = 1; i < s.size(); ++i) n *= s[i];
-    most = std::max(most, n);
+    if (s.size() >= 2 && s[0] == batch) most = std::max(most, numElements(s) / batch);
   }
   return most;
 }

@@ -81,8 +81,6 @@ RegisterTile registerTile(int channels, int width, int natural, const CpuModel& 
 
 namespace {
 
-int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }
-
 // A convolution with fewer channels than a vector, not a power of two
 // (LeNet-5's 6): one vector of `cv` channels, the extra ones computed from
 // the re-laid weight's zeros (paddedChannels), x `columns` in registers;

@@ -17,6 +17,9 @@ int vectorDividing(int extent, int natural);
 // the loop `at`, in vectors (ScheduleCpu.cpp).
 void stagePadded(Halide::Func f, int channels, int natural, const Halide::LoopLevel& at);
 
+// A tensor's channels (dimension 1 of N, C, H, W) (ScheduleCpu.cpp).
+int channelsOf(const Graph& g, int tensor);
+
 // A convolution's weight re-laid out (co, kx, ky, ci), vectors of `cv`
 // output channels, once per call (ScheduleDirect.cpp).
 void relaidWeight(Halide::Func wT, int cv);
