@@ -214,28 +214,25 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   const ops::Window k = ops::windowOf(op.attrs);
   const bool rows = tw * k.KW * k.KH + 3 <= (cpu.avx512 ? 28 : 12);  // + dy's vector and two broadcasts
   Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
-  std::vector<Var> p = part.args();  // co, kx, ky, ci, n
-  Var coO("coO"), coI("coI");
-  part.compute_root().split(p[0], coO, coI, v * tw).vectorize(coI, v).unroll(coI).unroll(p[1]).parallel(p[4]);
-  if (rows)
-    part.reorder(coI, p[1], p[2], coO, p[3], p[4]).unroll(p[2]);
-  else
-    part.reorder(coI, p[1], coO, p[2], p[3], p[4]);
-  std::vector<Var> q = partAcc.args();
+  std::vector<Var> q = partAcc.args();  // co, kx, ky, ci, n
   RDom r = l.r;
+  Func dy = l.stagedDy;
   if (CO % (v * tw) == 0) {
-    // The chunk's sums in memory (its scratch), a sample at a time
-    // outermost: each register tile adds one sample's positions, so that
-    // the sample's dy and input stay in L1 while every tile reads them.
-    // With the samples innermost each tile read the whole chunk's dy from
-    // L2 (conv3's 100 KB for each of its 160 tiles): on a two-unit Xeon
-    // the weight gradients ran at 60-63% of the peak; conv2's 1.13 -> 0.90
-    // ms, conv3's 1.08 -> 1.01 (train --profile, --conv=direct, 5
-    // alternating rounds, 2026-12-05). The same additions in the same
-    // order for each weight, so the same results (checkpoints
-    // cmp-identical). Not where the channels leave a partial vector
-    // (LeNet-5's 6): guarded, c1's weight gradient took 0.24 -> 0.36 ms.
-    partAcc.compute_at(part, p[4]).vectorize(q[0], v);
+    // The chunk's sums in memory, a sample at a time outermost: each
+    // register tile adds one sample's positions, so that the sample's dy
+    // and input stay in L1 while every tile reads them. With the samples
+    // innermost each tile read the whole chunk's dy from L2 (conv3's 100
+    // KB for each of its 160 tiles): on a two-unit Xeon the weight
+    // gradients ran at 60-63% of the peak; conv2's 1.13 -> 0.90 ms,
+    // conv3's 1.08 -> 1.01 (train --profile, --conv=direct, 5 alternating
+    // rounds, 2026-12-05). The same additions in the same order for each
+    // weight, so the same results (checkpoints cmp-identical). Not where
+    // the channels leave a partial vector (LeNet-5's 6): guarded, c1's
+    // weight gradient took 0.24 -> 0.36 ms.
+    // The sums are the per-chunk partials themselves (part inlined into
+    // the sum of the chunks): copied out of a per-task scratch they were
+    // 6% of conv3's weight gradient (perf annotate, 2026-12-05).
+    partAcc.compute_root().vectorize(q[0], v).parallel(q[4]);
     Stage sums = partAcc.update();
     Var qO("qO"), qI("qI");
     sums.split(q[0], qO, qI, v * tw).vectorize(qI, v).unroll(qI).unroll(q[1]);
@@ -245,7 +242,25 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
       sums.reorder(qI, q[1], r.x, r.y, qO, q[2], q[3], r.z, q[4]);
       unrollPositions(sums, r.x, static_cast<int>(g.tensors[op.operands[0]].shape[3]));
     }
+    sums.parallel(q[4]);
+    // One sample's padded input at a time, written to L1 just before the
+    // tiles read it (a chunk's at a time it was written to L2 and read
+    // back: conv2's weight gradient 0.85 -> 0.80 ms, conv3's 0.90 ->
+    // 0.87, medians of 6 alternating rounds, 2026-12-05).
+    const LoopLevel sample(partAcc, r.z);  // in the sums, its last stage
+    stagePadded(input, inChannels, natural, sample);
+    // dy: a sample's copy when it is computed on the fly (an inlined
+    // activation gradient: once per element, not per tap); read in
+    // place when a kernel wrote it.
+    if (!L.written(op.operands[0])) dy.compute_at(sample).vectorize(dy.args()[0], v);
   } else {
+    std::vector<Var> p = part.args();  // co, kx, ky, ci, n
+    Var coO("coO"), coI("coI");
+    part.compute_root().split(p[0], coO, coI, v * tw).vectorize(coI, v).unroll(coI).unroll(p[1]).parallel(p[4]);
+    if (rows)
+      part.reorder(coI, p[1], p[2], coO, p[3], p[4]).unroll(p[2]);
+    else
+      part.reorder(coI, p[1], coO, p[2], p[3], p[4]);
     partAcc.compute_at(part, coO).vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
     Stage sums = partAcc.update();
     sums.vectorize(q[0], v).unroll(q[0]).unroll(q[1]);
@@ -255,24 +270,24 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
     } else {
       sums.reorder(q[0], q[1], r.x, r.y, r.z, q[2], q[3], q[4]);
     }
+    stagePadded(input, inChannels, natural, LoopLevel(part, p[4]));
+    if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
   }
-  stagePadded(input, inChannels, natural, LoopLevel(part, p[4]));  // one chunk's padded inputs at a time
-  // dy: a chunk's copy when it is computed on the fly (an inlined
-  // activation gradient: once per element, not per tap); read in
-  // place when a kernel wrote it.
-  Func dy = l.stagedDy;
-  if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
+  // The sum of the chunks and the weight's layout (kx innermost) in one
+  // pass, parallel over the input channels: each task sums its channel's
+  // 5 x 5 x CO weights in registers and writes them transposed. Summed
+  // over (ky, ci) in parallel, then transposed serially, they were 8% of
+  // conv3's weight gradient (--halide-profile: 0.057 + 0.02 ms of 0.94,
+  // the sum on 0.67 threads on average; 2026-12-05).
+  std::vector<Var> o = l.out.args();  // kx, ky, ci, co
+  l.out.compute_root().reorder(o[0], o[1], o[3], o[2]).parallel(o[2]);
   std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
-  l.acc.compute_root().vectorize(b[0], v);
-  Var t("t");
   // Guarded: rounding the channels up would ask the kernels before it
   // for channels that do not exist (their results are arena views
   // of the exact size, cnnc --emit=plan).
+  l.acc.compute_at(l.out, o[2]).vectorize(b[0], v, TailStrategy::GuardWithIf);
   l.acc.update()
       .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
-      .vectorize(b[0], v, TailStrategy::GuardWithIf)
-      .fuse(b[2], b[3], t)
-      .parallel(t);
-  l.out.compute_root();
+      .vectorize(b[0], v, TailStrategy::GuardWithIf);
 }
 }  // namespace cnnc

@@ -165,10 +165,10 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"24 flatten_bwd -> grad.c3.2", 0, {"grad_c3_2_flatten_bwd"}},
     {"25 tanh_bwd -> grad.c3.0", 0, {"grad_c3_0_tanh_bwd"}},
     {"26 conv2d_bwd_data -> grad.c1.2", 30720000, {"grad_c1_2_conv2d_bwd_data", "grad_c1_2_conv2d_bwd_data_weight_t"}},
-    {"27 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_acc", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"27 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"28 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
     {"29 tanh_bwd -> grad.c1.0", 0, {"grad_c1_0_tanh_bwd"}},
-    {"30 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_acc", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"30 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
     {"31 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
 };
 

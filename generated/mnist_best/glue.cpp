@@ -208,7 +208,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"33 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv2.0.weight", 1849688064, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial", "grad_conv2_0_weight_conv2d_bwd_weight_wg_product_acc", "grad_conv2_0_weight_conv2d_bwd_weight_wg_product", "grad_conv2_0_weight_conv2d_bwd_weight_wg_dw_rows", "grad_conv2_0_weight_conv2d_bwd_weight_wg_dw"}},
     {"34 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"35 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
-    {"36 conv2d_bwd_weight -> grad.conv1.0.weight", 57802752, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_acc", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"36 conv2d_bwd_weight -> grad.conv1.0.weight", 57802752, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {

@@ -128,7 +128,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"16 relu_bwd -> grad.conv1.1", 0, {"grad_conv1_1_relu_bwd"}},
     {"17 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"18 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
-    {"19 conv2d_bwd_weight -> grad.conv1.0.weight", 80281600, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_acc", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"19 conv2d_bwd_weight -> grad.conv1.0.weight", 80281600, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {

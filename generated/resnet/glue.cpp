@@ -224,7 +224,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"20 batchnorm_bwd_weight -> grad.skip.1.weight", 0, {"grad_skip_1_weight_batchnorm_bwd_weight", "grad_skip_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"21 bias_bwd -> grad.skip.1.bias", 0, {"grad_skip_1_bias_bias_bwd", "grad_skip_1_bias_bias_bwd_per_sample"}},
     {"22 conv2d_bwd_data -> grad.block1.6", 12845056, {"grad_block1_6_conv2d_bwd_data", "grad_block1_6_conv2d_bwd_data_weight_t"}},
-    {"23 conv2d_bwd_weight -> grad.skip.0.weight", 12845056, {"grad_skip_0_weight_conv2d_bwd_weight", "grad_skip_0_weight_conv2d_bwd_weight_acc", "grad_skip_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"23 conv2d_bwd_weight -> grad.skip.0.weight", 12845056, {"grad_skip_0_weight_conv2d_bwd_weight", "grad_skip_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"24 batchnorm_bwd_weight -> grad.down.4.weight", 0, {"grad_down_4_weight_batchnorm_bwd_weight", "grad_down_4_weight_batchnorm_bwd_weight_per_sample"}},
     {"25 bias_bwd -> grad.down.4.bias", 0, {"grad_down_4_bias_bias_bwd", "grad_down_4_bias_bias_bwd_per_sample"}},
     {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_wg_weight_rows", "grad_down_2_conv2d_bwd_data_wg_weight"}},
@@ -232,7 +232,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"28 batchnorm_bwd_weight -> grad.down.1.weight", 0, {"grad_down_1_weight_batchnorm_bwd_weight", "grad_down_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"29 bias_bwd -> grad.down.1.bias", 0, {"grad_down_1_bias_bias_bwd", "grad_down_1_bias_bias_bwd_per_sample"}},
     {"30 conv2d_bwd_data -> grad.block1.6.1", 115605504, {"grad_block1_6_1_conv2d_bwd_data", "grad_block1_6_1_conv2d_bwd_data_weight_t"}},
-    {"31 conv2d_bwd_weight -> grad.down.0.weight", 115605504, {"grad_down_0_weight_conv2d_bwd_weight", "grad_down_0_weight_conv2d_bwd_weight_acc", "grad_down_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"31 conv2d_bwd_weight -> grad.down.0.weight", 115605504, {"grad_down_0_weight_conv2d_bwd_weight", "grad_down_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"32 batchnorm_bwd_weight -> grad.block1.4.weight", 0, {"grad_block1_4_weight_batchnorm_bwd_weight", "grad_block1_4_weight_batchnorm_bwd_weight_per_sample"}},
     {"33 bias_bwd -> grad.block1.4.bias", 0, {"grad_block1_4_bias_bias_bwd", "grad_block1_4_bias_bias_bwd_per_sample"}},
     {"34 conv2d_bwd_data -> grad.block1.2", 231211008, {"grad_block1_2_conv2d_bwd_data", "grad_block1_2_conv2d_bwd_data_weight_t"}},
@@ -244,7 +244,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"40 relu_bwd -> grad.stem.1", 0, {"grad_stem_1_relu_bwd"}},
     {"41 batchnorm_bwd_weight -> grad.stem.1.weight", 0, {"grad_stem_1_weight_batchnorm_bwd_weight", "grad_stem_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"42 bias_bwd -> grad.stem.1.bias", 0, {"grad_stem_1_bias_bias_bwd", "grad_stem_1_bias_bias_bwd_per_sample"}},
-    {"43 conv2d_bwd_weight -> grad.stem.0.weight", 28901376, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_acc", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"43 conv2d_bwd_weight -> grad.stem.0.weight", 28901376, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {

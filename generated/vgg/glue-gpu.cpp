@@ -376,7 +376,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"33 conv2d_bwd_data winograd F(4x4,3x3) -> grad.block1.1", 924844032, {"grad_block1_1_conv2d_bwd_data", "grad_block1_1_conv2d_bwd_data_wg_weight_rows", "grad_block1_1_conv2d_bwd_data_wg_weight"}},
     {"34 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.block1.2.weight", 924844032, {"grad_block1_2_weight_conv2d_bwd_weight", "grad_block1_2_weight_conv2d_bwd_weight_wg_partial", "grad_block1_2_weight_conv2d_bwd_weight_wg_product_acc", "grad_block1_2_weight_conv2d_bwd_weight_wg_product", "grad_block1_2_weight_conv2d_bwd_weight_wg_dw_rows", "grad_block1_2_weight_conv2d_bwd_weight_wg_dw"}},
     {"35 bias_bwd -> grad.block1.2.bias", 0, {"grad_block1_2_bias_bias_bwd", "grad_block1_2_bias_bias_bwd_per_sample"}},
-    {"36 conv2d_bwd_weight -> grad.block1.0.weight", 28901376, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_acc", "grad_block1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"36 conv2d_bwd_weight -> grad.block1.0.weight", 28901376, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"37 bias_bwd -> grad.block1.0.bias", 0, {"grad_block1_0_bias_bias_bwd", "grad_block1_0_bias_bias_bwd_per_sample"}},
 };
 
