@@ -18,7 +18,11 @@
 // trainer's own thread pool: conv2 / conv3 forward 84% / 87%, data
 // gradients 85% / 84%, weight gradients 80% / 69%, conv1 66% / 57%
 // (docs/performance.md, "Threads, tasks and shared broadcasts", says what
-// holds each back).
+// holds each back). Later, with the weight gradients' sums in place: 76%
+// / 83% (conv3 / conv2), conv1 57%; the tiles' own loops, cut out of the
+// trainer and timed alone, reach 98% (conv3's weight gradient) and 91-93%
+// (conv1's forward, which in training waits on writing its 3.2 MB):
+// docs/performance.md, "Weight gradients in place".
 // docs/performance.md has the whole table, the comparisons and the
 // earlier steps. The machine is shared: the same kernels measure 0.2-10%
 // apart between runs.
