@@ -443,7 +443,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"23 conv2d_bwd_weight -> grad.skip.0.weight", 12845056, {"grad_skip_0_weight_conv2d_bwd_weight", "grad_skip_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"24 batchnorm_bwd_weight -> grad.down.4.weight", 0, {"grad_down_4_weight_batchnorm_bwd_weight", "grad_down_4_weight_batchnorm_bwd_weight_per_sample"}},
     {"25 bias_bwd -> grad.down.4.bias", 0, {"grad_down_4_bias_bias_bwd", "grad_down_4_bias_bias_bwd_per_sample"}},
-    {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_wg_weight_rows", "grad_down_2_conv2d_bwd_data_wg_weight"}},
+    {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_weight_t", "grad_down_2_conv2d_bwd_data_wg_weight_rows", "grad_down_2_conv2d_bwd_data_wg_weight"}},
     {"27 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down.3.weight", 231211008, {"grad_down_3_weight_conv2d_bwd_weight", "grad_down_3_weight_conv2d_bwd_weight_wg_partial", "grad_down_3_weight_conv2d_bwd_weight_wg_product_acc", "grad_down_3_weight_conv2d_bwd_weight_wg_product", "grad_down_3_weight_conv2d_bwd_weight_wg_dw_rows", "grad_down_3_weight_conv2d_bwd_weight_wg_dw"}},
     {"28 batchnorm_bwd_weight -> grad.down.1.weight", 0, {"grad_down_1_weight_batchnorm_bwd_weight", "grad_down_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"29 bias_bwd -> grad.down.1.bias", 0, {"grad_down_1_bias_bias_bwd", "grad_down_1_bias_bias_bwd_per_sample"}},
