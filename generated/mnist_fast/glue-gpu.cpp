@@ -244,7 +244,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"12 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"13 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
     {"14 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.3", 642252800, {"grad_conv1_3_conv2d_bwd_data", "grad_conv1_3_conv2d_bwd_data_weight_t", "grad_conv1_3_conv2d_bwd_data_wg_weight_rows", "grad_conv1_3_conv2d_bwd_data_wg_weight"}},
-    {"15 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 642252800, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial", "grad_conv2_0_weight_conv2d_bwd_weight_wg_product_acc", "grad_conv2_0_weight_conv2d_bwd_weight_wg_product", "grad_conv2_0_weight_conv2d_bwd_weight_wg_dw_rows", "grad_conv2_0_weight_conv2d_bwd_weight_wg_dw"}},
+    {"15 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 642252800, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"16 relu_bwd -> grad.conv1.1", 0, {"grad_conv1_1_relu_bwd"}},
     {"17 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"18 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
