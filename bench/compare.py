@@ -105,7 +105,7 @@ def bench(args):
         r["eval"].append(evaluate)
         r["rss"].append(rss)
         r["acc"].append(acc)
-        print(f"  {name:28s} train {train:6.2f} s  eval {evaluate:5.2f} s  peak RSS {rss:6.0f} MiB  "
+        print(f"  {name:28s} train {train:6.2f} s  eval {evaluate:6.3f} s  peak RSS {rss:6.0f} MiB  "
               f"test accuracy {acc:.2f}%", flush=True)
 
     pythons = []
@@ -167,7 +167,7 @@ def bench(args):
     train_flop, eval_flop = flops[0] * images * args.epochs, flops[1] * 10000
     for name, m in med.items():
         print(f"| {name:28s} | {m['train']:9.2f} s | {100 * train_flop / m['train'] / peak / 1e9:5.1f}% "
-              f"| {m['eval']:9.2f} s | {100 * eval_flop / m['eval'] / peak / 1e9:5.1f}% | {m['rss']:4.0f} MiB "
+              f"| {m['eval']:9.3f} s | {100 * eval_flop / m['eval'] / peak / 1e9:5.1f}% | {m['rss']:4.0f} MiB "
               f"| {m['acc']:12.2f}% |")
     print(f"cnnc compile (models/{args.model}.cnn): median {statistics.median(compiles):.1f} s")
     line = f"{args.model}:"

@@ -223,7 +223,7 @@ def main():
         eval_seconds = time.perf_counter() - start
         print(f"epoch {epoch}/{args.epochs}  train loss {total / len(train_x):.4f}  test accuracy {100 * acc:.2f}%  "
               f"test loss {test_loss:.4f}  {seconds:.1f} s  {len(train_x) / seconds:.0f} images/s  "
-              f"eval {eval_seconds:.2f} s", flush=True)
+              f"eval {eval_seconds:.3f} s", flush=True)
         if reached(acc, epoch):
             return
     if args.stop_at:

@@ -52,7 +52,7 @@ int evalCommand(Run& run, const EvalOptions& opt) {
   auto start = std::chrono::steady_clock::now();
   if (!evaluate(run, s, *data, test, opt.confusion.empty() ? nullptr : &confusion)) return 1;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  out.say("test accuracy %.2f%%  test loss %.4f  (%lld images in %.2f s)\n", 100.0 * test.accuracy, test.loss,
+  out.say("test accuracy %.2f%%  test loss %.4f  (%lld images in %.3f s)\n", 100.0 * test.accuracy, test.loss,
       (long long)testSet.count, seconds);
   if (!opt.confusion.empty()) {
     // Columns wide enough for the class names (folder names, CIFAR-10's), cut at 12.
