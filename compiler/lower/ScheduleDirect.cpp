@@ -83,6 +83,17 @@ RegisterTile registerTile(int channels, int width, int natural, const CpuModel& 
   return {tw, th};
 }
 
+// Summed over (ky, ci) in parallel, then transposed serially, the direct
+// weight gradients' last pass was 8% of conv3's (--halide-profile: 0.057 +
+// 0.02 ms of 0.94, the sum on 0.67 threads on average); Winograd's (the
+// sum of the partials, G^T dU G, the layout) ran all but the sum on one
+// thread, conv3's 0.64 -> 0.51 ms per input channel (2026-12-05).
+Var byInputChannel(Func weightGradient) {
+  std::vector<Var> o = weightGradient.args();  // kx, ky, ci, co
+  weightGradient.compute_root().reorder(o[0], o[1], o[3], o[2]).parallel(o[2]);
+  return o[2];
+}
+
 namespace {
 
 // A convolution with fewer channels than a vector, not a power of two
@@ -278,18 +289,14 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
     if (!L.written(op.operands[0])) dy.compute_at(part, p[4]).vectorize(dy.args()[0], v);
   }
   // The sum of the chunks and the weight's layout (kx innermost) in one
-  // pass, parallel over the input channels: each task sums its channel's
-  // 5 x 5 x CO weights in registers and writes them transposed. Summed
-  // over (ky, ci) in parallel, then transposed serially, they were 8% of
-  // conv3's weight gradient (--halide-profile: 0.057 + 0.02 ms of 0.94,
-  // the sum on 0.67 threads on average; 2026-12-05).
-  std::vector<Var> o = l.out.args();  // kx, ky, ci, co
-  l.out.compute_root().reorder(o[0], o[1], o[3], o[2]).parallel(o[2]);
+  // pass: each task sums its channel's 5 x 5 x CO weights in registers
+  // and writes them transposed.
+  const Var ci = byInputChannel(l.out);
   std::vector<Var> b = l.acc.args();  // co, kx, ky, ci
   // Guarded: rounding the channels up would ask the kernels before it
   // for channels that do not exist (their results are arena views
   // of the exact size, cnnc --emit=plan).
-  l.acc.compute_at(l.out, o[2]).vectorize(b[0], v, TailStrategy::GuardWithIf);
+  l.acc.compute_at(l.out, ci).vectorize(b[0], v, TailStrategy::GuardWithIf);
   l.acc.update()
       .reorder(b[0], l.acc.rvars(0)[0], b[1], b[2], b[3])
       .vectorize(b[0], v, TailStrategy::GuardWithIf);

@@ -48,6 +48,11 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int na
 void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
                        const CpuModel& cpu);
 void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
+// A weight gradient's result (kx, ky, ci, co) computed one input channel
+// at a time, in parallel (ScheduleDirect.cpp): its last stages (the sum of
+// the partial sums, Winograd's G^T dU G) are computed at the returned
+// loop, each task's in cache.
+Halide::Var byInputChannel(Halide::Func weightGradient);
 
 // A linear layer (LoopNest::Dense) and its gradients (DenseGradient) as
 // GEMMs (ScheduleDense.cpp).

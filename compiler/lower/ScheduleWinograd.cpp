@@ -170,22 +170,18 @@ void winogradWeightGradient(const Lowered&, LoweredOp& l, int outChannels, int i
   byPosition(s.dy);
   byPosition(s.x);
   // Then, per input channel (parallel), the sum of the partials, G^T dU
-  // G and the weight's layout (kx innermost), each task's in cache. As
-  // passes of their own over every channel, all but the sum ran on one
-  // thread while the other waited (perf: the kernel's serial code and the
-  // pool's spinning): conv3's weight gradient 0.64 -> 0.51 ms, conv2's
-  // 0.81 -> 0.73, mnist's step 4.28 -> 3.92 ms (medians of 7 alternating
-  // rounds; vgg's step 19.8 -> 19.5 ms, resnet's 12.2 -> 12.0; 2026-12-05).
-  // The same additions in the same order: checkpoints cmp-identical.
-  std::vector<Var> o = l.out.args();  // kx, ky, ci, co
-  l.out.compute_root().reorder(o[0], o[1], o[3], o[2]).parallel(o[2]);
+  // G and the weight's layout (kx innermost): conv3's weight gradient
+  // 0.64 -> 0.51 ms, conv2's 0.81 -> 0.73, mnist's step 4.28 -> 3.92 ms
+  // (medians of 7 alternating rounds; vgg's step 19.8 -> 19.5 ms, resnet's
+  // 12.2 -> 12.0; 2026-12-05), the same additions in the same order.
+  const Var ci = byInputChannel(l.out);
   std::vector<Var> b = s.productAcc.args();  // co, ci, xi, nu
-  s.productAcc.compute_at(l.out, o[2]).vectorize(b[0], v);
+  s.productAcc.compute_at(l.out, ci).vectorize(b[0], v);
   s.productAcc.update().reorder(b[0], s.productAcc.rvars(0)[0], b[2], b[3], b[1]).vectorize(b[0], v);
   std::vector<Var> k = s.backRows.args();  // co, ci, kx, nu
-  s.backRows.compute_at(l.out, o[2]).reorder(k[0], k[2], k[3], k[1]).vectorize(k[0], v).unroll(k[2]);
+  s.backRows.compute_at(l.out, ci).reorder(k[0], k[2], k[3], k[1]).vectorize(k[0], v).unroll(k[2]);
   std::vector<Var> d = s.back.args();  // co, ci, kx, ky
-  s.back.compute_at(l.out, o[2]).reorder(d[0], d[2], d[3], d[1]).vectorize(d[0], v).unroll(d[3]);
+  s.back.compute_at(l.out, ci).reorder(d[0], d[2], d[3], d[1]).vectorize(d[0], v).unroll(d[3]);
 }
 
 }  // namespace cnnc

@@ -150,23 +150,24 @@ void lowerDataByPhase(LowerContext& cx, const Op& op) {
 // dy (co, ox, oy, n), weight (kx, ky, ci, co) -> dx (ci, x, y, n): each
 // input pixel gathers dy from the outputs whose window saw it.
 void lowerData(LowerContext& cx, const Op& op) {
-  if (const int m = cx.winogradTile(op)) {
-    lowerWinogradData(cx, op, m);
-    return;
-  }
-  if (const ops::Window k = ops::windowOf(op.attrs); (k.SX > 1 || k.SY > 1) && cx.phased()) {
+  if (const ops::Window k = ops::windowOf(op.attrs); (k.SX > 1 || k.SY > 1) && cx.phased()) {  // (Winograd: stride 1 only)
     lowerDataByPhase(cx, op);
     return;
   }
   const std::string name = cx.name(op);
-  const ops::Window k = ops::windowOf(op.attrs);
-  Dims dy = cx.dims(op.operands[0]);
-  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
+  // The weight re-laid input channels innermost, once per call.
   Func w = cx.func(op.operands[1]);
   Func wT(name + "_weight_t");
   const int CI = cx.dims(op.result).C;  // channels beyond them (paddedChannels) are zero
   wT(ci, kx, ky, co) = CI < paddedChannels(CI) ? select(ci < CI, w(kx, ky, clamp(ci, 0, CI - 1), co), 0.0f)
                                                : Expr(w(kx, ky, ci, co));
+  if (const int m = cx.winogradTile(op)) {
+    lowerWinogradData(cx, op, wT, m);
+    return;
+  }
+  const ops::Window k = ops::windowOf(op.attrs);
+  Dims dy = cx.dims(op.operands[0]);
+  Func dyPad = cx.zeroPadded(cx.func(op.operands[0]), dy, name + "_dy_padded");
   RDom r(0, k.KW, 0, k.KH, 0, dy.C, name + "_r");
   Expr oxs = x + k.PX - r.x, oys = y + k.PY - r.y;  // output position times the stride
   Expr hit = oxs % k.SX == 0 && oys % k.SY == 0;

@@ -128,7 +128,7 @@ LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Func wT, Expr bi
   return l;
 }
 
-LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
+LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, Func wT, int m) {
   const std::string name = cx.name(op);
   const ops::Window k = ops::windowOf(op.attrs);
   const Dims dy = cx.dims(op.operands[0]);
@@ -142,9 +142,6 @@ LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m) {
   // channels innermost, wT (ci, kx, ky, co): read in place (kx, ky, ci, co)
   // each of U's rows gathered its vector of input channels 25 floats
   // apart, 5 times over (conv3's U took 0.094 ms of its 0.53).
-  Func w = cx.func(op.operands[1]);
-  Func wT(name + "_weight_t");
-  wT(ci, kx, ky, co) = w(kx, ky, ci, co);
   kernelProduct(s, tl, ci, co, [&](Expr o, Expr i, int kk, Expr yy) { return wT(o, kk, yy, i); }, s.dy, dy.C, name);
   // B dV B^T: each tile's gradient of its alpha x alpha input window.
   s.backRows = Func(name + "_wg_dx_rows");

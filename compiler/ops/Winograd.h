@@ -14,7 +14,8 @@ namespace cnnc {
 
 // The forward with its (folded) weight wT (co, kx, ky, ci) and bias.
 LoweredOp& lowerWinogradForward(LowerContext& cx, const Op& op, Halide::Func wT, Halide::Expr bias, int m);
-LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, int m);
+// The data gradient with the weight re-laid input channels innermost, wT (ci, kx, ky, co).
+LoweredOp& lowerWinogradData(LowerContext& cx, const Op& op, Halide::Func wT, int m);
 LoweredOp& lowerWinogradWeight(LowerContext& cx, const Op& op, int m);
 
 }  // namespace cnnc
