@@ -56,13 +56,19 @@ void gemm(Func acc, Func product, int channels, int tiles, int natural, const Cp
   acc.update().reorder(b[0], b[3], r, b[1], b[2], b[4]).vectorize(b[0], cv).unroll(b[0]).unroll(b[3]);
 }
 
-// weight (c, r, xi, nu) from rows (c, xi, k, r): once per call.
-void weightTransform(Func rows, Func weight, int channels, int natural) {
+// weight (c, r, xi, nu) from rows (c, xi, k, r) from the re-laid weight
+// (c, kx, ky, r): once per call, all three per r in one parallel loop
+// (were three loops, each staged in memory: the rows 320 KB and the
+// re-laid weight 200 KB for mnist's conv3). Training steps 2-3% faster
+// (mnist 3.99 -> 3.90 ms, vgg 21.1 -> 20.3, resnet 12.2 -> 12.0; medians
+// of 4-5 alternating rounds, 2026-12-05); evaluation within 1%.
+void weightTransform(Func rows, Func weight, Func relaid, int channels, int natural) {
   const int v = vectorFor(channels, natural);
   std::vector<Var> a = weight.args();
   weight.compute_root().reorder(a[0], a[3], a[2], a[1]).vectorize(a[0], v).unroll(a[3]).parallel(a[1]);
   std::vector<Var> b = rows.args();
-  rows.compute_root().vectorize(b[0], v).unroll(b[1]).parallel(b[3]);
+  rows.compute_at(weight, a[1]).vectorize(b[0], v).unroll(b[1]);
+  if (relaid.defined()) relaid.compute_at(weight, a[1]).vectorize(relaid.args()[0], v);
 }
 
 }  // namespace
@@ -111,8 +117,7 @@ void winogradForward(LoweredOp& l, int channels, int reduced, int natural, const
 
 void winogradConvolution(LoweredOp& l, int channels, int reduced, int natural, const CpuModel& cpu) {
   WinogradStages& s = l.winograd;
-  weightTransform(s.weightRows, s.weight, channels, natural);
-  if (l.weightT.defined()) relaidWeight(l.weightT, vectorFor(channels, natural));
+  weightTransform(s.weightRows, s.weight, l.weightT, channels, natural);
   if (s.x.defined()) {
     winogradForward(l, channels, reduced, natural, cpu);
     return;

@@ -108,9 +108,9 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> conv1.0", 40140800, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
     {"1 maxpool -> conv1.2", 0, {"conv1_2_maxpool"}},
-    {"2 conv2d winograd F(4x4,5x5) -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight"}},
+    {"2 conv2d winograd F(4x4,5x5) -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"3 maxpool -> conv2.3", 0, {"conv2_3_maxpool"}},
-    {"4 conv2d winograd F(4x4,5x5) -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_weight_t", "conv3_0_conv2d_wg_weight_rows", "conv3_0_conv2d_wg_weight"}},
+    {"4 conv2d winograd F(4x4,5x5) -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
     {"5 flatten -> layer3.0", 0, {"layer3_0_flatten"}},
     {"6 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
     {"7 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
@@ -118,11 +118,11 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"9 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
     {"10 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
     {"11 relu_bwd -> grad.conv3.0", 0, {"grad_conv3_0_relu_bwd"}},
-    {"12 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_weight_t", "grad_conv2_3_conv2d_bwd_data_wg_weight_rows", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
+    {"12 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
     {"13 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv3.0.weight", 321126400, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"14 bias_bwd -> grad.conv3.0.bias", 0, {"grad_conv3_0_bias_bias_bwd", "grad_conv3_0_bias_bias_bwd_per_sample"}},
     {"15 relu_bwd -> grad.conv2.0", 0, {"grad_conv2_0_relu_bwd"}},
-    {"16 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_weight_t", "grad_conv1_2_conv2d_bwd_data_wg_weight_rows", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
+    {"16 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
     {"17 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 321126400, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"18 bias_bwd -> grad.conv2.0.bias", 0, {"grad_conv2_0_bias_bias_bwd", "grad_conv2_0_bias_bias_bwd_per_sample"}},
     {"19 relu_bwd -> grad.conv1.0", 0, {"grad_conv1_0_relu_bwd"}},
@@ -131,7 +131,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"6 linear -> out.0 (with 0, 1, 2, 3, 4, 5 per sample)", 686407680, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv2_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight", "conv3_0_conv2d_weight_t", "conv3_0_conv2d_wg_weight_rows", "conv3_0_conv2d_wg_weight"}},
+    {"6 linear -> out.0 (with 0, 1, 2, 3, 4, 5 per sample)", 686407680, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight", "conv3_0_conv2d_wg_weight"}},
     {"7 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 

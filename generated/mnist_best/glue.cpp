@@ -173,11 +173,11 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> conv1.0", 57802752, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
-    {"1 conv2d winograd F(4x4,3x3) -> conv2.0", 1849688064, {"conv1_1_batchnorm_sum_per_sample", "conv1_1_batchnorm_sum", "conv1_1_batchnorm_mean", "conv1_1_batchnorm_squares_per_sample", "conv1_1_batchnorm_squares", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv2_0_conv2d", "conv2_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight"}},
+    {"1 conv2d winograd F(4x4,3x3) -> conv2.0", 1849688064, {"conv1_1_batchnorm_sum_per_sample", "conv1_1_batchnorm_sum", "conv1_1_batchnorm_mean", "conv1_1_batchnorm_squares_per_sample", "conv1_1_batchnorm_squares", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"2 maxpool -> conv2.3", 0, {"conv2_1_batchnorm_sum_per_sample", "conv2_1_batchnorm_sum", "conv2_1_batchnorm_mean", "conv2_1_batchnorm_squares_per_sample", "conv2_1_batchnorm_squares", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool"}},
-    {"3 conv2d winograd F(4x4,3x3) -> conv3.0", 924844032, {"conv3_0_conv2d", "conv3_0_conv2d_weight_t", "conv3_0_conv2d_wg_weight_rows", "conv3_0_conv2d_wg_weight"}},
+    {"3 conv2d winograd F(4x4,3x3) -> conv3.0", 924844032, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
     {"4 relu -> conv3.2", 0, {"conv3_1_batchnorm_sum_per_sample", "conv3_1_batchnorm_sum", "conv3_1_batchnorm_mean", "conv3_1_batchnorm_squares_per_sample", "conv3_1_batchnorm_squares", "conv3_1_batchnorm_inv_std", "conv3_1_batchnorm_scale", "conv3_1_batchnorm_shift", "conv3_2_relu"}},
-    {"5 conv2d winograd F(4x4,3x3) -> conv4.0", 1849688064, {"conv4_0_conv2d", "conv4_0_conv2d_weight_t", "conv4_0_conv2d_wg_weight_rows", "conv4_0_conv2d_wg_weight"}},
+    {"5 conv2d winograd F(4x4,3x3) -> conv4.0", 1849688064, {"conv4_0_conv2d", "conv4_0_conv2d_wg_weight"}},
     {"6 maxpool -> conv4.3", 0, {"conv4_1_batchnorm_sum_per_sample", "conv4_1_batchnorm_sum", "conv4_1_batchnorm_mean", "conv4_1_batchnorm_squares_per_sample", "conv4_1_batchnorm_squares", "conv4_1_batchnorm_inv_std", "conv4_1_batchnorm_scale", "conv4_1_batchnorm_shift", "conv4_3_maxpool"}},
     {"7 flatten -> layer4.0", 0, {"layer4_0_flatten"}},
     {"8 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten_in_fc_0_linear_acc"}},
@@ -195,16 +195,16 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"20 relu_bwd -> grad.conv4.1", 0, {"grad_conv4_1_relu_bwd"}},
     {"21 batchnorm_bwd_weight -> grad.conv4.1.weight", 0, {"grad_conv4_1_weight_batchnorm_bwd_weight", "grad_conv4_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"22 bias_bwd -> grad.conv4.1.bias", 0, {"grad_conv4_1_bias_bias_bwd", "grad_conv4_1_bias_bias_bwd_per_sample"}},
-    {"23 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv3.2", 1849688064, {"grad_conv3_2_conv2d_bwd_data", "grad_conv3_2_conv2d_bwd_data_weight_t", "grad_conv3_2_conv2d_bwd_data_wg_weight_rows", "grad_conv3_2_conv2d_bwd_data_wg_weight"}},
+    {"23 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv3.2", 1849688064, {"grad_conv3_2_conv2d_bwd_data", "grad_conv3_2_conv2d_bwd_data_wg_weight"}},
     {"24 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv4.0.weight", 1849688064, {"grad_conv4_0_weight_conv2d_bwd_weight", "grad_conv4_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"25 batchnorm_bwd_weight -> grad.conv3.1.weight", 0, {"grad_conv3_1_weight_batchnorm_bwd_weight", "grad_conv3_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"26 bias_bwd -> grad.conv3.1.bias", 0, {"grad_conv3_1_bias_bias_bwd", "grad_conv3_1_bias_bias_bwd_per_sample"}},
-    {"27 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv2.3", 924844032, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_weight_t", "grad_conv2_3_conv2d_bwd_data_wg_weight_rows", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
+    {"27 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv2.3", 924844032, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
     {"28 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv3.0.weight", 924844032, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"29 relu_bwd -> grad.conv2.1", 0, {"grad_conv2_1_relu_bwd"}},
     {"30 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"31 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
-    {"32 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv1.2", 1849688064, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_weight_t", "grad_conv1_2_conv2d_bwd_data_wg_weight_rows", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
+    {"32 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv1.2", 1849688064, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
     {"33 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv2.0.weight", 1849688064, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"34 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"35 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
@@ -212,7 +212,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"7 flatten -> layer4.0 (with 0, 1, 2, 3, 4, 5, 6 per sample)", 4682022912, {"layer4_0_flatten", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_0_conv2d_weight_t", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight", "conv3_0_conv2d_weight_t", "conv3_1_batchnorm_scale", "conv3_0_conv2d_folded_bias", "conv3_0_conv2d_wg_weight_rows", "conv3_0_conv2d_wg_weight", "conv4_0_conv2d_weight_t", "conv4_1_batchnorm_scale", "conv4_0_conv2d_folded_bias", "conv4_0_conv2d_wg_weight_rows", "conv4_0_conv2d_wg_weight"}},
+    {"7 flatten -> layer4.0 (with 0, 1, 2, 3, 4, 5, 6 per sample)", 4682022912, {"layer4_0_flatten", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight", "conv3_1_batchnorm_scale", "conv3_0_conv2d_folded_bias", "conv3_0_conv2d_wg_weight", "conv4_1_batchnorm_scale", "conv4_0_conv2d_folded_bias", "conv4_0_conv2d_wg_weight"}},
     {"8 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten_in_fc_0_linear_acc"}},
     {"10 linear -> out.0 (with 9 per sample)", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"11 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},

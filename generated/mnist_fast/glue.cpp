@@ -111,7 +111,7 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> conv1.0", 80281600, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
     {"1 maxpool -> conv1.3", 0, {"conv1_1_batchnorm_sum_per_sample", "conv1_1_batchnorm_sum", "conv1_1_batchnorm_mean", "conv1_1_batchnorm_squares_per_sample", "conv1_1_batchnorm_squares", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv1_3_maxpool"}},
-    {"2 conv2d winograd F(4x4,5x5) -> conv2.0", 642252800, {"conv2_0_conv2d", "conv2_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight"}},
+    {"2 conv2d winograd F(4x4,5x5) -> conv2.0", 642252800, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"3 maxpool -> conv2.3", 0, {"conv2_1_batchnorm_sum_per_sample", "conv2_1_batchnorm_sum", "conv2_1_batchnorm_mean", "conv2_1_batchnorm_squares_per_sample", "conv2_1_batchnorm_squares", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool"}},
     {"4 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
     {"5 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
@@ -123,7 +123,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"11 relu_bwd -> grad.conv2.1", 0, {"grad_conv2_1_relu_bwd"}},
     {"12 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"13 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
-    {"14 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.3", 642252800, {"grad_conv1_3_conv2d_bwd_data", "grad_conv1_3_conv2d_bwd_data_weight_t", "grad_conv1_3_conv2d_bwd_data_wg_weight_rows", "grad_conv1_3_conv2d_bwd_data_wg_weight"}},
+    {"14 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.3", 642252800, {"grad_conv1_3_conv2d_bwd_data", "grad_conv1_3_conv2d_bwd_data_wg_weight"}},
     {"15 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 642252800, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
     {"16 relu_bwd -> grad.conv1.1", 0, {"grad_conv1_1_relu_bwd"}},
     {"17 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
@@ -132,7 +132,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"5 linear -> out.0 (with 0, 1, 2, 3, 4 per sample)", 726548480, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_0_conv2d_weight_t", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight_rows", "conv2_0_conv2d_wg_weight"}},
+    {"5 linear -> out.0 (with 0, 1, 2, 3, 4 per sample)", 726548480, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight"}},
     {"6 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 

@@ -203,13 +203,13 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> stem.0", 28901376, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
     {"1 maxpool -> stem.3", 0, {"stem_1_batchnorm_sum_per_sample", "stem_1_batchnorm_sum", "stem_1_batchnorm_mean", "stem_1_batchnorm_squares_per_sample", "stem_1_batchnorm_squares", "stem_1_batchnorm_inv_std", "stem_1_batchnorm_scale", "stem_1_batchnorm_shift", "stem_3_maxpool"}},
-    {"2 conv2d winograd F(2x2,3x3) -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_weight_t", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight"}},
+    {"2 conv2d winograd F(2x2,3x3) -> block1.0", 231211008, {"block1_0_conv2d", "block1_0_conv2d_wg_weight"}},
     {"3 relu -> block1.2", 0, {"block1_1_batchnorm_sum_per_sample", "block1_1_batchnorm_sum", "block1_1_batchnorm_mean", "block1_1_batchnorm_squares_per_sample", "block1_1_batchnorm_squares", "block1_1_batchnorm_inv_std", "block1_1_batchnorm_scale", "block1_1_batchnorm_shift", "block1_2_relu"}},
-    {"4 conv2d winograd F(2x2,3x3) -> block1.3", 231211008, {"block1_3_conv2d", "block1_3_conv2d_weight_t", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight"}},
+    {"4 conv2d winograd F(2x2,3x3) -> block1.3", 231211008, {"block1_3_conv2d", "block1_3_conv2d_wg_weight"}},
     {"5 relu -> block1.6", 0, {"block1_4_batchnorm_sum_per_sample", "block1_4_batchnorm_sum", "block1_4_batchnorm_mean", "block1_4_batchnorm_squares_per_sample", "block1_4_batchnorm_squares", "block1_4_batchnorm_inv_std", "block1_4_batchnorm_scale", "block1_4_batchnorm_shift", "block1_6_relu"}},
     {"6 conv2d -> down.0", 115605504, {"down_0_conv2d", "down_0_conv2d_weight_t"}},
     {"7 relu -> down.2", 0, {"down_1_batchnorm_sum_per_sample", "down_1_batchnorm_sum", "down_1_batchnorm_mean", "down_1_batchnorm_squares_per_sample", "down_1_batchnorm_squares", "down_1_batchnorm_inv_std", "down_1_batchnorm_scale", "down_1_batchnorm_shift", "down_2_relu"}},
-    {"8 conv2d winograd F(4x4,3x3) -> down.3", 231211008, {"down_3_conv2d", "down_3_conv2d_weight_t", "down_3_conv2d_wg_weight_rows", "down_3_conv2d_wg_weight"}},
+    {"8 conv2d winograd F(4x4,3x3) -> down.3", 231211008, {"down_3_conv2d", "down_3_conv2d_wg_weight"}},
     {"9 conv2d -> skip.0", 12845056, {"skip_0_conv2d", "skip_0_conv2d_weight_t"}},
     {"10 global_avgpool -> head.0", 0, {"down_4_batchnorm_sum_per_sample", "down_4_batchnorm_sum", "down_4_batchnorm_mean", "down_4_batchnorm_squares_per_sample", "down_4_batchnorm_squares", "down_4_batchnorm_inv_std", "down_4_batchnorm_scale", "down_4_batchnorm_shift", "skip_1_batchnorm_sum_per_sample", "skip_1_batchnorm_sum", "skip_1_batchnorm_mean", "skip_1_batchnorm_squares_per_sample", "skip_1_batchnorm_squares", "skip_1_batchnorm_inv_std", "skip_1_batchnorm_scale", "skip_1_batchnorm_shift", "head_0_global_avgpool"}},
     {"11 flatten -> head.1", 0, {"head_1_flatten"}},
@@ -227,7 +227,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"23 conv2d_bwd_weight -> grad.skip.0.weight", 12845056, {"grad_skip_0_weight_conv2d_bwd_weight", "grad_skip_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"24 batchnorm_bwd_weight -> grad.down.4.weight", 0, {"grad_down_4_weight_batchnorm_bwd_weight", "grad_down_4_weight_batchnorm_bwd_weight_per_sample"}},
     {"25 bias_bwd -> grad.down.4.bias", 0, {"grad_down_4_bias_bias_bwd", "grad_down_4_bias_bias_bwd_per_sample"}},
-    {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_weight_t", "grad_down_2_conv2d_bwd_data_wg_weight_rows", "grad_down_2_conv2d_bwd_data_wg_weight"}},
+    {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down.2", 231211008, {"grad_down_2_conv2d_bwd_data", "grad_down_2_conv2d_bwd_data_wg_weight"}},
     {"27 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down.3.weight", 231211008, {"grad_down_3_weight_conv2d_bwd_weight", "grad_down_3_weight_conv2d_bwd_weight_wg_partial"}},
     {"28 batchnorm_bwd_weight -> grad.down.1.weight", 0, {"grad_down_1_weight_batchnorm_bwd_weight", "grad_down_1_weight_batchnorm_bwd_weight_per_sample"}},
     {"29 bias_bwd -> grad.down.1.bias", 0, {"grad_down_1_bias_bias_bwd", "grad_down_1_bias_bias_bwd_per_sample"}},
@@ -249,8 +249,8 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"1 maxpool -> stem.3 (with 0 per sample)", 28901376, {"stem_3_maxpool", "stem_0_conv2d_weight_t", "stem_1_batchnorm_scale", "stem_0_conv2d_folded_bias"}},
-    {"5 relu -> block1.6 (with 2, 3, 4 per sample)", 462422016, {"block1_6_relu", "block1_0_conv2d_weight_t", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight_rows", "block1_0_conv2d_wg_weight", "block1_3_conv2d_weight_t", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight_rows", "block1_3_conv2d_wg_weight"}},
-    {"13 linear -> out.0 (with 6, 7, 8, 9, 10, 11, 12 per sample)", 359743488, {"out_0_linear", "out_0_linear_acc", "down_0_conv2d_weight_t", "down_1_batchnorm_scale", "down_0_conv2d_folded_bias", "down_3_conv2d_weight_t", "down_4_batchnorm_scale", "down_3_conv2d_folded_bias", "down_3_conv2d_wg_weight_rows", "down_3_conv2d_wg_weight", "skip_0_conv2d_weight_t", "skip_1_batchnorm_scale", "skip_0_conv2d_folded_bias"}},
+    {"5 relu -> block1.6 (with 2, 3, 4 per sample)", 462422016, {"block1_6_relu", "block1_1_batchnorm_scale", "block1_0_conv2d_folded_bias", "block1_0_conv2d_wg_weight", "block1_4_batchnorm_scale", "block1_3_conv2d_folded_bias", "block1_3_conv2d_wg_weight"}},
+    {"13 linear -> out.0 (with 6, 7, 8, 9, 10, 11, 12 per sample)", 359743488, {"out_0_linear", "out_0_linear_acc", "down_0_conv2d_weight_t", "down_1_batchnorm_scale", "down_0_conv2d_folded_bias", "down_4_batchnorm_scale", "down_3_conv2d_folded_bias", "down_3_conv2d_wg_weight", "skip_0_conv2d_weight_t", "skip_1_batchnorm_scale", "skip_0_conv2d_folded_bias"}},
     {"14 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
