@@ -66,6 +66,7 @@ enum class OpKind {
   ConcatBwd,        // one input's channels (features) of dy
   BatchNormBwdData,    // dx from dy, x, the batch's statistics and the weight's and bias's gradients
   BatchNormBwdWeight,  // dweight: dy times the normalised input, summed per channel
+  BatchNormStats,   // forward, added by grad: the batch's mean and summed squared deviations per channel, kept for the backward
   DropoutBwd,       // dy where the step's mask kept the element, scaled by 1 / (1 - p)
   GlobalAvgPoolBwd, // dy / (H W) to every pixel
   LeakyReluBwd,     // dy where y > 0, else slope dy

@@ -92,7 +92,8 @@ enum class LoopNest {
   Rows,            // per sample from sums over its row (softmax)
   Transpose,       // a layout change (flatten)
   Elementwise,     // per element from the same element of its operands
-  Normalize,       // per element from per-channel statistics, computed once per call (batch norm)
+  Normalize,       // per element from per-channel statistics (batch norm)
+  Statistics,      // per-channel values from sums over the batch, kept in memory (batch norm's)
   Loss,            // per-sample losses, their mean and the correct count
   LossGradient,    // per-sample rows of the loss's gradient
   None,            // not lowered into the step (the optimizer: lowerUpdate)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "ir/Ops.h"
 #include "lower/LowerContext.h"
@@ -288,31 +289,42 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
   std::function<void(int, std::vector<LoweredOp*>&)> readers = [&](int t, std::vector<LoweredOp*>& found) {
     for (LoweredOp& l : L.ops) {
       if (std::find(l.op->operands.begin(), l.op->operands.end(), t) == l.op->operands.end()) continue;
+      if (l.loops == LoopNest::Statistics) continue;  // batch statistics: training's, computed in evaluation by nothing
       if (l.inlined)
         readers(l.op->result, found);
       else if (std::find(found.begin(), found.end(), &l) == found.end())
         found.push_back(&l);
     }
   };
+  // Each kernel's one reader with a loop over the samples, if it has one.
+  std::map<LoweredOp*, LoweredOp*> readerOf;
   for (LoweredOp& l : L.ops) {
     if (l.inlined || l.op->result < 0 || l.op->result == g.output) continue;
     const Func own = sampleLoop(l, g, natural);
     if (!own.defined() || own.name() != l.out.name()) continue;  // its result is not written sample by sample
     std::vector<LoweredOp*> found;
     readers(l.op->result, found);
-    if (found.size() != 1) continue;
-    Func host = sampleLoop(*found[0], g, natural);
-    if (!host.defined()) continue;
-    l.out.compute_at(host, host.args().back()).serial(l.out.args().back());
-    if (directIntoPool(l, *found[0])) {
+    if (found.size() == 1 && sampleLoop(*found[0], g, natural).defined()) readerOf[&l] = found[0];
+  }
+  auto perPoolRow = [&](LoweredOp* l) {
+    auto r = readerOf.find(l);
+    return r != readerOf.end() && directIntoPool(*l, *r->second);
+  };
+  for (auto [l, reader] : readerOf) {
+    // A kernel whose reader is computed per row of a pool is computed
+    // per sample of the pool instead (the reader's staged input is).
+    LoweredOp* at = perPoolRow(reader) ? readerOf[reader] : reader;
+    Func host = sampleLoop(*at, g, natural);
+    l->out.compute_at(host, host.args().back()).serial(l->out.args().back());
+    if (perPoolRow(l)) {
       // Per row of the pool's windows, the sample's padded input staged
       // once: mnist's conv1 is 50 KB a sample, over L1; its rows stay in
       // L1 for the pool. The test set 0.160 -> 0.157 s (medians of 10
       // alternating runs, two-unit Xeon, 2026-12-05).
-      l.out.compute_at(host, host.args()[2]);
-      l.staged.compute_at(host, host.args().back());
+      l->out.compute_at(host, host.args()[2]);
+      l->staged.compute_at(host, host.args().back());
     }
-    l.computedIn = found[0]->op;
+    l->computedIn = at->op;
   }
 }
 
@@ -368,6 +380,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         break;
       case LoopNest::Elementwise:
       case LoopNest::Normalize: activation(L, l, inner, natural, task); break;
+      case LoopNest::Statistics: l.out.compute_root(); break;  // its sums: statistics() above
       case LoopNest::None: break;
     }
   }

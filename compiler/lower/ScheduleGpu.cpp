@@ -173,6 +173,7 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
       case LoopNest::Transpose:
       case LoopNest::Elementwise:
       case LoopNest::Normalize:
+      case LoopNest::Statistics:
         onGpu(l.out);
         onGpu(l.acc);
         onGpu(l.weightT);
