@@ -124,6 +124,10 @@ struct Lowered {
   // Lowered `byKernel`: the activation arena as the kernels read it, one
   // input per slot of the plan (plan.activations order), named `arena_<tensor>`.
   std::vector<Halide::ImageParam> arenaInputs;
+  // Lowered `byKernel`: the parameters' gradients as later kernels read
+  // them (batch norm's dx reads dweight and dbias), in graph.params order,
+  // named `gradin_<tensor>`.
+  std::vector<Halide::ImageParam> gradInputs;
   std::vector<LoweredOp> ops;              // forward and backward ops, in order
   Halide::Func loss;                       // mean loss over the valid samples
   Halide::Func correct;                    // valid samples whose argmax is the label

@@ -205,6 +205,7 @@ std::vector<KernelPipeline> kernelPipelines(const Lowered& L, const Graph& g, co
   for (size_t i = 0; i < L.params.size(); ++i) values[L.params[i].name()] = fmt::format("b.params[{}]", i);
   for (size_t i = 0; i < L.buffers.size(); ++i) values[L.buffers[i].name()] = fmt::format("b.buffers[{}]", i);
   for (size_t s = 0; s < L.arenaInputs.size(); ++s) values[L.arenaInputs[s].name()] = fmt::format("b.activations[{}]", s);
+  for (size_t i = 0; i < L.gradInputs.size(); ++i) values[L.gradInputs[i].name()] = fmt::format("b.grads[{}]", i);
   std::vector<KernelPipeline> kernels;
   for (size_t k = 0; k < outputs.size(); ++k) {
     if (outputs[k].empty()) continue;  // the optimizer's kernel: a pipeline of its own already

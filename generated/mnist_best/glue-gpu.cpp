@@ -86,20 +86,20 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   if ((e = mnist_best_train_k24(b.activations[8], b.activations[9], b.activations[19], b.params[11], b.params[10], valid, b.activations[20]))) return e;
   if ((e = mnist_best_train_k25(b.activations[8], b.activations[9], b.activations[20], valid, b.grads[10]))) return e;
   if ((e = mnist_best_train_k26(b.activations[20], b.grads[11]))) return e;
-  if ((e = mnist_best_train_k27(b.activations[8], b.activations[9], b.activations[20], b.params[9], b.params[10], valid, b.activations[21]))) return e;
-  if ((e = mnist_best_train_k28(b.activations[7], b.activations[8], b.activations[9], b.activations[20], b.params[10], valid, b.grads[9]))) return e;
+  if ((e = mnist_best_train_k27(b.activations[8], b.activations[9], b.activations[20], b.params[9], b.params[10], b.grads[11], b.grads[10], valid, b.activations[21]))) return e;
+  if ((e = mnist_best_train_k28(b.activations[7], b.activations[8], b.activations[9], b.activations[20], b.params[10], b.grads[11], b.grads[10], valid, b.grads[9]))) return e;
   if ((e = mnist_best_train_k29(b.activations[5], b.activations[6], b.activations[7], b.activations[21], valid, b.grads[7]))) return e;
   if ((e = mnist_best_train_k30(b.activations[7], b.activations[21], b.grads[8]))) return e;
-  if ((e = mnist_best_train_k31(b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[6], b.params[7], valid, b.activations[22]))) return e;
-  if ((e = mnist_best_train_k32(b.activations[4], b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[7], valid, b.grads[6]))) return e;
+  if ((e = mnist_best_train_k31(b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[6], b.params[7], b.grads[8], b.grads[7], valid, b.activations[22]))) return e;
+  if ((e = mnist_best_train_k32(b.activations[4], b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[7], b.grads[8], b.grads[7], valid, b.grads[6]))) return e;
   if ((e = mnist_best_train_k33(b.activations[2], b.activations[3], b.activations[22], b.params[5], b.params[4], valid, b.activations[23]))) return e;
   if ((e = mnist_best_train_k34(b.activations[2], b.activations[3], b.activations[23], valid, b.grads[4]))) return e;
   if ((e = mnist_best_train_k35(b.activations[23], b.grads[5]))) return e;
-  if ((e = mnist_best_train_k36(b.activations[2], b.activations[3], b.activations[23], b.params[3], b.params[4], valid, b.activations[24]))) return e;
-  if ((e = mnist_best_train_k37(b.activations[0], b.activations[1], b.activations[2], b.activations[3], b.activations[23], b.params[2], b.params[1], b.params[4], valid, b.grads[3]))) return e;
+  if ((e = mnist_best_train_k36(b.activations[2], b.activations[3], b.activations[23], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[24]))) return e;
+  if ((e = mnist_best_train_k37(b.activations[0], b.activations[1], b.activations[2], b.activations[3], b.activations[23], b.params[2], b.params[1], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
   if ((e = mnist_best_train_k38(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[1]))) return e;
   if ((e = mnist_best_train_k39(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[2]))) return e;
-  if ((e = mnist_best_train_k40(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], b.images, b.order, b.augment, first, valid, b.grads[0]))) return e;
+  if ((e = mnist_best_train_k40(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], b.grads[2], b.grads[1], b.images, b.order, b.augment, first, valid, b.grads[0]))) return e;
   return 0;
 }
 

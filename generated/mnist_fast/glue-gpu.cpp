@@ -56,12 +56,12 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   if ((e = mnist_fast_train_k13(b.activations[3], b.activations[4], b.activations[10], b.params[5], b.params[4], valid, b.activations[11]))) return e;
   if ((e = mnist_fast_train_k14(b.activations[3], b.activations[4], b.activations[11], valid, b.grads[4]))) return e;
   if ((e = mnist_fast_train_k15(b.activations[11], b.grads[5]))) return e;
-  if ((e = mnist_fast_train_k16(b.activations[3], b.activations[4], b.activations[11], b.params[3], b.params[4], valid, b.activations[12]))) return e;
-  if ((e = mnist_fast_train_k17(b.activations[2], b.activations[3], b.activations[4], b.activations[11], b.params[4], valid, b.grads[3]))) return e;
+  if ((e = mnist_fast_train_k16(b.activations[3], b.activations[4], b.activations[11], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[12]))) return e;
+  if ((e = mnist_fast_train_k17(b.activations[2], b.activations[3], b.activations[4], b.activations[11], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
   if ((e = mnist_fast_train_k18(b.activations[0], b.activations[1], b.activations[12], b.params[2], b.params[1], valid, b.activations[13]))) return e;
   if ((e = mnist_fast_train_k19(b.activations[0], b.activations[1], b.activations[13], valid, b.grads[1]))) return e;
   if ((e = mnist_fast_train_k20(b.activations[13], b.grads[2]))) return e;
-  if ((e = mnist_fast_train_k21(b.activations[0], b.activations[1], b.activations[13], b.params[1], b.images, b.order, first, valid, b.grads[0]))) return e;
+  if ((e = mnist_fast_train_k21(b.activations[0], b.activations[1], b.activations[13], b.params[1], b.grads[2], b.grads[1], b.images, b.order, first, valid, b.grads[0]))) return e;
   return 0;
 }
 
