@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "ir/Ops.h"
 #include "lower/LowerContext.h"
@@ -278,6 +279,41 @@ bool directIntoPool(const LoweredOp& conv, const LoweredOp& pool) {
   return w.SY >= w.KH;
 }
 
+// Evaluation sample by sample reads every Winograd layer's transformed
+// weights (co x ci x alpha^2 floats) once per sample: where together they
+// exceed kWeightsBudget, they evict one another from sample to sample.
+// The largest layers, until the rest fit, keep a loop of their own over
+// the batch instead, their weights in cache from sample to sample. vgg
+// (147 + 295 + 590 + 1,152 KiB): block3.0 and block2.2 on their own, its
+// test set 7.15 -> 5.56 ms a batch (block3.0 alone, leaving 1,008 KiB: no
+// faster); mnist (655 KiB) and resnet (718 KiB) as they were (with
+// resnet's down.3 on its own: 2.24 -> 2.30 ms). Medians of 6 alternating
+// rounds, two-unit Xeon (2 MB of L2 a core), 2026-12-05.
+constexpr int64_t kWeightsBudget = 768 << 10;
+
+std::set<const LoweredOp*> transformedWeightsOverBudget(const Lowered& L, const Graph& g) {
+  std::vector<std::pair<int64_t, const LoweredOp*>> layers;  // (bytes, op)
+  int64_t total = 0;
+  for (const LoweredOp& l : L.ops) {
+    if (!l.winograd.m || l.inlined) continue;
+    const int64_t alpha = l.winograd.m + l.op->attrs.pair("kernel")[0] - 1;
+    const int64_t bytes = int64_t(channelsOf(g, l.op->operands[0])) * channelsOf(g, l.op->result) * alpha * alpha * 4;
+    layers.push_back({bytes, &l});
+    total += bytes;
+  }
+  // The largest first; of equal ones, the later.
+  std::sort(layers.begin(), layers.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second->op > b.second->op;
+  });
+  std::set<const LoweredOp*> over;
+  for (const auto& [bytes, l] : layers) {
+    if (total <= kWeightsBudget) break;
+    over.insert(l);
+    total -= bytes;
+  }
+  return over;
+}
+
 // Evaluation, sample by sample: a kernel whose result only one other
 // kernel reads, both computed per sample, is computed inside that
 // kernel's loop over the samples instead of for the whole batch first.
@@ -296,6 +332,7 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
         found.push_back(&l);
     }
   };
+  const std::set<const LoweredOp*> batchWide = transformedWeightsOverBudget(L, g);
   // Each kernel's one reader with a loop over the samples, if it has one.
   std::map<LoweredOp*, LoweredOp*> readerOf;
   for (LoweredOp& l : L.ops) {
@@ -304,6 +341,7 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
     if (!own.defined() || own.name() != l.out.name()) continue;  // its result is not written sample by sample
     std::vector<LoweredOp*> found;
     readers(l.op->result, found);
+    if (batchWide.count(&l)) continue;
     if (found.size() == 1 && sampleLoop(*found[0], g, natural).defined()) readerOf[&l] = found[0];
   }
   auto perPoolRow = [&](LoweredOp* l) {

@@ -201,7 +201,9 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"8 flatten -> layer3.0 (with 0, 1, 2, 3, 4, 5, 6, 7 per sample)", 2803433472, {"layer3_0_flatten", "block1_0_conv2d_weight_t", "block1_2_conv2d_wg_weight", "block2_0_conv2d_wg_weight", "block2_2_conv2d_wg_weight", "block3_0_conv2d_wg_weight"}},
+    {"4 conv2d winograd F(4x4,3x3) -> block2.2 (with 0, 1, 2, 3 per sample)", 2341011456, {"block2_2_conv2d", "block2_2_conv2d_wg_weight", "block1_0_conv2d_weight_t", "block1_2_conv2d_wg_weight", "block2_0_conv2d_wg_weight"}},
+    {"6 conv2d winograd F(4x4,3x3) -> block3.0 (with 5 per sample)", 462422016, {"block3_0_conv2d", "block3_0_conv2d_wg_weight"}},
+    {"8 flatten -> layer3.0 (with 7 per sample)", 0, {"layer3_0_flatten"}},
     {"9 linear -> fc.0", 37748736, {"fc_0_linear", "layer3_0_flatten_in_fc_0_linear_acc"}},
     {"11 linear -> out.0 (with 10 per sample)", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"12 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
