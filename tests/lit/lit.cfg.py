@@ -22,6 +22,7 @@ config.substitutions.append(("%mnist_best_net_opencl", config.mnist_best_opencl_
 config.substitutions.append(("%colour_net_opencl", config.colour_opencl_trainer))
 config.substitutions.append(("%mnist_net_mpi", config.mnist_mpi_trainer))
 config.substitutions.append(("%lenet5_net_mpi", config.lenet5_mpi_trainer))
+config.substitutions.append(("%resnet_net_mpi", config.resnet_mpi_trainer))
 # mpirun on a machine of few cores, as root in CI's container.
 config.substitutions.append(("%mpirun", "mpirun --allow-run-as-root --oversubscribe"))
 config.substitutions.append(("%mpi_faults", "python3 " + os.path.join(config.cnnc_src_root, "tests", "lit", "trainer", "Inputs", "mpi_faults.py")))
