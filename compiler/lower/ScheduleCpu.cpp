@@ -336,12 +336,11 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
   // Each kernel's one reader with a loop over the samples, if it has one.
   std::map<LoweredOp*, LoweredOp*> readerOf;
   for (LoweredOp& l : L.ops) {
-    if (l.inlined || l.op->result < 0 || l.op->result == g.output) continue;
+    if (l.inlined || l.op->result < 0 || l.op->result == g.output || batchWide.count(&l)) continue;
     const Func own = sampleLoop(l, g, natural);
     if (!own.defined() || own.name() != l.out.name()) continue;  // its result is not written sample by sample
     std::vector<LoweredOp*> found;
     readers(l.op->result, found);
-    if (batchWide.count(&l)) continue;
     if (found.size() == 1 && sampleLoop(*found[0], g, natural).defined()) readerOf[&l] = found[0];
   }
   auto perPoolRow = [&](LoweredOp* l) {

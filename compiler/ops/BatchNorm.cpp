@@ -31,6 +31,8 @@ std::vector<ParamSpec> params(const Attrs&, const Shape& in) {
 }
 
 enum Operand { kX, kWeight, kBias, kRunningMean, kRunningVar, kStats };
+// batchnorm_stats's operands: the batch norm's input and running statistics.
+enum StatsOperand { kStatsX, kStatsMean, kStatsVar };
 
 // The statistics of batch norm `op` (in g.ops) as an op before it,
 // batchnorm_stats(x, running_mean, running_var) -> NAME.stats, which the
@@ -44,7 +46,7 @@ int keepStatistics(Graph& g, const Op& op) {
   const Shape& x = g.tensors[op.operands[kX]].shape;
   const int stats = g.addTensor({g.tensors[op.result].name + ".stats", {2, x[1]}, DType::F32, op.loc},
                                 TensorRole::Activation);
-  Op keep{OpKind::BatchNormStats, {op.operands[kX], op.operands[kRunningMean], op.operands[kRunningVar]},
+  Op keep{OpKind::BatchNormStats, {op.operands[kX], op.operands[kRunningMean], op.operands[kRunningVar]},  // StatsOperand
           stats, op.attrs, op.loc, op.stage, op.layerIndex, Phase::Forward};
   g.ops[i].operands.push_back(stats);
   g.ops.insert(g.ops.begin() + static_cast<std::ptrdiff_t>(i), keep);
@@ -80,9 +82,9 @@ const Op* producerOf(const Graph& g, int tensor) {
 // mean, then the sum of squared deviations from it (PyTorch's two
 // passes); their per-sample and per-column sums are s.sum and s.squares.
 NormStats batchStatistics(LowerContext& cx, const Op& op, const std::string& name) {
-  const Dims d = cx.dims(op.operands[kX]);
-  const std::vector<Var> v = cx.vars(op.operands[kX]);
-  Func in = cx.func(op.operands[kX]);
+  const Dims d = cx.dims(op.operands[kStatsX]);
+  const std::vector<Var> v = cx.vars(op.operands[kStatsX]);
+  Func in = cx.func(op.operands[kStatsX]);
   NormStats s;
   s.sum = channelSums(in, d, cx.valid(), name + "_sum");
   s.mean = Func(name + "_mean");
@@ -107,15 +109,15 @@ void lowerStats(LowerContext& cx, const Op& op) {
   }
   NormStats s = batchStatistics(cx, op, name);
   out(c, k) = select(k == 0, s.mean(c), s.squares.total(c));
-  const Expr count = countOf(cx, cx.dims(op.operands[kX]));
+  const Expr count = countOf(cx, cx.dims(op.operands[kStatsX]));
   const float momentum = static_cast<float>(op.attrs.number("momentum"));
-  Func runningMean = cx.func(op.operands[1]), runningVar = cx.func(op.operands[2]);
-  Func newMean(funcName(cx.tensor(op.operands[1]).name) + "_next");
-  Func newVar(funcName(cx.tensor(op.operands[2]).name) + "_next");
+  Func runningMean = cx.func(op.operands[kStatsMean]), runningVar = cx.func(op.operands[kStatsVar]);
+  Func newMean(funcName(cx.tensor(op.operands[kStatsMean]).name) + "_next");
+  Func newVar(funcName(cx.tensor(op.operands[kStatsVar]).name) + "_next");
   newMean(c) = (1.0f - momentum) * runningMean(c) + momentum * s.mean(c);
   newVar(c) = (1.0f - momentum) * runningVar(c) + momentum * (s.squares.total(c) / max(count - 1.0f, 1.0f));
-  cx.setBuffer(op.operands[1], newMean);
-  cx.setBuffer(op.operands[2], newVar);
+  cx.setBuffer(op.operands[kStatsMean], newMean);
+  cx.setBuffer(op.operands[kStatsVar], newVar);
   cx.add(op, out).norm = s;
 }
 
