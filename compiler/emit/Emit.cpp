@@ -93,6 +93,12 @@ std::string kernelTables(const Graph& g, const Fusion& fusion, const Pipelines& 
         what += " winograd " + winogradName(m, static_cast<int>(root.attrs.pair("kernel")[0]));
       const std::string result = root.result >= 0 ? g.tensors[root.result].name : "";
       int64_t macs = opMacsPerSample(g, root);
+      // A convolution computed inside (a pool's kernel) counts, and shows.
+      for (int p : kernel.fused)
+        if (const int64_t inside = opMacsPerSample(g, g.ops[p]); inside > 0) {
+          macs += inside;
+          what = fmt::format("{} {} +{}", k, opInfo(g.ops[p].kind).name, what.substr(what.find(' ')));
+        }
       if (training)
         for (int a : kernel.also) {
           what += std::string(" + ") + opInfo(g.ops[a].kind).name;

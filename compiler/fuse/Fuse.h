@@ -13,11 +13,15 @@
 // is the other way round: that gradient is computed inside the activation
 // gradient that follows it, and that kernel writes the gradient the
 // layer's backward kernels read (once each, instead of recomputing it from
-// two tensors). Convolutions, pooling, flatten (a layout change), linear
+// two tensors); one that no activation gradient follows (a maxpool's after
+// a relu, reading the index the forward kept) is computed inside its
+// readers where that recomputes little. Convolutions, pooling, flatten (a layout change), linear
 // layers, losses and their backward ops are kernels; the loss and its
 // gradient are one kernel (one loop over the samples: the log-sum-exp, the
-// loss, the prediction and the gradient of each sample together); the
-// optimizer is one kernel over the flat parameter arena.
+// loss, the prediction and the gradient of each sample together); a
+// maxpool's index joins the pool's kernel, and a direct convolution that
+// only such a pool reads is computed inside it, row by row (never
+// written); the optimizer is one kernel over the flat parameter arena.
 #pragma once
 
 #include <string>
@@ -30,9 +34,9 @@ namespace cnnc {
 
 struct Kernel {
   int root = -1;            // the op whose result the kernel writes (an index into graph.ops)
-  std::vector<int> fused;   // elementwise ops computed inside it, producers first
+  std::vector<int> fused;   // ops computed inside it (elementwise ones, a convolution), producers first
   std::vector<int> reads;   // tensors it reads from memory
-  std::vector<int> also;    // ops whose results it writes too (a loss's gradient)
+  std::vector<int> also;    // ops whose results it writes too (a loss's gradient, a maxpool's index)
 };
 
 struct Fusion {

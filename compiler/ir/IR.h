@@ -55,7 +55,7 @@ enum class OpKind {
   ReluBwd,          // dy where y > 0
   SigmoidBwd,       // dy * y * (1 - y)
   TanhBwd,          // dy * (1 - y^2)
-  MaxPoolBwd,       // dy routed to the first maximum of each window
+  MaxPoolBwd,       // dy routed to the first maximum of each window (maxpool_index's)
   AvgPoolBwd,       // dy spread evenly over each window
   FlattenBwd,       // dy reshaped to the input's shape
   LinearBwdData,    // dx = dy W
@@ -67,6 +67,7 @@ enum class OpKind {
   BatchNormBwdData,    // dx from dy, x, the batch's statistics and the weight's and bias's gradients
   BatchNormBwdWeight,  // dweight: dy times the normalised input, summed per channel
   BatchNormStats,   // forward, added by grad: the batch's mean and summed squared deviations per channel, kept for the backward
+  MaxPoolIndex,     // forward, added by grad: where each window's first maximum is, kept for the backward
   DropoutBwd,       // dy where the step's mask kept the element, scaled by 1 / (1 - p)
   GlobalAvgPoolBwd, // dy / (H W) to every pixel
   LeakyReluBwd,     // dy where y > 0, else slope dy

@@ -74,7 +74,9 @@ enum class FuseAs {
   Kernel,               // a kernel of its own
   Elementwise,          // an activation: computed inside its readers where that recomputes little
   ElementwiseGradient,  // an activation's gradient: the same, and the end of a routed chain
-  RoutedGradient,       // a pooling or flatten gradient: computed inside the activation gradient after it
+  RoutedGradient,       // a pooling or flatten gradient: computed inside the activation gradient after it,
+                        // with none after it, inside its readers where that recomputes little
+  Joined,               // computed in the kernel of the op before it where it reads what that does (a maxpool's index)
   Loss,                 // the loss: a kernel, which its gradient joins
   LossGradient,         // computed in the loss's kernel
   Update,               // the optimizer over the flat arenas

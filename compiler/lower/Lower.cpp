@@ -232,24 +232,27 @@ Expr maxOf(int count, const std::function<Expr(Expr)>& term, const std::string& 
   return m;
 }
 
-Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name) {
+Expr argmaxOf(int count, const std::function<Expr(Expr)>& term, const std::string& name, Expr* best) {
   if (count > 64) {
     RDom r(0, count, name);
-    return argmax(term(r))[0];
+    Tuple found = argmax(term(r));
+    if (best) *best = found[1];
+    return found[0];
   }
-  Expr best = term(0), index = 0;
+  Expr most = term(0), index = 0;
   for (int k = 1; k < count; ++k) {
     Expr v = term(k);
-    Expr better = v > best;
+    Expr better = v > most;
     index = select(better, k, index);
-    best = select(better, v, best);
+    most = select(better, v, most);
   }
+  if (best) *best = most;
   return index;
 }
 
 std::vector<Func> LoweredOp::helpers() const {
   std::vector<Func> all;
-  for (const Func& f : {partial, partialAcc, phases, staged, stagedDy, argmax, rowSum, lse, predicted})
+  for (const Func& f : {partial, partialAcc, phases, staged, stagedDy, rowSum, lse, predicted})
     if (f.defined()) all.push_back(f);
   return all;
 }
@@ -430,7 +433,13 @@ Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& p
                    bool byKernel) {
   require(!byKernel || mode == Mode::Training, "only the training step is lowered by kernel");
   Lowered L = lowerOps(graph, mode, directOnly, fusion, plan, byKernel);
-  for (LoweredOp& l : L.ops) l.inlined = fusion.inlined[l.op - graph.ops.data()];
+  for (LoweredOp& l : L.ops) {
+    const size_t index = l.op - graph.ops.data();
+    l.inlined = fusion.inlined[index];
+    const int k = fusion.kernelOf[index];
+    if (k >= 0 && fusion.kernels[k].root != static_cast<int>(index) && opInfo(l.op->kind).fuse == FuseAs::Joined)
+      l.joins = &graph.ops[fusion.kernels[k].root];
+  }
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {
       Func f = L.results[s.tensor];

@@ -65,6 +65,8 @@ struct LoweredOp {
   // Evaluation on the CPU: computed sample by sample inside this op's
   // kernel (ScheduleCpu.cpp: samplesTogether).
   const Op* computedIn = nullptr;
+  // Computed in the loop nest of this op's kernel (fuse: FuseAs::Joined).
+  const Op* joins = nullptr;
   Halide::Func out;       // the op's result (a pipeline output or an intermediate)
   Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
   Halide::RDom r;         // acc's reduction domain (the partial sums' for a weight gradient)
@@ -74,9 +76,8 @@ struct LoweredOp {
   Halide::Func partial;   // weight and bias gradients: sums per chunk or sample
   Halide::Func partialAcc;  // weight gradients: partial's reduction; bias gradients: the columns' sums
   Halide::Func phases;    // strided data gradients: (ci, xo, px, yo, py, n), x = xo * stride + px
-  // Small stages worth computing once per call: a maxpool's argmax per
-  // window, a softmax's sums, a loss's log-sum-exp and predictions.
-  Halide::Func argmax;
+  // Small stages worth computing once per call: a softmax's sums, a
+  // loss's log-sum-exp and predictions.
   Halide::Func rowSum;
   Halide::Func lse;
   Halide::Func predicted;
@@ -156,7 +157,7 @@ struct Lowered {
 // arena (arenaInputs), not the Func that computed it, so that each kernel
 // can be a pipeline of its own (Pipelines.h: KernelPipeline); the helper
 // results a backward op takes from its forward op (batch norm's
-// statistics, maxpool's argmax) are then computed again from the arena.
+// statistics) are then computed again from the arena.
 Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan, Mode mode = Mode::Training,
                    bool directOnly = false, bool byKernel = false);
 

@@ -85,11 +85,13 @@ Halide::Func padded(const Halide::Func& in, const Dims& d, Halide::Expr value, c
 
 // The maximum of term(0) .. term(count - 1), and the index of its first
 // maximum (row-major order of a window: PyTorch's choice among equal
-// values). Small windows become a tree of max() or a chain of selects with
-// no loop, which is fast and which Halide's propagate_adjoints can
-// differentiate; large ones a reduction.
+// values; `best`, where given, gets the maximum too). Small windows become
+// a tree of max() or a chain of selects with no loop, which is fast and
+// which Halide's propagate_adjoints can differentiate; large ones a
+// reduction.
 Halide::Expr maxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
-Halide::Expr argmaxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name);
+Halide::Expr argmaxOf(int count, const std::function<Halide::Expr(Halide::Expr)>& term, const std::string& name,
+                      Halide::Expr* best = nullptr);
 
 // Sums per channel of term (c, x, y, n) or (c, n) over the first
 // `samples` samples of the batch, or all of them when `samples` is

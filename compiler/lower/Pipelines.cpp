@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -307,11 +308,19 @@ GpuLaunches gpuLaunches(const Graph& g, const Fusion& fusion, const Pipelines& g
   GpuLaunches n;
   auto count = [&](const Lowered& L, bool training) {
     const std::vector<std::vector<Func>> roots = rootFuncsByKernel(L, g, fusion);
+    // What no op reads is not computed (evaluation: a maxpool's index).
+    std::set<int> read = {g.output, g.logits, g.loss};
+    read.insert(g.paramGrads.begin(), g.paramGrads.end());
+    for (const LoweredOp& l : L.ops) read.insert(l.op->operands.begin(), l.op->operands.end());
+    std::set<std::string> unread;
+    for (const LoweredOp& l : L.ops)
+      if (l.op->result >= 0 && !read.count(l.op->result)) unread.insert(l.out.name());
     int launches = 0;
     for (size_t k = 0; k < fusion.kernels.size(); ++k) {
       const Phase phase = g.ops[fusion.kernels[k].root].phase;
       if (phase == Phase::Update || (!training && phase != Phase::Forward)) continue;
-      for (const Func& f : roots[k]) launches += 1 + f.num_update_definitions();
+      for (const Func& f : roots[k])
+        if (!unread.count(f.name())) launches += 1 + f.num_update_definitions();
     }
     if (training)
       for (const Func& f : L.buffersOut) launches += 1 + f.num_update_definitions();

@@ -134,7 +134,9 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
   LoweredOp *loss = nullptr, *lossGradient = nullptr;
   for (LoweredOp& l : L.ops) {
     if (!l.norm.all().empty()) statistics(l.norm);  // batch norm's, or one folded into a convolution
-    if (l.inlined) continue;  // computed inside the kernels that read it
+    // Computed inside the kernels that read it; a convolution that the CPU
+    // computes inside a pool's kernel is a GPU kernel of its own.
+    if (l.inlined && l.loops != LoopNest::Convolution) continue;
     switch (l.loops) {
       case LoopNest::Convolution: {
         const Shape& s = g.tensors[l.op->result].shape;  // N, C, H, W
@@ -156,9 +158,7 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
         inThread(l.acc, onGpu(l.out));
         break;
       case LoopNest::Gather:
-        // A maxpool gradient's argmax, recomputed by each input's thread (4
-        // values for a 2x2 window) rather than written out by a kernel of its own.
-        inThread(l.argmax, onGpu(l.out));
+        onGpu(l.out);
         break;
       case LoopNest::Loss:
         loss = &l;

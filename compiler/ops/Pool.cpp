@@ -5,11 +5,13 @@
 // gradient spreads dy evenly over the image.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "grad/Grad.h"
 #include "lower/LowerContext.h"
 #include "ops/Common.h"
+#include "support/Invariant.h"
 
 namespace cnnc {
 
@@ -40,11 +42,48 @@ int64_t windowsPerElement(const Graph&, const Op& reader, int) {
   return per(k[0], s[0]) * per(k[1], s[1]);
 }
 
+// The relu whose result only `pool` reads, or null.
+const Op* reluOnlyBefore(const Graph& g, const Op& pool) {
+  const int in = ops::input(pool);
+  const Op* relu = nullptr;
+  for (const Op& op : g.ops) {
+    if (op.result == in && op.kind == OpKind::Relu) relu = &op;
+    if (op.result != pool.result && std::find(op.operands.begin(), op.operands.end(), in) != op.operands.end()) return nullptr;
+  }
+  return in == g.output || in == g.logits ? nullptr : relu;
+}
+
+// maxpool_index(x) -> NAME.index, the window position of each window's
+// first maximum, added after the maxpool `op`; with `relu`, x is the
+// input of the relu before the pool, and the position is -1 where that
+// maximum is not positive (the relu's gradient is 0 there).
+int keepIndex(Graph& g, const Op& op, int x, bool relu) {
+  size_t i = 0;
+  while (i < g.ops.size() && !(g.ops[i].phase == Phase::Forward && g.ops[i].result == op.result)) ++i;
+  require(i < g.ops.size(), "a maxpool's gradient rule finds its op");
+  const Tensor& out = g.tensors[op.result];
+  const int index = g.addTensor({out.name + ".index", out.shape, DType::F32, op.loc}, TensorRole::Activation);
+  Attrs attrs = op.attrs;
+  attrs.set("relu", AttrValue::boolean(relu));
+  Op keep{OpKind::MaxPoolIndex, {x}, index, attrs, op.loc, op.stage, op.layerIndex, Phase::Forward};
+  g.ops.insert(g.ops.begin() + static_cast<std::ptrdiff_t>(i) + 1, keep);
+  return index;
+}
+
 // maxpool -> routed gradient: each window's dy goes to its first maximum
-// (PyTorch's scan order), recomputed from the input.
+// (PyTorch's scan order), which the forward kept (maxpool_index), so the
+// backward reads a quarter of the input (2x2 windows) instead of all of
+// it. After a relu that only the pool reads, the index is of the relu's
+// input and the routed gradient is the relu's input's: relu(max(x)) =
+// max(relu(x)), and where the maximum is positive its first position is
+// the same in x and relu(x). Then nothing in the backward reads the
+// convolution before the relu.
 void gradMax(GradBuilder& b, const Op& op) {
-  if (b.needsGrad(ops::input(op)))
-    b.emit(OpKind::MaxPoolBwd, {b.gradOf(op.result), ops::input(op)}, op, ops::input(op), op.attrs);
+  const Op* relu = reluOnlyBefore(b.graph(), op);
+  const int target = relu ? ops::input(*relu) : ops::input(op);
+  if (!b.needsGrad(target)) return;
+  const int index = keepIndex(b.graph(), op, target, relu != nullptr);
+  b.emit(OpKind::MaxPoolBwd, {b.gradOf(op.result), index}, op, target, op.attrs);
 }
 
 // avgpool -> dy / (kernel area) to every input of the window (padding
@@ -91,26 +130,42 @@ void lowerBackward(LowerContext& cx, const Op& op) {
     cx.add(op, out);
     return;
   }
-  // The first maximum of each window in row-major order (PyTorch's).
-  Func win(name + "_argmax");
-  Dims d = cx.dims(op.operands[1]);
-  Func in = padded(cx.func(op.operands[1]), d, Expr(-INFINITY), name + "_padded");
-  win(c, x, y, n) = argmaxOf(
-      k.KW * k.KH, [&](Expr t) { return in(c, x * k.SX + t % k.KW - k.PX, y * k.SY + t / k.KW - k.PY, n); },
-      name + "_r");
+  // The first maximum of each window, as maxpool_index kept it.
+  Func index = cx.func(op.operands[1]);
   if (k.SX == k.KW && k.SY == k.KH) {
     // Windows that do not overlap (the usual pooling): each input is in at
     // most one window, so it reads one gradient, not KW x KH.
     Expr px = x + k.PX, py = y + k.PY;  // >= 0: x, y >= 0
     Expr inside = px / k.SX < dy.W && py / k.SY < dy.H;
     Expr wx = min(px / k.SX, dy.W - 1), wy = min(py / k.SY, dy.H - 1);
-    out(c, x, y, n) =
-        select(inside && win(c, wx, wy, n) == (py % k.SY) * k.KW + px % k.SX, dyF(c, wx, wy, n), 0.0f);
+    Expr at = cast<float>((py % k.SY) * k.KW + px % k.SX);
+    out(c, x, y, n) = select(inside && index(c, wx, wy, n) == at, dyF(c, wx, wy, n), 0.0f);
   } else {
-    covers = covers && win(c, ox, oy, n) == w.y * k.KW + w.x;
+    covers = covers && index(c, ox, oy, n) == cast<float>(w.y * k.KW + w.x);
     out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
   }
-  cx.add(op, out).argmax = win;
+  cx.add(op, out);
+}
+
+// maxpool_index: x (c, x, y, n) -> (c, ox, oy, n) the position of the
+// window's first maximum (row-major), as a float; with `relu`, -1 where
+// that maximum is not positive. Evaluation reads none.
+void lowerIndex(LowerContext& cx, const Op& op) {
+  const std::string name = cx.name(op);
+  Func out(name);
+  if (cx.mode() == Mode::Evaluation) {
+    out(c, x, y, n) = 0.0f;
+    cx.add(op, out);
+    return;
+  }
+  const ops::Window k = ops::windowOf(op.attrs);
+  Func in = padded(cx.func(op.operands[0]), cx.dims(op.operands[0]), Expr(-INFINITY), name + "_padded");
+  Expr best;
+  Expr at = argmaxOf(
+      k.KW * k.KH, [&](Expr t) { return in(c, x * k.SX + t % k.KW - k.PX, y * k.SY + t / k.KW - k.PY, n); },
+      name + "_r", &best);
+  out(c, x, y, n) = op.attrs.flag("relu") ? select(best > 0.0f, cast<float>(at), -1.0f) : cast<float>(at);
+  cx.add(op, out);
 }
 
 OpInfo pool(OpKind kind, const char* name, void (*rule)(GradBuilder&, const Op&)) {
@@ -179,9 +234,14 @@ std::vector<OpInfo> poolOps() {
   globalBwd.fuse = FuseAs::RoutedGradient;
   globalBwd.lower = lowerGlobalBwd;
   globalBwd.loops = LoopNest::Gather;
+  OpInfo index{OpKind::MaxPoolIndex, "maxpool_index"};
+  index.fuse = FuseAs::Joined;
+  index.readsPerElement = windowsPerElement;
+  index.lower = lowerIndex;
+  index.loops = LoopNest::Gather;
   return {pool(OpKind::MaxPool, "maxpool", gradMax), pool(OpKind::AvgPool, "avgpool", gradAvg),
           gradient(OpKind::MaxPoolBwd, "maxpool_bwd"), gradient(OpKind::AvgPoolBwd, "avgpool_bwd"), global,
-          globalBwd};
+          globalBwd, index};
 }
 
 }  // namespace cnnc

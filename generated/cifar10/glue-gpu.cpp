@@ -68,7 +68,6 @@
 #include "cifar10_train_k64.h"
 #include "cifar10_train_k65.h"
 #include "cifar10_train_k66.h"
-#include "cifar10_train_k67.h"
 #include "cifar10_eval.h"
 #include "cifar10_update.h"
 #include <HalideRuntimeCuda.h>
@@ -115,45 +114,44 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   if ((e = cifar10_train_k26(b.activations[25], b.params[27], b.activations[26]))) return e;
   if ((e = cifar10_train_k27(b.activations[25], b.activations[23], b.grads[27]))) return e;
   if ((e = cifar10_train_k28(b.activations[25], b.grads[28]))) return e;
-  if ((e = cifar10_train_k29(b.activations[26], b.activations[27]))) return e;
-  if ((e = cifar10_train_k30(b.activations[18], b.activations[19], b.activations[27], b.activations[20], b.activations[21], b.params[23], b.params[22], b.params[26], b.params[25], valid, b.activations[28]))) return e;
-  if ((e = cifar10_train_k31(b.activations[28], b.activations[20], b.activations[21], valid, b.grads[25]))) return e;
-  if ((e = cifar10_train_k32(b.activations[28], b.grads[26]))) return e;
-  if ((e = cifar10_train_k33(b.activations[28], b.activations[20], b.activations[21], b.grads[26], b.grads[25], b.params[24], b.params[25], valid, b.activations[29]))) return e;
-  if ((e = cifar10_train_k34(b.activations[11], b.activations[12], b.activations[28], b.activations[13], b.activations[14], b.activations[20], b.activations[21], b.params[14], b.params[13], b.grads[26], b.grads[25], b.params[17], b.params[16], b.params[25], valid, b.grads[24]))) return e;
-  if ((e = cifar10_train_k35(b.activations[18], b.activations[19], b.activations[28], valid, b.grads[22]))) return e;
-  if ((e = cifar10_train_k36(b.activations[28], b.grads[23]))) return e;
-  if ((e = cifar10_train_k37(b.activations[18], b.activations[19], b.activations[28], b.params[21], b.params[22], b.grads[23], b.grads[22], valid, b.activations[30]))) return e;
-  if ((e = cifar10_train_k38(b.activations[17], b.activations[18], b.activations[19], b.activations[28], b.params[22], b.grads[23], b.grads[22], valid, b.grads[21]))) return e;
-  if ((e = cifar10_train_k39(b.activations[15], b.activations[16], b.activations[17], b.activations[30], valid, b.grads[19]))) return e;
-  if ((e = cifar10_train_k40(b.activations[17], b.activations[30], b.grads[20]))) return e;
-  if ((e = cifar10_train_k41(b.activations[15], b.activations[16], b.activations[17], b.activations[30], b.params[18], b.params[19], b.grads[20], b.grads[19], valid, b.activations[31]))) return e;
-  if ((e = cifar10_train_k42(b.activations[11], b.activations[12], b.activations[15], b.activations[16], b.activations[17], b.activations[30], b.activations[13], b.activations[14], b.params[14], b.params[13], b.params[19], b.grads[20], b.grads[19], b.params[17], b.params[16], valid, b.grads[18]))) return e;
-  if ((e = cifar10_train_k43(b.activations[11], b.activations[12], b.activations[29], b.activations[31], b.activations[13], b.activations[14], b.params[14], b.params[13], b.params[17], b.params[16], valid, b.activations[32]))) return e;
-  if ((e = cifar10_train_k44(b.activations[32], b.activations[13], b.activations[14], valid, b.grads[16]))) return e;
-  if ((e = cifar10_train_k45(b.activations[32], b.grads[17]))) return e;
-  if ((e = cifar10_train_k46(b.activations[32], b.activations[13], b.activations[14], b.grads[17], b.grads[16], b.params[15], b.params[16], valid, b.activations[33]))) return e;
-  if ((e = cifar10_train_k47(b.activations[6], b.activations[7], b.activations[32], b.activations[13], b.activations[14], b.activations[2], b.params[8], b.params[7], b.grads[17], b.grads[16], b.params[16], valid, b.grads[15]))) return e;
-  if ((e = cifar10_train_k48(b.activations[11], b.activations[12], b.activations[32], valid, b.grads[13]))) return e;
-  if ((e = cifar10_train_k49(b.activations[32], b.grads[14]))) return e;
-  if ((e = cifar10_train_k50(b.activations[11], b.activations[12], b.activations[32], b.params[12], b.params[13], b.grads[14], b.grads[13], valid, b.activations[34]))) return e;
-  if ((e = cifar10_train_k51(b.activations[10], b.activations[11], b.activations[12], b.activations[32], b.params[13], b.grads[14], b.grads[13], valid, b.grads[12]))) return e;
-  if ((e = cifar10_train_k52(b.activations[8], b.activations[9], b.activations[10], b.activations[34], valid, b.grads[10]))) return e;
-  if ((e = cifar10_train_k53(b.activations[10], b.activations[34], b.grads[11]))) return e;
-  if ((e = cifar10_train_k54(b.activations[8], b.activations[9], b.activations[10], b.activations[34], b.params[9], b.params[10], b.grads[11], b.grads[10], valid, b.activations[35]))) return e;
-  if ((e = cifar10_train_k55(b.activations[6], b.activations[7], b.activations[8], b.activations[9], b.activations[10], b.activations[34], b.activations[2], b.params[8], b.params[7], b.params[10], b.grads[11], b.grads[10], valid, b.grads[9]))) return e;
-  if ((e = cifar10_train_k56(b.activations[6], b.activations[7], b.activations[33], b.activations[35], b.activations[2], b.params[8], b.params[7], valid, b.activations[36]))) return e;
-  if ((e = cifar10_train_k57(b.activations[6], b.activations[7], b.activations[36], valid, b.grads[7]))) return e;
-  if ((e = cifar10_train_k58(b.activations[36], b.grads[8]))) return e;
-  if ((e = cifar10_train_k59(b.activations[6], b.activations[7], b.activations[36], b.params[6], b.params[7], b.grads[8], b.grads[7], valid, b.activations[37]))) return e;
-  if ((e = cifar10_train_k60(b.activations[5], b.activations[6], b.activations[7], b.activations[36], b.params[7], b.grads[8], b.grads[7], valid, b.grads[6]))) return e;
-  if ((e = cifar10_train_k61(b.activations[3], b.activations[4], b.activations[5], b.activations[37], valid, b.grads[4]))) return e;
-  if ((e = cifar10_train_k62(b.activations[5], b.activations[37], b.grads[5]))) return e;
-  if ((e = cifar10_train_k63(b.activations[3], b.activations[4], b.activations[5], b.activations[37], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[38]))) return e;
-  if ((e = cifar10_train_k64(b.activations[3], b.activations[4], b.activations[5], b.activations[37], b.activations[2], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
-  if ((e = cifar10_train_k65(b.activations[36], b.activations[38], b.activations[0], b.activations[1], b.activations[2], valid, b.grads[1]))) return e;
-  if ((e = cifar10_train_k66(b.activations[36], b.activations[38], b.activations[2], b.grads[2]))) return e;
-  if ((e = cifar10_train_k67(b.activations[36], b.activations[38], b.activations[0], b.activations[1], b.activations[2], b.grads[2], b.grads[1], b.images, b.order, b.params[1], b.augment, first, valid, b.grads[0]))) return e;
+  if ((e = cifar10_train_k29(b.activations[18], b.activations[19], b.activations[26], b.activations[20], b.activations[21], b.params[23], b.params[22], b.params[26], b.params[25], valid, b.activations[27]))) return e;
+  if ((e = cifar10_train_k30(b.activations[27], b.activations[20], b.activations[21], valid, b.grads[25]))) return e;
+  if ((e = cifar10_train_k31(b.activations[27], b.grads[26]))) return e;
+  if ((e = cifar10_train_k32(b.activations[27], b.activations[20], b.activations[21], b.grads[26], b.grads[25], b.params[24], b.params[25], valid, b.activations[28]))) return e;
+  if ((e = cifar10_train_k33(b.activations[11], b.activations[12], b.activations[27], b.activations[13], b.activations[14], b.activations[20], b.activations[21], b.params[14], b.params[13], b.grads[26], b.grads[25], b.params[17], b.params[16], b.params[25], valid, b.grads[24]))) return e;
+  if ((e = cifar10_train_k34(b.activations[18], b.activations[19], b.activations[27], valid, b.grads[22]))) return e;
+  if ((e = cifar10_train_k35(b.activations[27], b.grads[23]))) return e;
+  if ((e = cifar10_train_k36(b.activations[18], b.activations[19], b.activations[27], b.params[21], b.params[22], b.grads[23], b.grads[22], valid, b.activations[29]))) return e;
+  if ((e = cifar10_train_k37(b.activations[17], b.activations[18], b.activations[19], b.activations[27], b.params[22], b.grads[23], b.grads[22], valid, b.grads[21]))) return e;
+  if ((e = cifar10_train_k38(b.activations[15], b.activations[16], b.activations[17], b.activations[29], valid, b.grads[19]))) return e;
+  if ((e = cifar10_train_k39(b.activations[17], b.activations[29], b.grads[20]))) return e;
+  if ((e = cifar10_train_k40(b.activations[15], b.activations[16], b.activations[17], b.activations[29], b.params[18], b.params[19], b.grads[20], b.grads[19], valid, b.activations[30]))) return e;
+  if ((e = cifar10_train_k41(b.activations[11], b.activations[12], b.activations[15], b.activations[16], b.activations[17], b.activations[29], b.activations[13], b.activations[14], b.params[14], b.params[13], b.params[19], b.grads[20], b.grads[19], b.params[17], b.params[16], valid, b.grads[18]))) return e;
+  if ((e = cifar10_train_k42(b.activations[11], b.activations[12], b.activations[28], b.activations[30], b.activations[13], b.activations[14], b.params[14], b.params[13], b.params[17], b.params[16], valid, b.activations[31]))) return e;
+  if ((e = cifar10_train_k43(b.activations[31], b.activations[13], b.activations[14], valid, b.grads[16]))) return e;
+  if ((e = cifar10_train_k44(b.activations[31], b.grads[17]))) return e;
+  if ((e = cifar10_train_k45(b.activations[31], b.activations[13], b.activations[14], b.grads[17], b.grads[16], b.params[15], b.params[16], valid, b.activations[32]))) return e;
+  if ((e = cifar10_train_k46(b.activations[6], b.activations[7], b.activations[31], b.activations[13], b.activations[14], b.activations[2], b.params[8], b.params[7], b.grads[17], b.grads[16], b.params[16], valid, b.grads[15]))) return e;
+  if ((e = cifar10_train_k47(b.activations[11], b.activations[12], b.activations[31], valid, b.grads[13]))) return e;
+  if ((e = cifar10_train_k48(b.activations[31], b.grads[14]))) return e;
+  if ((e = cifar10_train_k49(b.activations[11], b.activations[12], b.activations[31], b.params[12], b.params[13], b.grads[14], b.grads[13], valid, b.activations[33]))) return e;
+  if ((e = cifar10_train_k50(b.activations[10], b.activations[11], b.activations[12], b.activations[31], b.params[13], b.grads[14], b.grads[13], valid, b.grads[12]))) return e;
+  if ((e = cifar10_train_k51(b.activations[8], b.activations[9], b.activations[10], b.activations[33], valid, b.grads[10]))) return e;
+  if ((e = cifar10_train_k52(b.activations[10], b.activations[33], b.grads[11]))) return e;
+  if ((e = cifar10_train_k53(b.activations[8], b.activations[9], b.activations[10], b.activations[33], b.params[9], b.params[10], b.grads[11], b.grads[10], valid, b.activations[34]))) return e;
+  if ((e = cifar10_train_k54(b.activations[6], b.activations[7], b.activations[8], b.activations[9], b.activations[10], b.activations[33], b.activations[2], b.params[8], b.params[7], b.params[10], b.grads[11], b.grads[10], valid, b.grads[9]))) return e;
+  if ((e = cifar10_train_k55(b.activations[6], b.activations[7], b.activations[32], b.activations[34], b.activations[2], b.params[8], b.params[7], valid, b.activations[35]))) return e;
+  if ((e = cifar10_train_k56(b.activations[6], b.activations[7], b.activations[35], valid, b.grads[7]))) return e;
+  if ((e = cifar10_train_k57(b.activations[35], b.grads[8]))) return e;
+  if ((e = cifar10_train_k58(b.activations[6], b.activations[7], b.activations[35], b.params[6], b.params[7], b.grads[8], b.grads[7], valid, b.activations[36]))) return e;
+  if ((e = cifar10_train_k59(b.activations[5], b.activations[6], b.activations[7], b.activations[35], b.params[7], b.grads[8], b.grads[7], valid, b.grads[6]))) return e;
+  if ((e = cifar10_train_k60(b.activations[3], b.activations[4], b.activations[5], b.activations[36], valid, b.grads[4]))) return e;
+  if ((e = cifar10_train_k61(b.activations[5], b.activations[36], b.grads[5]))) return e;
+  if ((e = cifar10_train_k62(b.activations[3], b.activations[4], b.activations[5], b.activations[36], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[37]))) return e;
+  if ((e = cifar10_train_k63(b.activations[3], b.activations[4], b.activations[5], b.activations[36], b.activations[2], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
+  if ((e = cifar10_train_k64(b.activations[35], b.activations[37], b.activations[0], b.activations[1], b.activations[2], valid, b.grads[1]))) return e;
+  if ((e = cifar10_train_k65(b.activations[35], b.activations[37], b.activations[2], b.grads[2]))) return e;
+  if ((e = cifar10_train_k66(b.activations[35], b.activations[37], b.activations[0], b.activations[1], b.activations[2], b.grads[2], b.grads[1], b.images, b.order, b.params[1], b.augment, first, valid, b.grads[0]))) return e;
   return 0;
 }
 
@@ -299,8 +297,7 @@ int trainStepCuda(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[34],
       b.activations[35],
       b.activations[36],
-      b.activations[37],
-      b.activations[38], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11], b.buffers[12], b.buffers[13], b.buffers[14], b.buffers[15], b.buffers[16], b.buffers[17]);
+      b.activations[37], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11], b.buffers[12], b.buffers[13], b.buffers[14], b.buffers[15], b.buffers[16], b.buffers[17]);
 }
 
 // CUDA: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
@@ -445,8 +442,7 @@ int trainStepOpenCL(cnnc_rt::Buffers& b, int first, int valid) {
       b.activations[34],
       b.activations[35],
       b.activations[36],
-      b.activations[37],
-      b.activations[38], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11], b.buffers[12], b.buffers[13], b.buffers[14], b.buffers[15], b.buffers[16], b.buffers[17]);
+      b.activations[37], b.buffers[0], b.buffers[1], b.buffers[2], b.buffers[3], b.buffers[4], b.buffers[5], b.buffers[6], b.buffers[7], b.buffers[8], b.buffers[9], b.buffers[10], b.buffers[11], b.buffers[12], b.buffers[13], b.buffers[14], b.buffers[15], b.buffers[16], b.buffers[17]);
 }
 
 // OpenCL: images, labels, order, first, valid, parameters, buffers -> output (K, B), loss, correct
@@ -571,18 +567,17 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"out.0", {10, 128}, 33588736},
     {"grad.out.0", {10, 128}, 33590016},
     {"grad.head.1", {128, 128}, 33591296},
-    {"grad.head.0", {128, 1, 1, 128}, 33607680},
-    {"grad.join2.0", {128, 8, 8, 128}, 33624064},
-    {"grad.join1.1", {64, 16, 16, 128}, 34672640},
-    {"grad.down2.2", {128, 8, 8, 128}, 36769792},
-    {"grad.join1.1.1", {64, 16, 16, 128}, 37818368},
-    {"grad.join1.0", {64, 16, 16, 128}, 39915520},
-    {"grad.block1.6", {32, 32, 32, 128}, 42012672},
-    {"grad.down1.2", {64, 16, 16, 128}, 46206976},
-    {"grad.block1.6.1", {32, 32, 32, 128}, 48304128},
-    {"grad.block1.5", {32, 32, 32, 128}, 52498432},
-    {"grad.block1.2", {32, 32, 32, 128}, 56692736},
-    {"grad.stem.2.1", {32, 32, 32, 128}, 60887040},
+    {"grad.join2.0", {128, 8, 8, 128}, 33607680},
+    {"grad.join1.1", {64, 16, 16, 128}, 34656256},
+    {"grad.down2.2", {128, 8, 8, 128}, 36753408},
+    {"grad.join1.1.1", {64, 16, 16, 128}, 37801984},
+    {"grad.join1.0", {64, 16, 16, 128}, 39899136},
+    {"grad.block1.6", {32, 32, 32, 128}, 41996288},
+    {"grad.down1.2", {64, 16, 16, 128}, 46190592},
+    {"grad.block1.6.1", {32, 32, 32, 128}, 48287744},
+    {"grad.block1.5", {32, 32, 32, 128}, 52482048},
+    {"grad.block1.2", {32, 32, 32, 128}, 56676352},
+    {"grad.stem.2.1", {32, 32, 32, 128}, 60870656},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -615,45 +610,44 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"26 linear_bwd_data -> grad.head.1", 327680, {"grad_head_1_linear_bwd_data"}},
     {"27 linear_bwd_weight -> grad.out.weight", 327680, {"grad_out_weight_linear_bwd_weight"}},
     {"28 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"29 flatten_bwd -> grad.head.0", 0, {"grad_head_0_flatten_bwd"}},
-    {"30 relu_bwd -> grad.join2.0", 0, {"grad_join2_0_relu_bwd"}},
-    {"31 batchnorm_bwd_weight -> grad.skip2.1.weight", 0, {"grad_skip2_1_weight_batchnorm_bwd_weight", "grad_skip2_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"32 bias_bwd -> grad.skip2.1.bias", 0, {"grad_skip2_1_bias_bias_bwd", "grad_skip2_1_bias_bias_bwd_per_sample"}},
-    {"33 conv2d_bwd_data -> grad.join1.1", 134217728, {"grad_join1_1_conv2d_bwd_data", "grad_join1_1_conv2d_bwd_data_weight_t"}},
-    {"34 conv2d_bwd_weight -> grad.skip2.0.weight", 134217728, {"grad_skip2_0_weight_conv2d_bwd_weight", "grad_skip2_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"35 batchnorm_bwd_weight -> grad.down2.4.weight", 0, {"grad_down2_4_weight_batchnorm_bwd_weight", "grad_down2_4_weight_batchnorm_bwd_weight_per_sample"}},
-    {"36 bias_bwd -> grad.down2.4.bias", 0, {"grad_down2_4_bias_bias_bwd", "grad_down2_4_bias_bias_bwd_per_sample"}},
-    {"37 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down2.2", 2415919104, {"grad_down2_2_conv2d_bwd_data", "grad_down2_2_conv2d_bwd_data_wg_weight"}},
-    {"38 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down2.3.weight", 2415919104, {"grad_down2_3_weight_conv2d_bwd_weight", "grad_down2_3_weight_conv2d_bwd_weight_wg_partial"}},
-    {"39 batchnorm_bwd_weight -> grad.down2.1.weight", 0, {"grad_down2_1_weight_batchnorm_bwd_weight", "grad_down2_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"40 bias_bwd -> grad.down2.1.bias", 0, {"grad_down2_1_bias_bias_bwd", "grad_down2_1_bias_bias_bwd_per_sample"}},
-    {"41 conv2d_bwd_data -> grad.join1.1.1", 1207959552, {"grad_join1_1_1_conv2d_bwd_data", "grad_join1_1_1_conv2d_bwd_data_weight_t"}},
-    {"42 conv2d_bwd_weight -> grad.down2.0.weight", 1207959552, {"grad_down2_0_weight_conv2d_bwd_weight", "grad_down2_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"43 relu_bwd -> grad.join1.0", 0, {"grad_join1_0_relu_bwd"}},
-    {"44 batchnorm_bwd_weight -> grad.skip1.1.weight", 0, {"grad_skip1_1_weight_batchnorm_bwd_weight", "grad_skip1_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"45 bias_bwd -> grad.skip1.1.bias", 0, {"grad_skip1_1_bias_bias_bwd", "grad_skip1_1_bias_bias_bwd_per_sample"}},
-    {"46 conv2d_bwd_data -> grad.block1.6", 134217728, {"grad_block1_6_conv2d_bwd_data", "grad_block1_6_conv2d_bwd_data_weight_t"}},
-    {"47 conv2d_bwd_weight -> grad.skip1.0.weight", 134217728, {"grad_skip1_0_weight_conv2d_bwd_weight", "grad_skip1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"48 batchnorm_bwd_weight -> grad.down1.4.weight", 0, {"grad_down1_4_weight_batchnorm_bwd_weight", "grad_down1_4_weight_batchnorm_bwd_weight_per_sample"}},
-    {"49 bias_bwd -> grad.down1.4.bias", 0, {"grad_down1_4_bias_bias_bwd", "grad_down1_4_bias_bias_bwd_per_sample"}},
-    {"50 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down1.2", 2415919104, {"grad_down1_2_conv2d_bwd_data", "grad_down1_2_conv2d_bwd_data_wg_weight"}},
-    {"51 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down1.3.weight", 2415919104, {"grad_down1_3_weight_conv2d_bwd_weight", "grad_down1_3_weight_conv2d_bwd_weight_wg_partial"}},
-    {"52 batchnorm_bwd_weight -> grad.down1.1.weight", 0, {"grad_down1_1_weight_batchnorm_bwd_weight", "grad_down1_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"53 bias_bwd -> grad.down1.1.bias", 0, {"grad_down1_1_bias_bias_bwd", "grad_down1_1_bias_bias_bwd_per_sample"}},
-    {"54 conv2d_bwd_data -> grad.block1.6.1", 1207959552, {"grad_block1_6_1_conv2d_bwd_data", "grad_block1_6_1_conv2d_bwd_data_weight_t"}},
-    {"55 conv2d_bwd_weight -> grad.down1.0.weight", 1207959552, {"grad_down1_0_weight_conv2d_bwd_weight", "grad_down1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"56 relu_bwd -> grad.block1.5", 0, {"grad_block1_5_relu_bwd"}},
-    {"57 batchnorm_bwd_weight -> grad.block1.4.weight", 0, {"grad_block1_4_weight_batchnorm_bwd_weight", "grad_block1_4_weight_batchnorm_bwd_weight_per_sample"}},
-    {"58 bias_bwd -> grad.block1.4.bias", 0, {"grad_block1_4_bias_bias_bwd", "grad_block1_4_bias_bias_bwd_per_sample"}},
-    {"59 conv2d_bwd_data winograd F(4x4,3x3) -> grad.block1.2", 2415919104, {"grad_block1_2_conv2d_bwd_data", "grad_block1_2_conv2d_bwd_data_wg_weight"}},
-    {"60 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.block1.3.weight", 2415919104, {"grad_block1_3_weight_conv2d_bwd_weight", "grad_block1_3_weight_conv2d_bwd_weight_wg_partial"}},
-    {"61 batchnorm_bwd_weight -> grad.block1.1.weight", 0, {"grad_block1_1_weight_batchnorm_bwd_weight", "grad_block1_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"62 bias_bwd -> grad.block1.1.bias", 0, {"grad_block1_1_bias_bias_bwd", "grad_block1_1_bias_bias_bwd_per_sample"}},
-    {"63 conv2d_bwd_data winograd F(4x4,3x3) -> grad.stem.2.1", 2415919104, {"grad_stem_2_1_conv2d_bwd_data", "grad_stem_2_1_conv2d_bwd_data_wg_weight"}},
-    {"64 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.block1.0.weight", 2415919104, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"65 batchnorm_bwd_weight -> grad.stem.1.weight", 0, {"grad_stem_1_weight_batchnorm_bwd_weight", "grad_stem_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"66 bias_bwd -> grad.stem.1.bias", 0, {"grad_stem_1_bias_bias_bwd", "grad_stem_1_bias_bias_bwd_per_sample"}},
-    {"67 conv2d_bwd_weight -> grad.stem.0.weight", 226492416, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"29 relu_bwd -> grad.join2.0", 0, {"grad_join2_0_relu_bwd"}},
+    {"30 batchnorm_bwd_weight -> grad.skip2.1.weight", 0, {"grad_skip2_1_weight_batchnorm_bwd_weight", "grad_skip2_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"31 bias_bwd -> grad.skip2.1.bias", 0, {"grad_skip2_1_bias_bias_bwd", "grad_skip2_1_bias_bias_bwd_per_sample"}},
+    {"32 conv2d_bwd_data -> grad.join1.1", 134217728, {"grad_join1_1_conv2d_bwd_data", "grad_join1_1_conv2d_bwd_data_weight_t"}},
+    {"33 conv2d_bwd_weight -> grad.skip2.0.weight", 134217728, {"grad_skip2_0_weight_conv2d_bwd_weight", "grad_skip2_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"34 batchnorm_bwd_weight -> grad.down2.4.weight", 0, {"grad_down2_4_weight_batchnorm_bwd_weight", "grad_down2_4_weight_batchnorm_bwd_weight_per_sample"}},
+    {"35 bias_bwd -> grad.down2.4.bias", 0, {"grad_down2_4_bias_bias_bwd", "grad_down2_4_bias_bias_bwd_per_sample"}},
+    {"36 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down2.2", 2415919104, {"grad_down2_2_conv2d_bwd_data", "grad_down2_2_conv2d_bwd_data_wg_weight"}},
+    {"37 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down2.3.weight", 2415919104, {"grad_down2_3_weight_conv2d_bwd_weight", "grad_down2_3_weight_conv2d_bwd_weight_wg_partial"}},
+    {"38 batchnorm_bwd_weight -> grad.down2.1.weight", 0, {"grad_down2_1_weight_batchnorm_bwd_weight", "grad_down2_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"39 bias_bwd -> grad.down2.1.bias", 0, {"grad_down2_1_bias_bias_bwd", "grad_down2_1_bias_bias_bwd_per_sample"}},
+    {"40 conv2d_bwd_data -> grad.join1.1.1", 1207959552, {"grad_join1_1_1_conv2d_bwd_data", "grad_join1_1_1_conv2d_bwd_data_weight_t"}},
+    {"41 conv2d_bwd_weight -> grad.down2.0.weight", 1207959552, {"grad_down2_0_weight_conv2d_bwd_weight", "grad_down2_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"42 relu_bwd -> grad.join1.0", 0, {"grad_join1_0_relu_bwd"}},
+    {"43 batchnorm_bwd_weight -> grad.skip1.1.weight", 0, {"grad_skip1_1_weight_batchnorm_bwd_weight", "grad_skip1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"44 bias_bwd -> grad.skip1.1.bias", 0, {"grad_skip1_1_bias_bias_bwd", "grad_skip1_1_bias_bias_bwd_per_sample"}},
+    {"45 conv2d_bwd_data -> grad.block1.6", 134217728, {"grad_block1_6_conv2d_bwd_data", "grad_block1_6_conv2d_bwd_data_weight_t"}},
+    {"46 conv2d_bwd_weight -> grad.skip1.0.weight", 134217728, {"grad_skip1_0_weight_conv2d_bwd_weight", "grad_skip1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"47 batchnorm_bwd_weight -> grad.down1.4.weight", 0, {"grad_down1_4_weight_batchnorm_bwd_weight", "grad_down1_4_weight_batchnorm_bwd_weight_per_sample"}},
+    {"48 bias_bwd -> grad.down1.4.bias", 0, {"grad_down1_4_bias_bias_bwd", "grad_down1_4_bias_bias_bwd_per_sample"}},
+    {"49 conv2d_bwd_data winograd F(4x4,3x3) -> grad.down1.2", 2415919104, {"grad_down1_2_conv2d_bwd_data", "grad_down1_2_conv2d_bwd_data_wg_weight"}},
+    {"50 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.down1.3.weight", 2415919104, {"grad_down1_3_weight_conv2d_bwd_weight", "grad_down1_3_weight_conv2d_bwd_weight_wg_partial"}},
+    {"51 batchnorm_bwd_weight -> grad.down1.1.weight", 0, {"grad_down1_1_weight_batchnorm_bwd_weight", "grad_down1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"52 bias_bwd -> grad.down1.1.bias", 0, {"grad_down1_1_bias_bias_bwd", "grad_down1_1_bias_bias_bwd_per_sample"}},
+    {"53 conv2d_bwd_data -> grad.block1.6.1", 1207959552, {"grad_block1_6_1_conv2d_bwd_data", "grad_block1_6_1_conv2d_bwd_data_weight_t"}},
+    {"54 conv2d_bwd_weight -> grad.down1.0.weight", 1207959552, {"grad_down1_0_weight_conv2d_bwd_weight", "grad_down1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"55 relu_bwd -> grad.block1.5", 0, {"grad_block1_5_relu_bwd"}},
+    {"56 batchnorm_bwd_weight -> grad.block1.4.weight", 0, {"grad_block1_4_weight_batchnorm_bwd_weight", "grad_block1_4_weight_batchnorm_bwd_weight_per_sample"}},
+    {"57 bias_bwd -> grad.block1.4.bias", 0, {"grad_block1_4_bias_bias_bwd", "grad_block1_4_bias_bias_bwd_per_sample"}},
+    {"58 conv2d_bwd_data winograd F(4x4,3x3) -> grad.block1.2", 2415919104, {"grad_block1_2_conv2d_bwd_data", "grad_block1_2_conv2d_bwd_data_wg_weight"}},
+    {"59 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.block1.3.weight", 2415919104, {"grad_block1_3_weight_conv2d_bwd_weight", "grad_block1_3_weight_conv2d_bwd_weight_wg_partial"}},
+    {"60 batchnorm_bwd_weight -> grad.block1.1.weight", 0, {"grad_block1_1_weight_batchnorm_bwd_weight", "grad_block1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"61 bias_bwd -> grad.block1.1.bias", 0, {"grad_block1_1_bias_bias_bwd", "grad_block1_1_bias_bias_bwd_per_sample"}},
+    {"62 conv2d_bwd_data winograd F(4x4,3x3) -> grad.stem.2.1", 2415919104, {"grad_stem_2_1_conv2d_bwd_data", "grad_stem_2_1_conv2d_bwd_data_wg_weight"}},
+    {"63 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.block1.0.weight", 2415919104, {"grad_block1_0_weight_conv2d_bwd_weight", "grad_block1_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"64 batchnorm_bwd_weight -> grad.stem.1.weight", 0, {"grad_stem_1_weight_batchnorm_bwd_weight", "grad_stem_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"65 bias_bwd -> grad.stem.1.bias", 0, {"grad_stem_1_bias_bias_bwd", "grad_stem_1_bias_bias_bwd_per_sample"}},
+    {"66 conv2d_bwd_weight -> grad.stem.0.weight", 226492416, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
@@ -698,7 +692,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("down2.4.num_batches_tracked");
   spec.counters.push_back("skip2.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 65081344;
+  spec.activationFloats = 65064960;
   spec.optimizer = {cnnc_rt::OptimizerKind::Sgd, 0.1, 0.9, 0.9, 0.999, 1e-08, 0.0005, true, false};
   spec.stateCount = 1;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.1, 0.3, 25, 10000};
@@ -760,7 +754,7 @@ multiply-adds per sample:      49,120,512  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 304, 54, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 304, 54, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 303, 54, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 303, 54, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

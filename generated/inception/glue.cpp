@@ -25,9 +25,6 @@
 #include "inception_train_k21.h"
 #include "inception_train_k22.h"
 #include "inception_train_k23.h"
-#include "inception_train_k24.h"
-#include "inception_train_k25.h"
-#include "inception_train_k26.h"
 #include "inception_eval.h"
 #include "inception_update.h"
 
@@ -37,33 +34,30 @@ namespace {
 // the ones before wrote to the activation arena (cnnc --emit=plan)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   int e = 0;
-  if ((e = inception_train_k00(b.images, b.order, b.params[1], b.params[0], first, b.activations[0]))) return e;
-  if ((e = inception_train_k01(b.activations[0], b.activations[1]))) return e;
-  if ((e = inception_train_k02(b.activations[1], b.params[3], b.params[2], b.activations[2]))) return e;
-  if ((e = inception_train_k03(b.activations[1], b.params[5], b.params[4], b.activations[3]))) return e;
-  if ((e = inception_train_k04(b.activations[1], b.params[7], b.params[6], b.activations[4]))) return e;
-  if ((e = inception_train_k05(b.activations[2], b.activations[3], b.activations[4], b.activations[5]))) return e;
-  if ((e = inception_train_k06(b.activations[5], b.activations[6]))) return e;
-  if ((e = inception_train_k07(b.activations[6], b.activations[7]))) return e;
-  if ((e = inception_train_k08(b.activations[7], b.params[9], b.params[8], b.activations[8]))) return e;
-  if ((e = inception_train_k09(b.activations[8], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[9]))) return e;
-  if ((e = inception_train_k10(b.activations[9], b.params[8], b.activations[10]))) return e;
-  if ((e = inception_train_k11(b.activations[9], b.activations[7], b.grads[8]))) return e;
-  if ((e = inception_train_k12(b.activations[9], b.grads[9]))) return e;
-  if ((e = inception_train_k13(b.activations[10], b.activations[11]))) return e;
-  if ((e = inception_train_k14(b.activations[11], b.activations[5], b.activations[12]))) return e;
-  if ((e = inception_train_k15(b.activations[4], b.activations[12], b.params[6], b.activations[13]))) return e;
-  if ((e = inception_train_k16(b.activations[4], b.activations[12], b.activations[1], b.grads[6]))) return e;
-  if ((e = inception_train_k17(b.activations[4], b.activations[12], b.grads[7]))) return e;
-  if ((e = inception_train_k18(b.activations[3], b.activations[12], b.params[4], b.activations[14]))) return e;
-  if ((e = inception_train_k19(b.activations[3], b.activations[12], b.activations[1], b.grads[4]))) return e;
-  if ((e = inception_train_k20(b.activations[3], b.activations[12], b.grads[5]))) return e;
-  if ((e = inception_train_k21(b.activations[2], b.activations[12], b.params[2], b.activations[15]))) return e;
-  if ((e = inception_train_k22(b.activations[2], b.activations[12], b.activations[1], b.grads[2]))) return e;
-  if ((e = inception_train_k23(b.activations[2], b.activations[12], b.grads[3]))) return e;
-  if ((e = inception_train_k24(b.activations[13], b.activations[14], b.activations[15], b.activations[0], b.activations[16]))) return e;
-  if ((e = inception_train_k25(b.activations[16], b.images, b.order, first, b.grads[0]))) return e;
-  if ((e = inception_train_k26(b.activations[16], b.grads[1]))) return e;
+  if ((e = inception_train_k00(b.images, b.order, b.params[1], b.params[0], first, b.activations[0], b.activations[1]))) return e;
+  if ((e = inception_train_k01(b.activations[0], b.params[3], b.params[2], b.activations[2]))) return e;
+  if ((e = inception_train_k02(b.activations[0], b.params[5], b.params[4], b.activations[3]))) return e;
+  if ((e = inception_train_k03(b.activations[0], b.params[7], b.params[6], b.activations[4]))) return e;
+  if ((e = inception_train_k04(b.activations[2], b.activations[3], b.activations[4], b.activations[5]))) return e;
+  if ((e = inception_train_k05(b.activations[5], b.activations[6], b.activations[7]))) return e;
+  if ((e = inception_train_k06(b.activations[6], b.activations[8]))) return e;
+  if ((e = inception_train_k07(b.activations[8], b.params[9], b.params[8], b.activations[9]))) return e;
+  if ((e = inception_train_k08(b.activations[9], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[10]))) return e;
+  if ((e = inception_train_k09(b.activations[10], b.params[8], b.activations[11]))) return e;
+  if ((e = inception_train_k10(b.activations[10], b.activations[8], b.grads[8]))) return e;
+  if ((e = inception_train_k11(b.activations[10], b.grads[9]))) return e;
+  if ((e = inception_train_k12(b.activations[11], b.activations[7], b.activations[12]))) return e;
+  if ((e = inception_train_k13(b.activations[4], b.activations[12], b.params[6], b.activations[13]))) return e;
+  if ((e = inception_train_k14(b.activations[4], b.activations[12], b.activations[0], b.grads[6]))) return e;
+  if ((e = inception_train_k15(b.activations[4], b.activations[12], b.grads[7]))) return e;
+  if ((e = inception_train_k16(b.activations[3], b.activations[12], b.params[4], b.activations[14]))) return e;
+  if ((e = inception_train_k17(b.activations[3], b.activations[12], b.activations[0], b.grads[4]))) return e;
+  if ((e = inception_train_k18(b.activations[3], b.activations[12], b.grads[5]))) return e;
+  if ((e = inception_train_k19(b.activations[2], b.activations[12], b.params[2], b.activations[15]))) return e;
+  if ((e = inception_train_k20(b.activations[2], b.activations[12], b.activations[0], b.grads[2]))) return e;
+  if ((e = inception_train_k21(b.activations[2], b.activations[12], b.grads[3]))) return e;
+  if ((e = inception_train_k22(b.activations[13], b.activations[14], b.activations[15], b.activations[1], b.images, b.order, first, b.grads[0]))) return e;
+  if ((e = inception_train_k23(b.activations[13], b.activations[14], b.activations[15], b.activations[1], b.grads[1]))) return e;
   return 0;
 }
 
@@ -103,59 +97,55 @@ const cnnc_rt::ParamSpec kParams[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"stem.0", {16, 28, 28, 64}, 0},
-    {"stem.2", {16, 14, 14, 64}, 802816},
-    {"b1.0", {8, 14, 14, 64}, 1003520},
-    {"b3.0", {16, 14, 14, 64}, 1103872},
-    {"b5.0", {8, 14, 14, 64}, 1304576},
-    {"mix.0", {32, 14, 14, 64}, 1404928},
-    {"mix.1", {32, 7, 7, 64}, 1806336},
-    {"head.0", {1568, 64}, 1906688},
-    {"out.0", {10, 64}, 2007040},
-    {"grad.out.0", {10, 64}, 2007680},
-    {"grad.head.0", {1568, 64}, 2008320},
-    {"grad.mix.1", {32, 7, 7, 64}, 2108672},
-    {"grad.mix.0", {32, 14, 14, 64}, 2209024},
-    {"grad.stem.2", {16, 14, 14, 64}, 2610432},
-    {"grad.stem.2.1", {16, 14, 14, 64}, 2811136},
-    {"grad.stem.2.2", {16, 14, 14, 64}, 3011840},
-    {"grad.stem.0", {16, 28, 28, 64}, 3212544},
+    {"stem.2", {16, 14, 14, 64}, 0},
+    {"stem.2.index", {16, 14, 14, 64}, 200704},
+    {"b1.0", {8, 14, 14, 64}, 401408},
+    {"b3.0", {16, 14, 14, 64}, 501760},
+    {"b5.0", {8, 14, 14, 64}, 702464},
+    {"mix.0", {32, 14, 14, 64}, 802816},
+    {"mix.1", {32, 7, 7, 64}, 1204224},
+    {"mix.1.index", {32, 7, 7, 64}, 1304576},
+    {"head.0", {1568, 64}, 1404928},
+    {"out.0", {10, 64}, 1505280},
+    {"grad.out.0", {10, 64}, 1505920},
+    {"grad.head.0", {1568, 64}, 1506560},
+    {"grad.mix.0", {32, 14, 14, 64}, 1606912},
+    {"grad.stem.2", {16, 14, 14, 64}, 2008320},
+    {"grad.stem.2.1", {16, 14, 14, 64}, 2209024},
+    {"grad.stem.2.2", {16, 14, 14, 64}, 2409728},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
-    {"0 conv2d -> stem.0", 14450688, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
-    {"1 maxpool -> stem.2", 0, {"stem_2_maxpool"}},
-    {"2 conv2d -> b1.0", 3211264, {"b1_0_conv2d", "b1_0_conv2d_weight_t"}},
-    {"3 conv2d -> b3.0", 57802752, {"b3_0_conv2d", "b3_0_conv2d_weight_t"}},
-    {"4 conv2d -> b5.0", 80281600, {"b5_0_conv2d", "b5_0_conv2d_weight_t"}},
-    {"5 concat -> mix.0", 0, {"mix_0_concat"}},
-    {"6 maxpool -> mix.1", 0, {"mix_1_maxpool"}},
-    {"7 flatten -> head.0", 0, {"head_0_flatten"}},
-    {"8 linear -> out.0", 2007040, {"out_0_linear", "out_0_linear_acc"}},
-    {"9 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
-    {"10 linear_bwd_data -> grad.head.0", 2007040, {"grad_head_0_linear_bwd_data"}},
-    {"11 linear_bwd_weight -> grad.out.weight", 2007040, {"grad_out_weight_linear_bwd_weight"}},
-    {"12 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"13 flatten_bwd -> grad.mix.1", 0, {"grad_mix_1_flatten_bwd"}},
-    {"14 maxpool_bwd -> grad.mix.0", 0, {"grad_mix_0_maxpool_bwd", "grad_mix_0_maxpool_bwd_argmax"}},
-    {"15 conv2d_bwd_data -> grad.stem.2", 80281600, {"grad_stem_2_conv2d_bwd_data", "grad_stem_2_conv2d_bwd_data_weight_t"}},
-    {"16 conv2d_bwd_weight -> grad.b5.0.weight", 80281600, {"grad_b5_0_weight_conv2d_bwd_weight", "grad_b5_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"17 bias_bwd -> grad.b5.0.bias", 0, {"grad_b5_0_bias_bias_bwd", "grad_b5_0_bias_bias_bwd_per_sample"}},
-    {"18 conv2d_bwd_data -> grad.stem.2.1", 57802752, {"grad_stem_2_1_conv2d_bwd_data", "grad_stem_2_1_conv2d_bwd_data_weight_t"}},
-    {"19 conv2d_bwd_weight -> grad.b3.0.weight", 57802752, {"grad_b3_0_weight_conv2d_bwd_weight", "grad_b3_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"20 bias_bwd -> grad.b3.0.bias", 0, {"grad_b3_0_bias_bias_bwd", "grad_b3_0_bias_bias_bwd_per_sample"}},
-    {"21 conv2d_bwd_data -> grad.stem.2.2", 3211264, {"grad_stem_2_2_conv2d_bwd_data", "grad_stem_2_2_conv2d_bwd_data_weight_t"}},
-    {"22 conv2d_bwd_weight -> grad.b1.0.weight", 3211264, {"grad_b1_0_weight_conv2d_bwd_weight", "grad_b1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"23 bias_bwd -> grad.b1.0.bias", 0, {"grad_b1_0_bias_bias_bwd", "grad_b1_0_bias_bias_bwd_per_sample"}},
-    {"24 relu_bwd -> grad.stem.0", 0, {"grad_stem_0_relu_bwd"}},
-    {"25 conv2d_bwd_weight -> grad.stem.0.weight", 14450688, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"26 bias_bwd -> grad.stem.0.bias", 0, {"grad_stem_0_bias_bias_bwd", "grad_stem_0_bias_bias_bwd_per_sample"}},
+    {"0 conv2d + maxpool + maxpool_index -> stem.2", 14450688, {"stem_0_conv2d_weight_t", "stem_2_maxpool", "stem_2_index_maxpool_index"}},
+    {"1 conv2d -> b1.0", 3211264, {"b1_0_conv2d", "b1_0_conv2d_weight_t"}},
+    {"2 conv2d -> b3.0", 57802752, {"b3_0_conv2d", "b3_0_conv2d_weight_t"}},
+    {"3 conv2d -> b5.0", 80281600, {"b5_0_conv2d", "b5_0_conv2d_weight_t"}},
+    {"4 concat -> mix.0", 0, {"mix_0_concat"}},
+    {"5 maxpool + maxpool_index -> mix.1", 0, {"mix_1_maxpool", "mix_1_index_maxpool_index"}},
+    {"6 flatten -> head.0", 0, {"head_0_flatten"}},
+    {"7 linear -> out.0", 2007040, {"out_0_linear", "out_0_linear_acc"}},
+    {"8 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"9 linear_bwd_data -> grad.head.0", 2007040, {"grad_head_0_linear_bwd_data"}},
+    {"10 linear_bwd_weight -> grad.out.weight", 2007040, {"grad_out_weight_linear_bwd_weight"}},
+    {"11 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"12 maxpool_bwd -> grad.mix.0", 0, {"grad_mix_0_maxpool_bwd"}},
+    {"13 conv2d_bwd_data -> grad.stem.2", 80281600, {"grad_stem_2_conv2d_bwd_data", "grad_stem_2_conv2d_bwd_data_weight_t"}},
+    {"14 conv2d_bwd_weight -> grad.b5.0.weight", 80281600, {"grad_b5_0_weight_conv2d_bwd_weight", "grad_b5_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"15 bias_bwd -> grad.b5.0.bias", 0, {"grad_b5_0_bias_bias_bwd", "grad_b5_0_bias_bias_bwd_per_sample"}},
+    {"16 conv2d_bwd_data -> grad.stem.2.1", 57802752, {"grad_stem_2_1_conv2d_bwd_data", "grad_stem_2_1_conv2d_bwd_data_weight_t"}},
+    {"17 conv2d_bwd_weight -> grad.b3.0.weight", 57802752, {"grad_b3_0_weight_conv2d_bwd_weight", "grad_b3_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"18 bias_bwd -> grad.b3.0.bias", 0, {"grad_b3_0_bias_bias_bwd", "grad_b3_0_bias_bias_bwd_per_sample"}},
+    {"19 conv2d_bwd_data -> grad.stem.2.2", 3211264, {"grad_stem_2_2_conv2d_bwd_data", "grad_stem_2_2_conv2d_bwd_data_weight_t"}},
+    {"20 conv2d_bwd_weight -> grad.b1.0.weight", 3211264, {"grad_b1_0_weight_conv2d_bwd_weight", "grad_b1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"21 bias_bwd -> grad.b1.0.bias", 0, {"grad_b1_0_bias_bias_bwd", "grad_b1_0_bias_bias_bwd_per_sample"}},
+    {"22 conv2d_bwd_weight -> grad.stem.0.weight", 14450688, {"grad_stem_0_weight_conv2d_bwd_weight", "grad_stem_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"23 bias_bwd -> grad.stem.0.bias", 0, {"grad_stem_0_bias_bias_bwd", "grad_stem_0_bias_bias_bwd_per_sample"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"1 maxpool -> stem.2 (with 0 per sample)", 14450688, {"stem_2_maxpool", "stem_0_conv2d_weight_t"}},
-    {"8 linear -> out.0 (with 2, 3, 4, 5, 6, 7 per sample)", 143302656, {"out_0_linear", "out_0_linear_acc", "b1_0_conv2d_weight_t", "b3_0_conv2d_weight_t", "b5_0_conv2d_weight_t"}},
-    {"9 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+    {"0 conv2d + maxpool -> stem.2", 14450688, {"stem_0_conv2d_weight_t", "stem_2_maxpool", "stem_2_index_maxpool_index"}},
+    {"7 linear -> out.0 (with 1, 2, 3, 4, 5, 6 per sample)", 143302656, {"out_0_linear", "out_0_linear_acc", "b1_0_conv2d_weight_t", "b3_0_conv2d_weight_t", "b5_0_conv2d_weight_t", "mix_1_index_maxpool_index"}},
+    {"8 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
 }  // namespace
@@ -171,7 +161,7 @@ int main(int argc, char** argv) {
   spec.totalParams = 22272;
   spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 4015360;
+  spec.activationFloats = 2610432;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.001, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::Constant, 1, 0.1, 0, 0, 0.3, 25, 10000};

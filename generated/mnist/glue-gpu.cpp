@@ -21,8 +21,6 @@
 #include "mnist_train_k17.h"
 #include "mnist_train_k18.h"
 #include "mnist_train_k19.h"
-#include "mnist_train_k20.h"
-#include "mnist_train_k21.h"
 #include "mnist_eval.h"
 #include "mnist_update.h"
 #include <HalideRuntimeCuda.h>
@@ -40,28 +38,26 @@ namespace {
 // the ones before wrote to the activation arena (cnnc --emit=plan)
 int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   int e = 0;
-  if ((e = mnist_train_k00(b.params[1], b.params[0], b.images, b.order, first, b.activations[0]))) return e;
-  if ((e = mnist_train_k01(b.activations[0], b.activations[1]))) return e;
-  if ((e = mnist_train_k02(b.activations[1], b.params[3], b.params[2], b.activations[2]))) return e;
-  if ((e = mnist_train_k03(b.activations[2], b.activations[3]))) return e;
-  if ((e = mnist_train_k04(b.activations[3], b.params[5], b.params[4], b.activations[4]))) return e;
-  if ((e = mnist_train_k05(b.activations[4], b.activations[5]))) return e;
-  if ((e = mnist_train_k06(b.activations[5], b.params[7], b.params[6], b.activations[6]))) return e;
-  if ((e = mnist_train_k07(b.activations[6], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[7]))) return e;
-  if ((e = mnist_train_k08(b.activations[7], b.params[6], b.activations[8]))) return e;
-  if ((e = mnist_train_k09(b.activations[7], b.activations[5], b.grads[6]))) return e;
-  if ((e = mnist_train_k10(b.activations[7], b.grads[7]))) return e;
-  if ((e = mnist_train_k11(b.activations[4], b.activations[8], b.activations[9]))) return e;
-  if ((e = mnist_train_k12(b.activations[9], b.params[4], b.activations[10]))) return e;
-  if ((e = mnist_train_k13(b.activations[3], b.activations[9], b.grads[4]))) return e;
-  if ((e = mnist_train_k14(b.activations[9], b.grads[5]))) return e;
-  if ((e = mnist_train_k15(b.activations[2], b.activations[10], b.activations[11]))) return e;
-  if ((e = mnist_train_k16(b.activations[11], b.params[2], b.activations[12]))) return e;
-  if ((e = mnist_train_k17(b.activations[1], b.activations[11], b.grads[2]))) return e;
-  if ((e = mnist_train_k18(b.activations[11], b.grads[3]))) return e;
-  if ((e = mnist_train_k19(b.activations[0], b.activations[12], b.activations[13]))) return e;
-  if ((e = mnist_train_k20(b.activations[13], b.images, b.order, first, b.grads[0]))) return e;
-  if ((e = mnist_train_k21(b.activations[13], b.grads[1]))) return e;
+  if ((e = mnist_train_k00(b.params[1], b.params[0], b.images, b.order, first, b.activations[0], b.activations[1]))) return e;
+  if ((e = mnist_train_k01(b.activations[0], b.params[3], b.params[2], b.activations[2]))) return e;
+  if ((e = mnist_train_k02(b.activations[2], b.activations[3], b.activations[4]))) return e;
+  if ((e = mnist_train_k03(b.activations[3], b.params[5], b.params[4], b.activations[5]))) return e;
+  if ((e = mnist_train_k04(b.activations[5], b.activations[6]))) return e;
+  if ((e = mnist_train_k05(b.activations[6], b.params[7], b.params[6], b.activations[7]))) return e;
+  if ((e = mnist_train_k06(b.activations[7], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[8]))) return e;
+  if ((e = mnist_train_k07(b.activations[8], b.params[6], b.activations[9]))) return e;
+  if ((e = mnist_train_k08(b.activations[8], b.activations[6], b.grads[6]))) return e;
+  if ((e = mnist_train_k09(b.activations[8], b.grads[7]))) return e;
+  if ((e = mnist_train_k10(b.activations[5], b.activations[9], b.activations[10]))) return e;
+  if ((e = mnist_train_k11(b.activations[10], b.params[4], b.activations[11]))) return e;
+  if ((e = mnist_train_k12(b.activations[3], b.activations[10], b.grads[4]))) return e;
+  if ((e = mnist_train_k13(b.activations[10], b.grads[5]))) return e;
+  if ((e = mnist_train_k14(b.activations[2], b.activations[4], b.activations[11], b.activations[12]))) return e;
+  if ((e = mnist_train_k15(b.activations[12], b.params[2], b.activations[13]))) return e;
+  if ((e = mnist_train_k16(b.activations[0], b.activations[12], b.grads[2]))) return e;
+  if ((e = mnist_train_k17(b.activations[12], b.grads[3]))) return e;
+  if ((e = mnist_train_k18(b.activations[1], b.activations[13], b.images, b.order, first, b.grads[0]))) return e;
+  if ((e = mnist_train_k19(b.activations[1], b.activations[13], b.grads[1]))) return e;
   return 0;
 }
 
@@ -213,50 +209,48 @@ const cnnc_rt::ParamSpec kParams[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"conv1.0", {16, 28, 28, 64}, 0},
-    {"conv1.2", {16, 14, 14, 64}, 802816},
-    {"conv2.0", {32, 14, 14, 64}, 1003520},
-    {"conv2.3", {32, 7, 7, 64}, 1404928},
-    {"conv3.0", {64, 7, 7, 64}, 1505280},
-    {"layer3.0", {3136, 64}, 1705984},
-    {"out.0", {10, 64}, 1906688},
-    {"grad.out.0", {10, 64}, 1907328},
-    {"grad.layer3.0", {3136, 64}, 1907968},
-    {"grad.conv3.0", {64, 7, 7, 64}, 2108672},
-    {"grad.conv2.3", {32, 7, 7, 64}, 2309376},
-    {"grad.conv2.0", {32, 14, 14, 64}, 2409728},
-    {"grad.conv1.2", {16, 14, 14, 64}, 2811136},
-    {"grad.conv1.0", {16, 28, 28, 64}, 3011840},
+    {"conv1.2", {16, 14, 14, 64}, 0},
+    {"conv1.2.index", {16, 14, 14, 64}, 200704},
+    {"conv2.0", {32, 14, 14, 64}, 401408},
+    {"conv2.3", {32, 7, 7, 64}, 802816},
+    {"conv2.3.index", {32, 7, 7, 64}, 903168},
+    {"conv3.0", {64, 7, 7, 64}, 1003520},
+    {"layer3.0", {3136, 64}, 1204224},
+    {"out.0", {10, 64}, 1404928},
+    {"grad.out.0", {10, 64}, 1405568},
+    {"grad.layer3.0", {3136, 64}, 1406208},
+    {"grad.conv3.0", {64, 7, 7, 64}, 1606912},
+    {"grad.conv2.3", {32, 7, 7, 64}, 1807616},
+    {"grad.conv2.0", {32, 14, 14, 64}, 1907968},
+    {"grad.conv1.2", {16, 14, 14, 64}, 2309376},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
-    {"0 conv2d -> conv1.0", 40140800, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
-    {"1 maxpool -> conv1.2", 0, {"conv1_2_maxpool"}},
-    {"2 conv2d winograd F(4x4,5x5) -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
-    {"3 maxpool -> conv2.3", 0, {"conv2_3_maxpool"}},
-    {"4 conv2d winograd F(4x4,5x5) -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
-    {"5 flatten -> layer3.0", 0, {"layer3_0_flatten"}},
-    {"6 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
-    {"7 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
-    {"8 linear_bwd_data -> grad.layer3.0", 4014080, {"grad_layer3_0_linear_bwd_data"}},
-    {"9 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
-    {"10 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"11 relu_bwd -> grad.conv3.0", 0, {"grad_conv3_0_relu_bwd"}},
-    {"12 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
-    {"13 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv3.0.weight", 321126400, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"14 bias_bwd -> grad.conv3.0.bias", 0, {"grad_conv3_0_bias_bias_bwd", "grad_conv3_0_bias_bias_bwd_per_sample"}},
-    {"15 relu_bwd -> grad.conv2.0", 0, {"grad_conv2_0_relu_bwd"}},
-    {"16 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
-    {"17 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 321126400, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"18 bias_bwd -> grad.conv2.0.bias", 0, {"grad_conv2_0_bias_bias_bwd", "grad_conv2_0_bias_bias_bwd_per_sample"}},
-    {"19 relu_bwd -> grad.conv1.0", 0, {"grad_conv1_0_relu_bwd"}},
-    {"20 conv2d_bwd_weight -> grad.conv1.0.weight", 40140800, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
-    {"21 bias_bwd -> grad.conv1.0.bias", 0, {"grad_conv1_0_bias_bias_bwd", "grad_conv1_0_bias_bias_bwd_per_sample"}},
+    {"0 conv2d + maxpool + maxpool_index -> conv1.2", 40140800, {"conv1_0_conv2d_weight_t", "conv1_2_maxpool", "conv1_2_index_maxpool_index"}},
+    {"1 conv2d winograd F(4x4,5x5) -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
+    {"2 maxpool + maxpool_index -> conv2.3", 0, {"conv2_3_maxpool", "conv2_3_index_maxpool_index"}},
+    {"3 conv2d winograd F(4x4,5x5) -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
+    {"4 flatten -> layer3.0", 0, {"layer3_0_flatten"}},
+    {"5 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
+    {"6 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
+    {"7 linear_bwd_data -> grad.layer3.0", 4014080, {"grad_layer3_0_linear_bwd_data"}},
+    {"8 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
+    {"9 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
+    {"10 relu_bwd -> grad.conv3.0", 0, {"grad_conv3_0_relu_bwd"}},
+    {"11 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv2.3", 321126400, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
+    {"12 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv3.0.weight", 321126400, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"13 bias_bwd -> grad.conv3.0.bias", 0, {"grad_conv3_0_bias_bias_bwd", "grad_conv3_0_bias_bias_bwd_per_sample"}},
+    {"14 relu_bwd -> grad.conv2.0", 0, {"grad_conv2_0_relu_bwd"}},
+    {"15 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.2", 321126400, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
+    {"16 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 321126400, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"17 bias_bwd -> grad.conv2.0.bias", 0, {"grad_conv2_0_bias_bias_bwd", "grad_conv2_0_bias_bias_bwd_per_sample"}},
+    {"18 conv2d_bwd_weight -> grad.conv1.0.weight", 40140800, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"19 bias_bwd -> grad.conv1.0.bias", 0, {"grad_conv1_0_bias_bias_bwd", "grad_conv1_0_bias_bias_bwd_per_sample"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"6 linear -> out.0 (with 0, 1, 2, 3, 4, 5 per sample)", 686407680, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight", "conv3_0_conv2d_wg_weight"}},
-    {"7 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
+    {"5 linear -> out.0 (with 0, 1, 2, 3, 4 per sample)", 646266880, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_2_index_maxpool_index", "conv2_0_conv2d_wg_weight", "conv2_3_index_maxpool_index", "conv3_0_conv2d_wg_weight"}},
+    {"6 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
 }  // namespace
@@ -272,7 +266,7 @@ int main(int argc, char** argv) {
   spec.totalParams = 96384;
   spec.bufferFloats = 0;
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 3814656;
+  spec.activationFloats = 2510080;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.01, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::Constant, 1, 0.1, 0, 0, 0.3, 25, 10000};
@@ -311,7 +305,7 @@ multiply-adds per sample:       5,362,560  (forward pass)
   spec.trainStep = trainStep;
   spec.evaluate = evaluate;
   spec.update = update;
-  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 45, 12, 1, nullptr});
-  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 45, 12, 1, halide_opencl_set_device_type});
+  spec.gpus.push_back({"cuda", trainStepCuda, evaluateCuda, updateCuda, halide_cuda_device_interface(), 47, 12, 1, nullptr});
+  spec.gpus.push_back({"opencl", trainStepOpenCL, evaluateOpenCL, updateOpenCL, halide_opencl_device_interface(), 47, 12, 1, halide_opencl_set_device_type});
   return cnnc_rt::trainerMain(argc, argv, spec);
 }

@@ -40,8 +40,6 @@
 #include "mnist_best_train_k36.h"
 #include "mnist_best_train_k37.h"
 #include "mnist_best_train_k38.h"
-#include "mnist_best_train_k39.h"
-#include "mnist_best_train_k40.h"
 #include "mnist_best_eval.h"
 #include "mnist_best_update.h"
 #include <HalideRuntimeCuda.h>
@@ -63,43 +61,41 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   if ((e = mnist_best_train_k01(b.activations[0], b.buffers[0], b.buffers[1], valid, b.activations[1], b.buffers[0], b.buffers[1]))) return e;
   if ((e = mnist_best_train_k02(b.activations[0], b.activations[1], b.params[2], b.params[1], b.params[3], valid, b.activations[2]))) return e;
   if ((e = mnist_best_train_k03(b.activations[2], b.buffers[2], b.buffers[3], valid, b.activations[3], b.buffers[2], b.buffers[3]))) return e;
-  if ((e = mnist_best_train_k04(b.activations[2], b.activations[3], b.params[5], b.params[4], valid, b.activations[4]))) return e;
-  if ((e = mnist_best_train_k05(b.activations[4], b.params[6], b.activations[5]))) return e;
-  if ((e = mnist_best_train_k06(b.activations[5], b.buffers[4], b.buffers[5], valid, b.activations[6], b.buffers[4], b.buffers[5]))) return e;
-  if ((e = mnist_best_train_k07(b.activations[5], b.activations[6], b.params[8], b.params[7], valid, b.activations[7]))) return e;
-  if ((e = mnist_best_train_k08(b.activations[7], b.params[9], b.activations[8]))) return e;
-  if ((e = mnist_best_train_k09(b.activations[8], b.buffers[6], b.buffers[7], valid, b.activations[9], b.buffers[6], b.buffers[7]))) return e;
-  if ((e = mnist_best_train_k10(b.activations[8], b.activations[9], b.params[11], b.params[10], valid, b.activations[10]))) return e;
-  if ((e = mnist_best_train_k11(b.activations[10], b.activations[11]))) return e;
-  if ((e = mnist_best_train_k12(b.activations[11], b.params[13], b.params[12], b.activations[12]))) return e;
-  if ((e = mnist_best_train_k13(b.activations[12], b.noise, b.activations[13]))) return e;
-  if ((e = mnist_best_train_k14(b.activations[13], b.params[15], b.params[14], b.activations[14]))) return e;
-  if ((e = mnist_best_train_k15(b.activations[14], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[15]))) return e;
-  if ((e = mnist_best_train_k16(b.activations[15], b.params[14], b.activations[16]))) return e;
-  if ((e = mnist_best_train_k17(b.activations[13], b.activations[15], b.grads[14]))) return e;
-  if ((e = mnist_best_train_k18(b.activations[15], b.grads[15]))) return e;
-  if ((e = mnist_best_train_k19(b.activations[12], b.activations[16], b.noise, b.activations[17]))) return e;
-  if ((e = mnist_best_train_k20(b.activations[17], b.params[12], b.activations[18]))) return e;
-  if ((e = mnist_best_train_k21(b.activations[17], b.activations[11], b.grads[12]))) return e;
-  if ((e = mnist_best_train_k22(b.activations[17], b.grads[13]))) return e;
-  if ((e = mnist_best_train_k23(b.activations[18], b.activations[19]))) return e;
-  if ((e = mnist_best_train_k24(b.activations[8], b.activations[9], b.activations[19], b.params[11], b.params[10], valid, b.activations[20]))) return e;
-  if ((e = mnist_best_train_k25(b.activations[8], b.activations[9], b.activations[20], valid, b.grads[10]))) return e;
-  if ((e = mnist_best_train_k26(b.activations[20], b.grads[11]))) return e;
-  if ((e = mnist_best_train_k27(b.activations[8], b.activations[9], b.activations[20], b.params[9], b.params[10], b.grads[11], b.grads[10], valid, b.activations[21]))) return e;
-  if ((e = mnist_best_train_k28(b.activations[7], b.activations[8], b.activations[9], b.activations[20], b.params[10], b.grads[11], b.grads[10], valid, b.grads[9]))) return e;
-  if ((e = mnist_best_train_k29(b.activations[5], b.activations[6], b.activations[7], b.activations[21], valid, b.grads[7]))) return e;
-  if ((e = mnist_best_train_k30(b.activations[7], b.activations[21], b.grads[8]))) return e;
-  if ((e = mnist_best_train_k31(b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[6], b.params[7], b.grads[8], b.grads[7], valid, b.activations[22]))) return e;
-  if ((e = mnist_best_train_k32(b.activations[4], b.activations[5], b.activations[6], b.activations[7], b.activations[21], b.params[7], b.grads[8], b.grads[7], valid, b.grads[6]))) return e;
-  if ((e = mnist_best_train_k33(b.activations[2], b.activations[3], b.activations[22], b.params[5], b.params[4], valid, b.activations[23]))) return e;
-  if ((e = mnist_best_train_k34(b.activations[2], b.activations[3], b.activations[23], valid, b.grads[4]))) return e;
-  if ((e = mnist_best_train_k35(b.activations[23], b.grads[5]))) return e;
-  if ((e = mnist_best_train_k36(b.activations[2], b.activations[3], b.activations[23], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[24]))) return e;
-  if ((e = mnist_best_train_k37(b.activations[0], b.activations[1], b.activations[2], b.activations[3], b.activations[23], b.params[2], b.params[1], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
-  if ((e = mnist_best_train_k38(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[1]))) return e;
-  if ((e = mnist_best_train_k39(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[2]))) return e;
-  if ((e = mnist_best_train_k40(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], b.grads[2], b.grads[1], b.images, b.order, b.augment, first, valid, b.grads[0]))) return e;
+  if ((e = mnist_best_train_k04(b.activations[2], b.activations[3], b.params[5], b.params[4], valid, b.activations[4], b.activations[5]))) return e;
+  if ((e = mnist_best_train_k05(b.activations[4], b.params[6], b.activations[6]))) return e;
+  if ((e = mnist_best_train_k06(b.activations[6], b.buffers[4], b.buffers[5], valid, b.activations[7], b.buffers[4], b.buffers[5]))) return e;
+  if ((e = mnist_best_train_k07(b.activations[6], b.activations[7], b.params[8], b.params[7], valid, b.activations[8]))) return e;
+  if ((e = mnist_best_train_k08(b.activations[8], b.params[9], b.activations[9]))) return e;
+  if ((e = mnist_best_train_k09(b.activations[9], b.buffers[6], b.buffers[7], valid, b.activations[10], b.buffers[6], b.buffers[7]))) return e;
+  if ((e = mnist_best_train_k10(b.activations[9], b.activations[10], b.params[11], b.params[10], valid, b.activations[11], b.activations[12]))) return e;
+  if ((e = mnist_best_train_k11(b.activations[11], b.activations[13]))) return e;
+  if ((e = mnist_best_train_k12(b.activations[13], b.params[13], b.params[12], b.activations[14]))) return e;
+  if ((e = mnist_best_train_k13(b.activations[14], b.noise, b.activations[15]))) return e;
+  if ((e = mnist_best_train_k14(b.activations[15], b.params[15], b.params[14], b.activations[16]))) return e;
+  if ((e = mnist_best_train_k15(b.activations[16], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[17]))) return e;
+  if ((e = mnist_best_train_k16(b.activations[17], b.params[14], b.activations[18]))) return e;
+  if ((e = mnist_best_train_k17(b.activations[15], b.activations[17], b.grads[14]))) return e;
+  if ((e = mnist_best_train_k18(b.activations[17], b.grads[15]))) return e;
+  if ((e = mnist_best_train_k19(b.activations[14], b.activations[18], b.noise, b.activations[19]))) return e;
+  if ((e = mnist_best_train_k20(b.activations[19], b.params[12], b.activations[20]))) return e;
+  if ((e = mnist_best_train_k21(b.activations[19], b.activations[13], b.grads[12]))) return e;
+  if ((e = mnist_best_train_k22(b.activations[19], b.grads[13]))) return e;
+  if ((e = mnist_best_train_k23(b.activations[12], b.activations[20], b.activations[21]))) return e;
+  if ((e = mnist_best_train_k24(b.activations[9], b.activations[10], b.activations[21], valid, b.grads[10]))) return e;
+  if ((e = mnist_best_train_k25(b.activations[21], b.grads[11]))) return e;
+  if ((e = mnist_best_train_k26(b.activations[9], b.activations[10], b.activations[21], b.params[9], b.params[10], b.grads[11], b.grads[10], valid, b.activations[22]))) return e;
+  if ((e = mnist_best_train_k27(b.activations[8], b.activations[9], b.activations[10], b.activations[21], b.params[10], b.grads[11], b.grads[10], valid, b.grads[9]))) return e;
+  if ((e = mnist_best_train_k28(b.activations[6], b.activations[7], b.activations[8], b.activations[22], valid, b.grads[7]))) return e;
+  if ((e = mnist_best_train_k29(b.activations[8], b.activations[22], b.grads[8]))) return e;
+  if ((e = mnist_best_train_k30(b.activations[6], b.activations[7], b.activations[8], b.activations[22], b.params[6], b.params[7], b.grads[8], b.grads[7], valid, b.activations[23]))) return e;
+  if ((e = mnist_best_train_k31(b.activations[4], b.activations[6], b.activations[7], b.activations[8], b.activations[22], b.params[7], b.grads[8], b.grads[7], valid, b.grads[6]))) return e;
+  if ((e = mnist_best_train_k32(b.activations[2], b.activations[3], b.activations[5], b.activations[23], valid, b.grads[4]))) return e;
+  if ((e = mnist_best_train_k33(b.activations[5], b.activations[23], b.grads[5]))) return e;
+  if ((e = mnist_best_train_k34(b.activations[2], b.activations[3], b.activations[5], b.activations[23], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[24]))) return e;
+  if ((e = mnist_best_train_k35(b.activations[0], b.activations[1], b.activations[2], b.activations[3], b.activations[5], b.activations[23], b.params[2], b.params[1], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
+  if ((e = mnist_best_train_k36(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[1]))) return e;
+  if ((e = mnist_best_train_k37(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], valid, b.grads[2]))) return e;
+  if ((e = mnist_best_train_k38(b.activations[0], b.activations[1], b.activations[24], b.params[2], b.params[1], b.grads[2], b.grads[1], b.images, b.order, b.augment, first, valid, b.grads[0]))) return e;
   return 0;
 }
 
@@ -353,26 +349,26 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"conv2.0", {32, 28, 28, 128}, 3211392},
     {"conv2.1.stats", {32, 2}, 6422656},
     {"conv2.3", {32, 14, 14, 128}, 6422784},
-    {"conv3.0", {64, 14, 14, 128}, 7225600},
-    {"conv3.1.stats", {64, 2}, 8831232},
-    {"conv3.2", {64, 14, 14, 128}, 8831360},
-    {"conv4.0", {64, 14, 14, 128}, 10436992},
-    {"conv4.1.stats", {64, 2}, 12042624},
-    {"conv4.3", {64, 7, 7, 128}, 12042752},
-    {"layer4.0", {3136, 128}, 12444160},
-    {"fc.0", {128, 128}, 12845568},
-    {"fc.2", {128, 128}, 12861952},
-    {"out.0", {10, 128}, 12878336},
-    {"grad.out.0", {10, 128}, 12879616},
-    {"grad.fc.2", {128, 128}, 12880896},
-    {"grad.fc.0", {128, 128}, 12897280},
-    {"grad.layer4.0", {3136, 128}, 12913664},
-    {"grad.conv4.3", {64, 7, 7, 128}, 13315072},
-    {"grad.conv4.1", {64, 14, 14, 128}, 13716480},
-    {"grad.conv3.2", {64, 14, 14, 128}, 15322112},
-    {"grad.conv2.3", {32, 14, 14, 128}, 16927744},
-    {"grad.conv2.1", {32, 28, 28, 128}, 17730560},
-    {"grad.conv1.2", {32, 28, 28, 128}, 20941824},
+    {"conv2.3.index", {32, 14, 14, 128}, 7225600},
+    {"conv3.0", {64, 14, 14, 128}, 8028416},
+    {"conv3.1.stats", {64, 2}, 9634048},
+    {"conv3.2", {64, 14, 14, 128}, 9634176},
+    {"conv4.0", {64, 14, 14, 128}, 11239808},
+    {"conv4.1.stats", {64, 2}, 12845440},
+    {"conv4.3", {64, 7, 7, 128}, 12845568},
+    {"conv4.3.index", {64, 7, 7, 128}, 13246976},
+    {"layer4.0", {3136, 128}, 13648384},
+    {"fc.0", {128, 128}, 14049792},
+    {"fc.2", {128, 128}, 14066176},
+    {"out.0", {10, 128}, 14082560},
+    {"grad.out.0", {10, 128}, 14083840},
+    {"grad.fc.2", {128, 128}, 14085120},
+    {"grad.fc.0", {128, 128}, 14101504},
+    {"grad.layer4.0", {3136, 128}, 14117888},
+    {"grad.conv4.1", {64, 14, 14, 128}, 14519296},
+    {"grad.conv3.2", {64, 14, 14, 128}, 16124928},
+    {"grad.conv2.3", {32, 14, 14, 128}, 17730560},
+    {"grad.conv1.2", {32, 28, 28, 128}, 18533376},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -380,13 +376,13 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"1 batchnorm_stats -> conv1.1.stats", 0, {"conv1_1_stats_batchnorm_stats", "conv1_1_stats_batchnorm_stats_sum_per_sample", "conv1_1_stats_batchnorm_stats_sum", "conv1_1_stats_batchnorm_stats_mean", "conv1_1_stats_batchnorm_stats_squares_per_sample", "conv1_1_stats_batchnorm_stats_squares"}},
     {"2 conv2d winograd F(4x4,3x3) -> conv2.0", 1849688064, {"conv1_1_batchnorm_mean", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"3 batchnorm_stats -> conv2.1.stats", 0, {"conv2_1_stats_batchnorm_stats", "conv2_1_stats_batchnorm_stats_sum_per_sample", "conv2_1_stats_batchnorm_stats_sum", "conv2_1_stats_batchnorm_stats_mean", "conv2_1_stats_batchnorm_stats_squares_per_sample", "conv2_1_stats_batchnorm_stats_squares"}},
-    {"4 maxpool -> conv2.3", 0, {"conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool"}},
+    {"4 maxpool + maxpool_index -> conv2.3", 0, {"conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool", "conv2_3_index_maxpool_index"}},
     {"5 conv2d winograd F(4x4,3x3) -> conv3.0", 924844032, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
     {"6 batchnorm_stats -> conv3.1.stats", 0, {"conv3_1_stats_batchnorm_stats", "conv3_1_stats_batchnorm_stats_sum_per_sample", "conv3_1_stats_batchnorm_stats_sum", "conv3_1_stats_batchnorm_stats_mean", "conv3_1_stats_batchnorm_stats_squares_per_sample", "conv3_1_stats_batchnorm_stats_squares"}},
     {"7 relu -> conv3.2", 0, {"conv3_1_batchnorm_mean", "conv3_1_batchnorm_inv_std", "conv3_1_batchnorm_scale", "conv3_1_batchnorm_shift", "conv3_2_relu"}},
     {"8 conv2d winograd F(4x4,3x3) -> conv4.0", 1849688064, {"conv4_0_conv2d", "conv4_0_conv2d_wg_weight"}},
     {"9 batchnorm_stats -> conv4.1.stats", 0, {"conv4_1_stats_batchnorm_stats", "conv4_1_stats_batchnorm_stats_sum_per_sample", "conv4_1_stats_batchnorm_stats_sum", "conv4_1_stats_batchnorm_stats_mean", "conv4_1_stats_batchnorm_stats_squares_per_sample", "conv4_1_stats_batchnorm_stats_squares"}},
-    {"10 maxpool -> conv4.3", 0, {"conv4_1_batchnorm_mean", "conv4_1_batchnorm_inv_std", "conv4_1_batchnorm_scale", "conv4_1_batchnorm_shift", "conv4_3_maxpool"}},
+    {"10 maxpool + maxpool_index -> conv4.3", 0, {"conv4_1_batchnorm_mean", "conv4_1_batchnorm_inv_std", "conv4_1_batchnorm_scale", "conv4_1_batchnorm_shift", "conv4_3_maxpool", "conv4_3_index_maxpool_index"}},
     {"11 flatten -> layer4.0", 0, {"layer4_0_flatten"}},
     {"12 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten_in_fc_0_linear_acc"}},
     {"13 dropout -> fc.2", 0, {"fc_2_dropout"}},
@@ -399,33 +395,31 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"20 linear_bwd_data -> grad.layer4.0", 102760448, {"grad_layer4_0_linear_bwd_data"}},
     {"21 linear_bwd_weight -> grad.fc.0.weight", 102760448, {"grad_fc_0_weight_linear_bwd_weight"}},
     {"22 bias_bwd -> grad.fc.0.bias", 0, {"grad_fc_0_bias_bias_bwd"}},
-    {"23 flatten_bwd -> grad.conv4.3", 0, {"grad_conv4_3_flatten_bwd"}},
-    {"24 relu_bwd -> grad.conv4.1", 0, {"grad_conv4_1_relu_bwd"}},
-    {"25 batchnorm_bwd_weight -> grad.conv4.1.weight", 0, {"grad_conv4_1_weight_batchnorm_bwd_weight", "grad_conv4_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"26 bias_bwd -> grad.conv4.1.bias", 0, {"grad_conv4_1_bias_bias_bwd", "grad_conv4_1_bias_bias_bwd_per_sample"}},
-    {"27 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv3.2", 1849688064, {"grad_conv3_2_conv2d_bwd_data", "grad_conv3_2_conv2d_bwd_data_wg_weight"}},
-    {"28 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv4.0.weight", 1849688064, {"grad_conv4_0_weight_conv2d_bwd_weight", "grad_conv4_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"29 batchnorm_bwd_weight -> grad.conv3.1.weight", 0, {"grad_conv3_1_weight_batchnorm_bwd_weight", "grad_conv3_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"30 bias_bwd -> grad.conv3.1.bias", 0, {"grad_conv3_1_bias_bias_bwd", "grad_conv3_1_bias_bias_bwd_per_sample"}},
-    {"31 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv2.3", 924844032, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
-    {"32 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv3.0.weight", 924844032, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"33 relu_bwd -> grad.conv2.1", 0, {"grad_conv2_1_relu_bwd"}},
-    {"34 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"35 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
-    {"36 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv1.2", 1849688064, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
-    {"37 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv2.0.weight", 1849688064, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"38 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"39 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
-    {"40 conv2d_bwd_weight -> grad.conv1.0.weight", 57802752, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"23 maxpool_bwd -> grad.conv4.1", 0, {"grad_conv4_1_maxpool_bwd"}},
+    {"24 batchnorm_bwd_weight -> grad.conv4.1.weight", 0, {"grad_conv4_1_weight_batchnorm_bwd_weight", "grad_conv4_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"25 bias_bwd -> grad.conv4.1.bias", 0, {"grad_conv4_1_bias_bias_bwd", "grad_conv4_1_bias_bias_bwd_per_sample"}},
+    {"26 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv3.2", 1849688064, {"grad_conv3_2_conv2d_bwd_data", "grad_conv3_2_conv2d_bwd_data_wg_weight"}},
+    {"27 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv4.0.weight", 1849688064, {"grad_conv4_0_weight_conv2d_bwd_weight", "grad_conv4_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"28 batchnorm_bwd_weight -> grad.conv3.1.weight", 0, {"grad_conv3_1_weight_batchnorm_bwd_weight", "grad_conv3_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"29 bias_bwd -> grad.conv3.1.bias", 0, {"grad_conv3_1_bias_bias_bwd", "grad_conv3_1_bias_bias_bwd_per_sample"}},
+    {"30 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv2.3", 924844032, {"grad_conv2_3_conv2d_bwd_data", "grad_conv2_3_conv2d_bwd_data_wg_weight"}},
+    {"31 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv3.0.weight", 924844032, {"grad_conv3_0_weight_conv2d_bwd_weight", "grad_conv3_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"32 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"33 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
+    {"34 conv2d_bwd_data winograd F(4x4,3x3) -> grad.conv1.2", 1849688064, {"grad_conv1_2_conv2d_bwd_data", "grad_conv1_2_conv2d_bwd_data_wg_weight"}},
+    {"35 conv2d_bwd_weight winograd F(4x4,3x3) -> grad.conv2.0.weight", 1849688064, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"36 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"37 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
+    {"38 conv2d_bwd_weight -> grad.conv1.0.weight", 57802752, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"1 batchnorm_stats -> conv1.1.stats", 0, {"conv1_1_stats_batchnorm_stats"}},
     {"3 batchnorm_stats -> conv2.1.stats", 0, {"conv2_1_stats_batchnorm_stats"}},
     {"6 batchnorm_stats -> conv3.1.stats", 0, {"conv3_1_stats_batchnorm_stats"}},
-    {"8 conv2d winograd F(4x4,3x3) -> conv4.0 (with 0, 2, 4, 5, 7 per sample)", 4682022912, {"conv4_0_conv2d", "conv4_1_batchnorm_scale", "conv4_0_conv2d_folded_bias", "conv4_0_conv2d_wg_weight", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight", "conv3_1_batchnorm_scale", "conv3_0_conv2d_folded_bias", "conv3_0_conv2d_wg_weight"}},
+    {"8 conv2d winograd F(4x4,3x3) -> conv4.0 (with 0, 2, 4, 5, 7 per sample)", 4682022912, {"conv4_0_conv2d", "conv4_1_batchnorm_scale", "conv4_0_conv2d_folded_bias", "conv4_0_conv2d_wg_weight", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight", "conv2_3_index_maxpool_index", "conv3_1_batchnorm_scale", "conv3_0_conv2d_folded_bias", "conv3_0_conv2d_wg_weight"}},
     {"9 batchnorm_stats -> conv4.1.stats", 0, {"conv4_1_stats_batchnorm_stats"}},
-    {"11 flatten -> layer4.0 (with 10 per sample)", 0, {"layer4_0_flatten"}},
+    {"11 flatten -> layer4.0 (with 10 per sample)", 0, {"layer4_0_flatten", "conv4_3_index_maxpool_index"}},
     {"12 linear -> fc.0", 102760448, {"fc_0_linear", "layer4_0_flatten_in_fc_0_linear_acc"}},
     {"14 linear -> out.0 (with 13 per sample)", 327680, {"out_0_linear", "out_0_linear_acc"}},
     {"15 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
@@ -449,7 +443,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("conv3.1.num_batches_tracked");
   spec.counters.push_back("conv4.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 24153088;
+  spec.activationFloats = 21744640;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.004, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.004, 0.3, 25, 10000};

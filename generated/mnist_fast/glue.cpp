@@ -21,8 +21,6 @@
 #include "mnist_fast_train_k17.h"
 #include "mnist_fast_train_k18.h"
 #include "mnist_fast_train_k19.h"
-#include "mnist_fast_train_k20.h"
-#include "mnist_fast_train_k21.h"
 #include "mnist_fast_eval.h"
 #include "mnist_fast_update.h"
 
@@ -34,26 +32,24 @@ int trainStep(cnnc_rt::Buffers& b, int first, int valid) {
   int e = 0;
   if ((e = mnist_fast_train_k00(b.params[0], b.images, b.order, first, b.activations[0]))) return e;
   if ((e = mnist_fast_train_k01(b.activations[0], b.buffers[0], b.buffers[1], valid, b.activations[1], b.buffers[0], b.buffers[1]))) return e;
-  if ((e = mnist_fast_train_k02(b.activations[0], b.activations[1], b.params[2], b.params[1], valid, b.activations[2]))) return e;
-  if ((e = mnist_fast_train_k03(b.activations[2], b.params[3], b.activations[3]))) return e;
-  if ((e = mnist_fast_train_k04(b.activations[3], b.buffers[2], b.buffers[3], valid, b.activations[4], b.buffers[2], b.buffers[3]))) return e;
-  if ((e = mnist_fast_train_k05(b.activations[3], b.activations[4], b.params[5], b.params[4], valid, b.activations[5]))) return e;
-  if ((e = mnist_fast_train_k06(b.activations[5], b.activations[6]))) return e;
-  if ((e = mnist_fast_train_k07(b.activations[6], b.params[7], b.params[6], b.activations[7]))) return e;
-  if ((e = mnist_fast_train_k08(b.activations[7], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[8]))) return e;
-  if ((e = mnist_fast_train_k09(b.activations[8], b.params[6], b.activations[9]))) return e;
-  if ((e = mnist_fast_train_k10(b.activations[8], b.activations[6], b.grads[6]))) return e;
-  if ((e = mnist_fast_train_k11(b.activations[8], b.grads[7]))) return e;
-  if ((e = mnist_fast_train_k12(b.activations[9], b.activations[10]))) return e;
-  if ((e = mnist_fast_train_k13(b.activations[3], b.activations[4], b.activations[10], b.params[5], b.params[4], valid, b.activations[11]))) return e;
-  if ((e = mnist_fast_train_k14(b.activations[3], b.activations[4], b.activations[11], valid, b.grads[4]))) return e;
-  if ((e = mnist_fast_train_k15(b.activations[11], b.grads[5]))) return e;
-  if ((e = mnist_fast_train_k16(b.activations[3], b.activations[4], b.activations[11], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[12]))) return e;
-  if ((e = mnist_fast_train_k17(b.activations[2], b.activations[3], b.activations[4], b.activations[11], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
-  if ((e = mnist_fast_train_k18(b.activations[0], b.activations[1], b.activations[12], b.params[2], b.params[1], valid, b.activations[13]))) return e;
-  if ((e = mnist_fast_train_k19(b.activations[0], b.activations[1], b.activations[13], valid, b.grads[1]))) return e;
-  if ((e = mnist_fast_train_k20(b.activations[13], b.grads[2]))) return e;
-  if ((e = mnist_fast_train_k21(b.activations[0], b.activations[1], b.activations[13], b.params[1], b.grads[2], b.grads[1], b.images, b.order, first, valid, b.grads[0]))) return e;
+  if ((e = mnist_fast_train_k02(b.activations[0], b.activations[1], b.params[2], b.params[1], valid, b.activations[2], b.activations[3]))) return e;
+  if ((e = mnist_fast_train_k03(b.activations[2], b.params[3], b.activations[4]))) return e;
+  if ((e = mnist_fast_train_k04(b.activations[4], b.buffers[2], b.buffers[3], valid, b.activations[5], b.buffers[2], b.buffers[3]))) return e;
+  if ((e = mnist_fast_train_k05(b.activations[4], b.activations[5], b.params[5], b.params[4], valid, b.activations[6], b.activations[7]))) return e;
+  if ((e = mnist_fast_train_k06(b.activations[6], b.activations[8]))) return e;
+  if ((e = mnist_fast_train_k07(b.activations[8], b.params[7], b.params[6], b.activations[9]))) return e;
+  if ((e = mnist_fast_train_k08(b.activations[9], b.images, b.labels, b.order, first, valid, b.loss, b.correct, b.activations[10]))) return e;
+  if ((e = mnist_fast_train_k09(b.activations[10], b.params[6], b.activations[11]))) return e;
+  if ((e = mnist_fast_train_k10(b.activations[10], b.activations[8], b.grads[6]))) return e;
+  if ((e = mnist_fast_train_k11(b.activations[10], b.grads[7]))) return e;
+  if ((e = mnist_fast_train_k12(b.activations[7], b.activations[11], b.activations[12]))) return e;
+  if ((e = mnist_fast_train_k13(b.activations[4], b.activations[5], b.activations[12], valid, b.grads[4]))) return e;
+  if ((e = mnist_fast_train_k14(b.activations[12], b.grads[5]))) return e;
+  if ((e = mnist_fast_train_k15(b.activations[4], b.activations[5], b.activations[12], b.params[3], b.params[4], b.grads[5], b.grads[4], valid, b.activations[13]))) return e;
+  if ((e = mnist_fast_train_k16(b.activations[2], b.activations[4], b.activations[5], b.activations[12], b.params[4], b.grads[5], b.grads[4], valid, b.grads[3]))) return e;
+  if ((e = mnist_fast_train_k17(b.activations[0], b.activations[1], b.activations[3], b.activations[13], valid, b.grads[1]))) return e;
+  if ((e = mnist_fast_train_k18(b.activations[3], b.activations[13], b.grads[2]))) return e;
+  if ((e = mnist_fast_train_k19(b.activations[0], b.activations[1], b.activations[3], b.activations[13], b.params[1], b.grads[2], b.grads[1], b.images, b.order, first, valid, b.grads[0]))) return e;
   return 0;
 }
 
@@ -99,48 +95,46 @@ const cnnc_rt::ActivationSpec kActivations[] = {
     {"conv1.0", {16, 28, 28, 128}, 0},
     {"conv1.1.stats", {16, 2}, 1605632},
     {"conv1.3", {16, 14, 14, 128}, 1605760},
-    {"conv2.0", {32, 14, 14, 128}, 2007168},
-    {"conv2.1.stats", {32, 2}, 2809984},
-    {"conv2.3", {32, 7, 7, 128}, 2810112},
-    {"layer2.0", {1568, 128}, 3010816},
-    {"out.0", {10, 128}, 3211520},
-    {"grad.out.0", {10, 128}, 3212800},
-    {"grad.layer2.0", {1568, 128}, 3214080},
-    {"grad.conv2.3", {32, 7, 7, 128}, 3414784},
-    {"grad.conv2.1", {32, 14, 14, 128}, 3615488},
-    {"grad.conv1.3", {16, 14, 14, 128}, 4418304},
-    {"grad.conv1.1", {16, 28, 28, 128}, 4819712},
+    {"conv1.3.index", {16, 14, 14, 128}, 2007168},
+    {"conv2.0", {32, 14, 14, 128}, 2408576},
+    {"conv2.1.stats", {32, 2}, 3211392},
+    {"conv2.3", {32, 7, 7, 128}, 3211520},
+    {"conv2.3.index", {32, 7, 7, 128}, 3412224},
+    {"layer2.0", {1568, 128}, 3612928},
+    {"out.0", {10, 128}, 3813632},
+    {"grad.out.0", {10, 128}, 3814912},
+    {"grad.layer2.0", {1568, 128}, 3816192},
+    {"grad.conv2.1", {32, 14, 14, 128}, 4016896},
+    {"grad.conv1.3", {16, 14, 14, 128}, 4819712},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> conv1.0", 80281600, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
     {"1 batchnorm_stats -> conv1.1.stats", 0, {"conv1_1_stats_batchnorm_stats", "conv1_1_stats_batchnorm_stats_sum_per_sample", "conv1_1_stats_batchnorm_stats_sum", "conv1_1_stats_batchnorm_stats_mean", "conv1_1_stats_batchnorm_stats_squares_per_sample", "conv1_1_stats_batchnorm_stats_squares"}},
-    {"2 maxpool -> conv1.3", 0, {"conv1_1_batchnorm_mean", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv1_3_maxpool"}},
+    {"2 maxpool + maxpool_index -> conv1.3", 0, {"conv1_1_batchnorm_mean", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv1_3_maxpool", "conv1_3_index_maxpool_index"}},
     {"3 conv2d winograd F(4x4,5x5) -> conv2.0", 642252800, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"4 batchnorm_stats -> conv2.1.stats", 0, {"conv2_1_stats_batchnorm_stats", "conv2_1_stats_batchnorm_stats_sum_per_sample", "conv2_1_stats_batchnorm_stats_sum", "conv2_1_stats_batchnorm_stats_mean", "conv2_1_stats_batchnorm_stats_squares_per_sample", "conv2_1_stats_batchnorm_stats_squares"}},
-    {"5 maxpool -> conv2.3", 0, {"conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool"}},
+    {"5 maxpool + maxpool_index -> conv2.3", 0, {"conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool", "conv2_3_index_maxpool_index"}},
     {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
     {"7 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
     {"8 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
     {"9 linear_bwd_data -> grad.layer2.0", 4014080, {"grad_layer2_0_linear_bwd_data"}},
     {"10 linear_bwd_weight -> grad.out.weight", 4014080, {"grad_out_weight_linear_bwd_weight"}},
     {"11 bias_bwd -> grad.out.bias", 0, {"grad_out_bias_bias_bwd"}},
-    {"12 flatten_bwd -> grad.conv2.3", 0, {"grad_conv2_3_flatten_bwd"}},
-    {"13 relu_bwd -> grad.conv2.1", 0, {"grad_conv2_1_relu_bwd"}},
-    {"14 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"15 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
-    {"16 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.3", 642252800, {"grad_conv1_3_conv2d_bwd_data", "grad_conv1_3_conv2d_bwd_data_wg_weight"}},
-    {"17 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 642252800, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
-    {"18 relu_bwd -> grad.conv1.1", 0, {"grad_conv1_1_relu_bwd"}},
-    {"19 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
-    {"20 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
-    {"21 conv2d_bwd_weight -> grad.conv1.0.weight", 80281600, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
+    {"12 maxpool_bwd -> grad.conv2.1", 0, {"grad_conv2_1_maxpool_bwd"}},
+    {"13 batchnorm_bwd_weight -> grad.conv2.1.weight", 0, {"grad_conv2_1_weight_batchnorm_bwd_weight", "grad_conv2_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"14 bias_bwd -> grad.conv2.1.bias", 0, {"grad_conv2_1_bias_bias_bwd", "grad_conv2_1_bias_bias_bwd_per_sample"}},
+    {"15 conv2d_bwd_data winograd F(4x4,5x5) -> grad.conv1.3", 642252800, {"grad_conv1_3_conv2d_bwd_data", "grad_conv1_3_conv2d_bwd_data_wg_weight"}},
+    {"16 conv2d_bwd_weight winograd F(4x4,5x5) -> grad.conv2.0.weight", 642252800, {"grad_conv2_0_weight_conv2d_bwd_weight", "grad_conv2_0_weight_conv2d_bwd_weight_wg_partial"}},
+    {"17 batchnorm_bwd_weight -> grad.conv1.1.weight", 0, {"grad_conv1_1_weight_batchnorm_bwd_weight", "grad_conv1_1_weight_batchnorm_bwd_weight_per_sample"}},
+    {"18 bias_bwd -> grad.conv1.1.bias", 0, {"grad_conv1_1_bias_bias_bwd", "grad_conv1_1_bias_bias_bwd_per_sample"}},
+    {"19 conv2d_bwd_weight -> grad.conv1.0.weight", 80281600, {"grad_conv1_0_weight_conv2d_bwd_weight", "grad_conv1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"1 batchnorm_stats -> conv1.1.stats", 0, {"conv1_1_stats_batchnorm_stats"}},
     {"4 batchnorm_stats -> conv2.1.stats", 0, {"conv2_1_stats_batchnorm_stats"}},
-    {"7 linear -> out.0 (with 0, 2, 3, 5, 6 per sample)", 726548480, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight"}},
+    {"7 linear -> out.0 (with 0, 2, 3, 5, 6 per sample)", 726548480, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_1_batchnorm_scale", "conv1_0_conv2d_folded_bias", "conv1_3_index_maxpool_index", "conv2_1_batchnorm_scale", "conv2_0_conv2d_folded_bias", "conv2_0_conv2d_wg_weight", "conv2_3_index_maxpool_index"}},
     {"8 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
@@ -160,7 +154,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("conv1.1.num_batches_tracked");
   spec.counters.push_back("conv2.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 6425344;
+  spec.activationFloats = 5221120;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.01, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.01, 0.3, 25, 10000};

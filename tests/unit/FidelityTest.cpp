@@ -338,8 +338,12 @@ std::vector<PassError> convPassErrors(const std::string& model, std::optional<Op
   Graph g = *c.graph;
   differentiate(g);
   Fusion fusion = fuse(g, winograd ? ConvAlgorithm::Winograd : ConvAlgorithm::Direct);
-  for (size_t i = 0; i < g.ops.size(); ++i)
+  for (size_t i = 0; i < g.ops.size(); ++i) {
     if (g.ops[i].kind != winograd) fusion.winograd[i] = 0;
+    // Each convolution a kernel of its own (not computed inside a pool's),
+    // so that its result can be an output here.
+    if (g.ops[i].kind == OpKind::Conv2d) fusion.inlined[i] = false;
+  }
   Lowered L = lowerGraph(g, fusion, planMemory(g, fusion), Mode::Training);
   scheduleCpu(L, g, hostTarget(), PipelineKind::Training);
   const int N = static_cast<int>(g.train.batch);

@@ -119,12 +119,13 @@ class Harness {
     Halide::Derivative d = Halide::propagate_adjoints(plain.loss);
     // Each forward op's adjoint computed once, too. Every forward op is on
     // the loss's path (has an adjoint) but a final softmax that the
-    // cross-entropy loss skips; the backward ops are not (they are not
-    // part of the loss).
+    // cross-entropy loss skips and what the forward keeps for the backward
+    // only (maxpool_index); the backward ops are not (they are not part of
+    // the loss).
     for (LoweredOp& l : plain.ops) {
       if (l.op->phase != Phase::Forward) continue;
-      const bool onPath =
-          !(g_.train.loss == LossKind::CrossEntropy && l.op->result == g_.output && g_.output != g_.logits);
+      const bool onPath = l.op->kind != OpKind::MaxPoolIndex &&
+                          !(g_.train.loss == LossKind::CrossEntropy && l.op->result == g_.output && g_.output != g_.logits);
       INFO("the adjoint of " << l.out.name());
       CHECK(d(l.out).defined() == onPath);
       for (Halide::Func f : {l.out, l.acc, l.weightT})
