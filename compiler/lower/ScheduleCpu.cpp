@@ -330,13 +330,17 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
   std::set<int> read = {g.output, g.logits, g.loss};
   read.insert(g.paramGrads.begin(), g.paramGrads.end());
   for (const LoweredOp& l : L.ops) read.insert(l.op->operands.begin(), l.op->operands.end());
-  // The kernels reading tensor t, through the ops inlined into them.
-  std::function<void(int, std::vector<LoweredOp*>&)> readers = [&](int t, std::vector<LoweredOp*>& found) {
+  // The kernels reading tensor t, through the ops inlined into them;
+  // `viaConvolution`: through a convolution computed inside a pool's
+  // kernel (convolutionIntoPool), which stages its input per sample.
+  std::function<void(int, std::vector<LoweredOp*>&, bool&)> readers = [&](int t, std::vector<LoweredOp*>& found,
+                                                                         bool& viaConvolution) {
     for (LoweredOp& l : L.ops) {
       if (std::find(l.op->operands.begin(), l.op->operands.end(), t) == l.op->operands.end()) continue;
       if (!read.count(l.op->result) || l.loops == LoopNest::Statistics) continue;
+      viaConvolution = viaConvolution || (l.inlined && l.loops == LoopNest::Convolution);
       if (l.inlined)
-        readers(l.op->result, found);
+        readers(l.op->result, found, viaConvolution);
       else if (std::find(found.begin(), found.end(), &l) == found.end())
         found.push_back(&l);
     }
@@ -344,6 +348,7 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
   const std::set<const LoweredOp*> batchWide = transformedWeightsOverBudget(L, g);
   // Each kernel's one reader with a loop over the samples, if it has one.
   std::map<LoweredOp*, LoweredOp*> readerOf;
+  std::set<LoweredOp*> perSampleOnly;  // read through a convolution computed inside its reader
   for (LoweredOp& l : L.ops) {
     if (l.inlined || l.op->result < 0 || l.op->result == g.output || batchWide.count(&l)) continue;
     // A joined op (a maxpool's index), and a kernel computing one that
@@ -356,12 +361,14 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
     const Func own = sampleLoop(l, g, natural);
     if (!own.defined() || own.name() != l.out.name()) continue;  // its result is not written sample by sample
     std::vector<LoweredOp*> found;
-    readers(l.op->result, found);
+    bool viaConvolution = false;
+    readers(l.op->result, found, viaConvolution);
     if (found.size() == 1 && sampleLoop(*found[0], g, natural).defined()) readerOf[&l] = found[0];
+    if (viaConvolution) perSampleOnly.insert(&l);
   }
   auto perPoolRow = [&](LoweredOp* l) {
     auto r = readerOf.find(l);
-    return r != readerOf.end() && directIntoPool(*l, *r->second);
+    return r != readerOf.end() && !perSampleOnly.count(l) && directIntoPool(*l, *r->second);
   };
   for (auto [l, reader] : readerOf) {
     // A kernel whose reader is computed per row of a pool is computed
