@@ -60,6 +60,7 @@ struct ActivationSpec {
   std::string name;
   std::vector<int64_t> extents;  // the pipeline's dims, innermost first
   int64_t offset;                // floats from the arena's start
+  halide_type_t type;            // float; maxpool_index's int8 (or int32)
 };
 
 // One kernel of a pipeline (cnnc --emit=fused), for `train --profile`:

@@ -42,15 +42,16 @@ struct View {
     if (buf.device) cropped ? halide_device_release_crop(nullptr, &buf) : halide_device_free(nullptr, &buf);
   }
 
-  // On the device too, this view is floats [offset, offset + its size) of
+  // On the device too, this view is floats [offset, offset + its bytes / 4) of
   // `flat` (a 1-D buffer already there): a crop of its allocation. CUDA
   // makes it a pointer into it; OpenCL an offset, which each kernel launch
   // turns into a sub-buffer, whose origin the device wants aligned
   // (cnnc's memory plan aligns every offset to 512 bytes).
   bool aliasOnDevice(const halide_buffer_t* flat, int64_t offset) {
-    int64_t count = 1;
-    for (const halide_dimension_t& d : dims) count *= d.extent;
-    halide_dimension_t range = {static_cast<int32_t>(offset), static_cast<int32_t>(count), 1, 0};
+    int64_t bytes = buf.type.bytes();
+    for (const halide_dimension_t& d : dims) bytes *= d.extent;
+    const int64_t floats = (bytes + 3) / 4;  // `flat`'s elements
+    halide_dimension_t range = {static_cast<int32_t>(offset), static_cast<int32_t>(floats), 1, 0};
     halide_buffer_t crop = *flat;
     crop.device = 0;
     crop.device_interface = nullptr;
@@ -144,7 +145,7 @@ class Session {
     b.flatGrads = view(grads.data(), f32, {spec.totalParams});
     for (auto& s : state) b.state.push_back(view(s.data(), f32, {spec.totalParams}));
     for (const ActivationSpec& a : spec.activations) {
-      b.activations.push_back(view(activations.data() + a.offset, f32, a.extents));
+      b.activations.push_back(view(activations.data() + a.offset, a.type, a.extents));
       activationViews_.push_back(views_.back().get());
     }
     b.flatActivations = view(activations.data(), f32, {spec.activationFloats});

@@ -236,11 +236,16 @@ std::string glueSource(const Compiled& c, bool distributed) {
     s += "};\n\n";
   }
   // The activation arena (cnnc --emit=plan): name, the Func's extents
-  // (innermost first), offset in floats.
+  // (innermost first), offset in floats, element type.
   s += "const cnnc_rt::ActivationSpec kActivations[] = {\n";
-  for (const Slot& slot : plan.activations)
-    s += fmt::format("    {{\"{}\", {{{}}}, {}}},\n", g.tensors[slot.tensor].name,
-                     fmt::join(funcExtents(g.tensors[slot.tensor].shape), ", "), slot.offset);
+  for (const Slot& slot : plan.activations) {
+    const Tensor& t = g.tensors[slot.tensor];
+    const char* type = t.dtype == DType::F32  ? "halide_type_float, 32"
+                       : t.dtype == DType::U8 ? "halide_type_uint, 8"
+                                              : "halide_type_int, 32";
+    s += fmt::format("    {{\"{}\", {{{}}}, {}, {{{}, 1}}}},\n", t.name, fmt::join(funcExtents(t.shape), ", "),
+                     slot.offset, type);
+  }
   s += "};\n\n";
   s += kernelTables(g, c.fusion, c.cpu);
   s += "}  // namespace\n\n";

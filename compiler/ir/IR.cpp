@@ -18,7 +18,16 @@ int64_t numElements(const Shape& shape) {
   return n;
 }
 
-const char* dtypeName(DType dtype) { return dtype == DType::F32 ? "f32" : "i32"; }
+const char* dtypeName(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return "f32";
+    case DType::I32: return "i32";
+    case DType::U8: return "u8";
+  }
+  return "?";
+}
+
+int dtypeBytes(DType dtype) { return dtype == DType::U8 ? 1 : 4; }
 
 std::string AttrValue::text(bool shortPair) const {
   switch (type) {

@@ -24,8 +24,10 @@ std::string shapeString(const Shape& shape);
 // Number of elements (1 for a scalar).
 int64_t numElements(const Shape& shape);
 
-enum class DType { F32, I32 };
+// U8: maxpool_index's window positions (windows of at most 255 inputs).
+enum class DType { F32, I32, U8 };
 const char* dtypeName(DType dtype);
+int dtypeBytes(DType dtype);
 
 enum class OpKind {
   // Layers of the language (in this order in messages that list them).

@@ -209,6 +209,15 @@ Func padded(const Func& in, const Dims& d, Expr value, const std::string& name) 
   return p;
 }
 
+Type halideType(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return Float(32);
+    case DType::I32: return Int(32);
+    case DType::U8: return UInt(8);
+  }
+  return Float(32);
+}
+
 int samplesPerChunk(int batch, int most) {
   for (int s = most; s > 1; --s)
     if (batch % s == 0) return s;
@@ -374,7 +383,7 @@ Lowered lowerOps(const Graph& g, Mode mode, bool directOnly, const Fusion& fusio
   L.buffersOut.resize(g.buffers.size());
   if (byKernel)
     for (const Slot& s : plan.activations) {
-      ImageParam slot(Float(32), static_cast<int>(g.tensors[s.tensor].shape.size()),
+      ImageParam slot(halideType(g.tensors[s.tensor].dtype), static_cast<int>(g.tensors[s.tensor].shape.size()),
                       "arena_" + funcName(g.tensors[s.tensor].name));
       boundExtents(slot, funcExtents(g.tensors[s.tensor].shape));
       L.arenaInputs.push_back(slot);

@@ -101,6 +101,8 @@ ChannelSums channelSums(const Halide::Func& term, const Dims& d, Halide::Expr sa
 // Samples whose weight gradients are summed in one partial sum: the largest
 // divisor of the batch up to `most` (8 chunks of 8 at batch 64).
 int samplesPerChunk(int batch, int most = 8);
+// The Halide type of a tensor's elements.
+Halide::Type halideType(DType dtype);
 // A Winograd weight gradient's partial sums, each over a run of
 // `chunks / partials` chunks in order: at least 2 (the threads of a
 // 2-core machine), a quarter of the chunks on larger batches.

@@ -55,14 +55,20 @@ const Op* reluOnlyBefore(const Graph& g, const Op& pool) {
 
 // maxpool_index(x) -> NAME.index, the window position of each window's
 // first maximum, added after the maxpool `op`; with `relu`, x is the
-// input of the relu before the pool, and the position is -1 where that
-// maximum is not positive (the relu's gradient is 0 there).
+// input of the relu before the pool, and the position is the window's
+// size (no position) where that maximum is not positive (the relu's
+// gradient is 0 there).
 int keepIndex(Graph& g, const Op& op, int x, bool relu) {
   size_t i = 0;
   while (i < g.ops.size() && !(g.ops[i].phase == Phase::Forward && g.ops[i].result == op.result)) ++i;
   require(i < g.ops.size(), "a maxpool's gradient rule finds its op");
   const Tensor& out = g.tensors[op.result];
-  const int index = g.addTensor({out.name + ".index", out.shape, DType::F32, op.loc}, TensorRole::Activation);
+  // A byte a window (PyTorch keeps 8) where the positions and "none" fit:
+  // conv1's index in mnist is 200 KB a step, not 800, written by the
+  // pool's kernel and read by two more.
+  const ops::Window k = ops::windowOf(op.attrs);
+  const DType type = k.KW * k.KH <= 255 ? DType::U8 : DType::I32;
+  const int index = g.addTensor({out.name + ".index", out.shape, type, op.loc}, TensorRole::Activation);
   Attrs attrs = op.attrs;
   attrs.set("relu", AttrValue::boolean(relu));
   Op keep{OpKind::MaxPoolIndex, {x}, index, attrs, op.loc, op.stage, op.layerIndex, Phase::Forward};
@@ -132,29 +138,32 @@ void lowerBackward(LowerContext& cx, const Op& op) {
   }
   // The first maximum of each window, as maxpool_index kept it.
   Func index = cx.func(op.operands[1]);
+  const Type indexType = halideType(cx.tensor(op.operands[1]).dtype);
   if (k.SX == k.KW && k.SY == k.KH) {
     // Windows that do not overlap (the usual pooling): each input is in at
     // most one window, so it reads one gradient, not KW x KH.
     Expr px = x + k.PX, py = y + k.PY;  // >= 0: x, y >= 0
     Expr inside = px / k.SX < dy.W && py / k.SY < dy.H;
     Expr wx = min(px / k.SX, dy.W - 1), wy = min(py / k.SY, dy.H - 1);
-    Expr at = cast<float>((py % k.SY) * k.KW + px % k.SX);
+    Expr at = cast(indexType, (py % k.SY) * k.KW + px % k.SX);
     out(c, x, y, n) = select(inside && index(c, wx, wy, n) == at, dyF(c, wx, wy, n), 0.0f);
   } else {
-    covers = covers && index(c, ox, oy, n) == cast<float>(w.y * k.KW + w.x);
+    covers = covers && index(c, ox, oy, n) == cast(indexType, w.y * k.KW + w.x);
     out(c, x, y, n) = sum(select(covers, dyF(c, ox, oy, n), 0.0f));
   }
   cx.add(op, out);
 }
 
 // maxpool_index: x (c, x, y, n) -> (c, ox, oy, n) the position of the
-// window's first maximum (row-major), as a float; with `relu`, -1 where
-// that maximum is not positive. Evaluation reads none.
+// window's first maximum (row-major), a byte (int32 for windows of more
+// than 255); with `relu`, the window's size (no position) where that
+// maximum is not positive. Evaluation reads none.
 void lowerIndex(LowerContext& cx, const Op& op) {
   const std::string name = cx.name(op);
+  const Type type = halideType(cx.tensor(op.result).dtype);
   Func out(name);
   if (cx.mode() == Mode::Evaluation) {
-    out(c, x, y, n) = 0.0f;
+    out(c, x, y, n) = cast(type, 0);
     cx.add(op, out);
     return;
   }
@@ -164,7 +173,7 @@ void lowerIndex(LowerContext& cx, const Op& op) {
   Expr at = argmaxOf(
       k.KW * k.KH, [&](Expr t) { return in(c, x * k.SX + t % k.KW - k.PX, y * k.SY + t / k.KW - k.PY, n); },
       name + "_r", &best);
-  out(c, x, y, n) = op.attrs.flag("relu") ? select(best > 0.0f, cast<float>(at), -1.0f) : cast<float>(at);
+  out(c, x, y, n) = cast(type, op.attrs.flag("relu") ? select(best > 0.0f, at, k.KW * k.KH) : at);
   cx.add(op, out);
 }
 

@@ -14,7 +14,7 @@ void placeInOrder(const Graph& g, const std::vector<int>& tensors, std::vector<S
     Slot s;
     s.tensor = id;
     s.offset = floats;
-    s.count = numElements(g.tensors[id].shape);
+    s.count = floatsOf(g.tensors[id]);
     floats += alignedFloats(s.count);
     slots.push_back(s);
   }
@@ -43,7 +43,7 @@ MemoryPlan planMemory(const Graph& g, const Fusion& f) {
       Slot s;
       s.tensor = op.result;
       s.offset = p.activationFloats;
-      s.count = numElements(g.tensors[op.result].shape);
+      s.count = floatsOf(g.tensors[op.result]);
       s.writer = static_cast<int>(k);
       p.activationFloats += alignedFloats(s.count);
       slotOf[op.result] = static_cast<int>(p.activations.size());
@@ -79,9 +79,10 @@ std::string printPlan(const Graph& g, const Fusion&, const MemoryPlan& p) {
   out += fmt::format("arena activations: {} floats ({})\n", p.activationFloats, mib(p.activationFloats));
   for (const Slot& s : p.activations) {
     std::string readers = s.lastReader < 0 ? "read by the caller" : fmt::format("last read by kernel {}", s.lastReader);
-    out += fmt::format("  [{}, {}) %{}  written by kernel {} ({}), {}\n", s.offset, s.offset + s.count,
-                       g.tensors[s.tensor].name, s.writer, opInfo(g.ops[producerOf(s.tensor)].kind).name,
-                       readers);
+    const Tensor& t = g.tensors[s.tensor];
+    const std::string bytes = t.dtype == DType::F32 ? "" : fmt::format(" ({})", dtypeName(t.dtype));
+    out += fmt::format("  [{}, {}) %{}{}  written by kernel {} ({}), {}\n", s.offset, s.offset + s.count, t.name, bytes,
+                       s.writer, opInfo(g.ops[producerOf(s.tensor)].kind).name, readers);
   }
   const int64_t total = p.paramFloats * (2 + p.stateArenas) + p.bufferFloats + p.activationFloats;
   out += fmt::format("peak: {} bytes ({}) in {} arenas, allocated once by the trainer\n", total * 4, mib(total),

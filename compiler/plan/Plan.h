@@ -23,7 +23,7 @@ namespace cnnc {
 struct Slot {
   int tensor = -1;
   int64_t offset = 0;  // in floats from the arena's start
-  int64_t count = 0;   // floats
+  int64_t count = 0;   // floats (a tensor of bytes takes a quarter as many, rounded up)
   int writer = -1;     // the kernel that writes it (index into Fusion::kernels)
   int lastReader = -1; // the last kernel that reads it (-1: only the pipeline's caller)
 };
@@ -47,6 +47,9 @@ MemoryPlan planMemory(const Graph& graph, const Fusion& fusion);
 // vectors (64 bytes) and CUDA (256-byte transactions) are served too.
 constexpr int64_t kSlotAlignFloats = 128;
 inline int64_t alignedFloats(int64_t count) { return (count + kSlotAlignFloats - 1) / kSlotAlignFloats * kSlotAlignFloats; }
+
+// The floats a tensor takes in its arena: its bytes, in floats, rounded up.
+inline int64_t floatsOf(const Tensor& t) { return (numElements(t.shape) * dtypeBytes(t.dtype) + 3) / 4; }
 
 // --emit=plan: every arena, every tensor's range, and the peak bytes.
 std::string printPlan(const Graph& graph, const Fusion& fusion, const MemoryPlan& plan);

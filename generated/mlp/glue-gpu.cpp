@@ -145,13 +145,13 @@ const cnnc_rt::ParamSpec kParams[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"layer0.0", {784, 64}, 0},
-    {"hidden.0", {256, 64}, 50176},
-    {"hidden.1", {256, 64}, 66560},
-    {"out.0", {10, 64}, 82944},
-    {"grad.out.0", {10, 64}, 83584},
-    {"grad.hidden.1", {256, 64}, 84224},
-    {"grad.hidden.0", {256, 64}, 100608},
+    {"layer0.0", {784, 64}, 0, {halide_type_float, 32, 1}},
+    {"hidden.0", {256, 64}, 50176, {halide_type_float, 32, 1}},
+    {"hidden.1", {256, 64}, 66560, {halide_type_float, 32, 1}},
+    {"out.0", {10, 64}, 82944, {halide_type_float, 32, 1}},
+    {"grad.out.0", {10, 64}, 83584, {halide_type_float, 32, 1}},
+    {"grad.hidden.1", {256, 64}, 84224, {halide_type_float, 32, 1}},
+    {"grad.hidden.0", {256, 64}, 100608, {halide_type_float, 32, 1}},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {

@@ -150,31 +150,31 @@ const cnnc_rt::ParamSpec kBuffers[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"conv1.0", {32, 28, 28, 128}, 0},
-    {"conv1.1.stats", {32, 2}, 3211264},
-    {"conv2.0", {32, 28, 28, 128}, 3211392},
-    {"conv2.1.stats", {32, 2}, 6422656},
-    {"conv2.3", {32, 14, 14, 128}, 6422784},
-    {"conv2.3.index", {32, 14, 14, 128}, 7225600},
-    {"conv3.0", {64, 14, 14, 128}, 8028416},
-    {"conv3.1.stats", {64, 2}, 9634048},
-    {"conv3.2", {64, 14, 14, 128}, 9634176},
-    {"conv4.0", {64, 14, 14, 128}, 11239808},
-    {"conv4.1.stats", {64, 2}, 12845440},
-    {"conv4.3", {64, 7, 7, 128}, 12845568},
-    {"conv4.3.index", {64, 7, 7, 128}, 13246976},
-    {"layer4.0", {3136, 128}, 13648384},
-    {"fc.0", {128, 128}, 14049792},
-    {"fc.2", {128, 128}, 14066176},
-    {"out.0", {10, 128}, 14082560},
-    {"grad.out.0", {10, 128}, 14083840},
-    {"grad.fc.2", {128, 128}, 14085120},
-    {"grad.fc.0", {128, 128}, 14101504},
-    {"grad.layer4.0", {3136, 128}, 14117888},
-    {"grad.conv4.1", {64, 14, 14, 128}, 14519296},
-    {"grad.conv3.2", {64, 14, 14, 128}, 16124928},
-    {"grad.conv2.3", {32, 14, 14, 128}, 17730560},
-    {"grad.conv1.2", {32, 28, 28, 128}, 18533376},
+    {"conv1.0", {32, 28, 28, 128}, 0, {halide_type_float, 32, 1}},
+    {"conv1.1.stats", {32, 2}, 3211264, {halide_type_float, 32, 1}},
+    {"conv2.0", {32, 28, 28, 128}, 3211392, {halide_type_float, 32, 1}},
+    {"conv2.1.stats", {32, 2}, 6422656, {halide_type_float, 32, 1}},
+    {"conv2.3", {32, 14, 14, 128}, 6422784, {halide_type_float, 32, 1}},
+    {"conv2.3.index", {32, 14, 14, 128}, 7225600, {halide_type_uint, 8, 1}},
+    {"conv3.0", {64, 14, 14, 128}, 7426304, {halide_type_float, 32, 1}},
+    {"conv3.1.stats", {64, 2}, 9031936, {halide_type_float, 32, 1}},
+    {"conv3.2", {64, 14, 14, 128}, 9032064, {halide_type_float, 32, 1}},
+    {"conv4.0", {64, 14, 14, 128}, 10637696, {halide_type_float, 32, 1}},
+    {"conv4.1.stats", {64, 2}, 12243328, {halide_type_float, 32, 1}},
+    {"conv4.3", {64, 7, 7, 128}, 12243456, {halide_type_float, 32, 1}},
+    {"conv4.3.index", {64, 7, 7, 128}, 12644864, {halide_type_uint, 8, 1}},
+    {"layer4.0", {3136, 128}, 12745216, {halide_type_float, 32, 1}},
+    {"fc.0", {128, 128}, 13146624, {halide_type_float, 32, 1}},
+    {"fc.2", {128, 128}, 13163008, {halide_type_float, 32, 1}},
+    {"out.0", {10, 128}, 13179392, {halide_type_float, 32, 1}},
+    {"grad.out.0", {10, 128}, 13180672, {halide_type_float, 32, 1}},
+    {"grad.fc.2", {128, 128}, 13181952, {halide_type_float, 32, 1}},
+    {"grad.fc.0", {128, 128}, 13198336, {halide_type_float, 32, 1}},
+    {"grad.layer4.0", {3136, 128}, 13214720, {halide_type_float, 32, 1}},
+    {"grad.conv4.1", {64, 14, 14, 128}, 13616128, {halide_type_float, 32, 1}},
+    {"grad.conv3.2", {64, 14, 14, 128}, 15221760, {halide_type_float, 32, 1}},
+    {"grad.conv2.3", {32, 14, 14, 128}, 16827392, {halide_type_float, 32, 1}},
+    {"grad.conv1.2", {32, 28, 28, 128}, 17630208, {halide_type_float, 32, 1}},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("conv3.1.num_batches_tracked");
   spec.counters.push_back("conv4.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 21744640;
+  spec.activationFloats = 20841472;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.004, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.004, 0.3, 25, 10000};

@@ -216,20 +216,20 @@ const cnnc_rt::ParamSpec kBuffers[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"conv1.0", {16, 28, 28, 128}, 0},
-    {"conv1.1.stats", {16, 2}, 1605632},
-    {"conv1.3", {16, 14, 14, 128}, 1605760},
-    {"conv1.3.index", {16, 14, 14, 128}, 2007168},
-    {"conv2.0", {32, 14, 14, 128}, 2408576},
-    {"conv2.1.stats", {32, 2}, 3211392},
-    {"conv2.3", {32, 7, 7, 128}, 3211520},
-    {"conv2.3.index", {32, 7, 7, 128}, 3412224},
-    {"layer2.0", {1568, 128}, 3612928},
-    {"out.0", {10, 128}, 3813632},
-    {"grad.out.0", {10, 128}, 3814912},
-    {"grad.layer2.0", {1568, 128}, 3816192},
-    {"grad.conv2.1", {32, 14, 14, 128}, 4016896},
-    {"grad.conv1.3", {16, 14, 14, 128}, 4819712},
+    {"conv1.0", {16, 28, 28, 128}, 0, {halide_type_float, 32, 1}},
+    {"conv1.1.stats", {16, 2}, 1605632, {halide_type_float, 32, 1}},
+    {"conv1.3", {16, 14, 14, 128}, 1605760, {halide_type_float, 32, 1}},
+    {"conv1.3.index", {16, 14, 14, 128}, 2007168, {halide_type_uint, 8, 1}},
+    {"conv2.0", {32, 14, 14, 128}, 2107520, {halide_type_float, 32, 1}},
+    {"conv2.1.stats", {32, 2}, 2910336, {halide_type_float, 32, 1}},
+    {"conv2.3", {32, 7, 7, 128}, 2910464, {halide_type_float, 32, 1}},
+    {"conv2.3.index", {32, 7, 7, 128}, 3111168, {halide_type_uint, 8, 1}},
+    {"layer2.0", {1568, 128}, 3161344, {halide_type_float, 32, 1}},
+    {"out.0", {10, 128}, 3362048, {halide_type_float, 32, 1}},
+    {"grad.out.0", {10, 128}, 3363328, {halide_type_float, 32, 1}},
+    {"grad.layer2.0", {1568, 128}, 3364608, {halide_type_float, 32, 1}},
+    {"grad.conv2.1", {32, 14, 14, 128}, 3565312, {halide_type_float, 32, 1}},
+    {"grad.conv1.3", {16, 14, 14, 128}, 4368128, {halide_type_float, 32, 1}},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("conv1.1.num_batches_tracked");
   spec.counters.push_back("conv2.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 5221120;
+  spec.activationFloats = 4769536;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.01, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.01, 0.3, 25, 10000};

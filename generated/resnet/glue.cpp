@@ -180,35 +180,35 @@ const cnnc_rt::ParamSpec kBuffers[] = {
 };
 
 const cnnc_rt::ActivationSpec kActivations[] = {
-    {"stem.0", {32, 28, 28, 64}, 0},
-    {"stem.1.stats", {32, 2}, 1605632},
-    {"stem.3", {32, 14, 14, 64}, 1605760},
-    {"stem.3.index", {32, 14, 14, 64}, 2007168},
-    {"block1.0", {32, 14, 14, 64}, 2408576},
-    {"block1.1.stats", {32, 2}, 2809984},
-    {"block1.2", {32, 14, 14, 64}, 2810112},
-    {"block1.3", {32, 14, 14, 64}, 3211520},
-    {"block1.4.stats", {32, 2}, 3612928},
-    {"down.0", {64, 7, 7, 64}, 3613056},
-    {"down.1.stats", {64, 2}, 3813760},
-    {"down.2", {64, 7, 7, 64}, 3813888},
-    {"down.3", {64, 7, 7, 64}, 4014592},
-    {"down.4.stats", {64, 2}, 4215296},
-    {"skip.0", {64, 7, 7, 64}, 4215424},
-    {"skip.1.stats", {64, 2}, 4416128},
-    {"head.0", {64, 1, 1, 64}, 4416256},
-    {"head.1", {64, 64}, 4420352},
-    {"head.2", {64, 64}, 4424448},
-    {"out.0", {10, 64}, 4428544},
-    {"grad.out.0", {10, 64}, 4429184},
-    {"grad.head.2", {64, 64}, 4429824},
-    {"grad.join.0", {64, 7, 7, 64}, 4433920},
-    {"grad.block1.6", {32, 14, 14, 64}, 4634624},
-    {"grad.down.2", {64, 7, 7, 64}, 5036032},
-    {"grad.block1.6.1", {32, 14, 14, 64}, 5236736},
-    {"grad.block1.5", {32, 14, 14, 64}, 5638144},
-    {"grad.block1.2", {32, 14, 14, 64}, 6039552},
-    {"grad.stem.3.1", {32, 14, 14, 64}, 6440960},
+    {"stem.0", {32, 28, 28, 64}, 0, {halide_type_float, 32, 1}},
+    {"stem.1.stats", {32, 2}, 1605632, {halide_type_float, 32, 1}},
+    {"stem.3", {32, 14, 14, 64}, 1605760, {halide_type_float, 32, 1}},
+    {"stem.3.index", {32, 14, 14, 64}, 2007168, {halide_type_uint, 8, 1}},
+    {"block1.0", {32, 14, 14, 64}, 2107520, {halide_type_float, 32, 1}},
+    {"block1.1.stats", {32, 2}, 2508928, {halide_type_float, 32, 1}},
+    {"block1.2", {32, 14, 14, 64}, 2509056, {halide_type_float, 32, 1}},
+    {"block1.3", {32, 14, 14, 64}, 2910464, {halide_type_float, 32, 1}},
+    {"block1.4.stats", {32, 2}, 3311872, {halide_type_float, 32, 1}},
+    {"down.0", {64, 7, 7, 64}, 3312000, {halide_type_float, 32, 1}},
+    {"down.1.stats", {64, 2}, 3512704, {halide_type_float, 32, 1}},
+    {"down.2", {64, 7, 7, 64}, 3512832, {halide_type_float, 32, 1}},
+    {"down.3", {64, 7, 7, 64}, 3713536, {halide_type_float, 32, 1}},
+    {"down.4.stats", {64, 2}, 3914240, {halide_type_float, 32, 1}},
+    {"skip.0", {64, 7, 7, 64}, 3914368, {halide_type_float, 32, 1}},
+    {"skip.1.stats", {64, 2}, 4115072, {halide_type_float, 32, 1}},
+    {"head.0", {64, 1, 1, 64}, 4115200, {halide_type_float, 32, 1}},
+    {"head.1", {64, 64}, 4119296, {halide_type_float, 32, 1}},
+    {"head.2", {64, 64}, 4123392, {halide_type_float, 32, 1}},
+    {"out.0", {10, 64}, 4127488, {halide_type_float, 32, 1}},
+    {"grad.out.0", {10, 64}, 4128128, {halide_type_float, 32, 1}},
+    {"grad.head.2", {64, 64}, 4128768, {halide_type_float, 32, 1}},
+    {"grad.join.0", {64, 7, 7, 64}, 4132864, {halide_type_float, 32, 1}},
+    {"grad.block1.6", {32, 14, 14, 64}, 4333568, {halide_type_float, 32, 1}},
+    {"grad.down.2", {64, 7, 7, 64}, 4734976, {halide_type_float, 32, 1}},
+    {"grad.block1.6.1", {32, 14, 14, 64}, 4935680, {halide_type_float, 32, 1}},
+    {"grad.block1.5", {32, 14, 14, 64}, 5337088, {halide_type_float, 32, 1}},
+    {"grad.block1.2", {32, 14, 14, 64}, 5738496, {halide_type_float, 32, 1}},
+    {"grad.stem.3.1", {32, 14, 14, 64}, 6139904, {halide_type_float, 32, 1}},
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
   spec.counters.push_back("down.4.num_batches_tracked");
   spec.counters.push_back("skip.1.num_batches_tracked");
   spec.activations.assign(std::begin(kActivations), std::end(kActivations));
-  spec.activationFloats = 6842368;
+  spec.activationFloats = 6541312;
   spec.optimizer = {cnnc_rt::OptimizerKind::Adam, 0.003, 0, 0.9, 0.999, 1e-08, 0, false, false};
   spec.stateCount = 2;
   spec.schedule = {cnnc_rt::ScheduleKind::OneCycle, 1, 0.1, 0, 0.003, 0.3, 25, 10000};

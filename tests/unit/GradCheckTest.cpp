@@ -289,6 +289,23 @@ TEST_CASE("non-overlapping maxpool with padding and a 3x2 window: one gradient p
       "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n");
 }
 
+TEST_CASE("maxpool windows of 225 and 289 inputs: the index as a byte, then as an int32", "[grad]") {
+  // maxpool_index keeps a window's positions and "none" (the window's
+  // size, after a relu) in a byte up to 255 positions: 15x15's are 0-224
+  // and 225. 17x17's 0-288 would alias mod 256 (positions 0-32 and
+  // 256-288 routed the same gradient), so that window's index is an int32.
+  // Central differences only: a window of more than 64 is a Halide
+  // maximum over an RDom, which propagate_adjoints refuses.
+  checkGradients(
+      "model m {\n  input 1x16x16\n  c: conv2d(4, kernel=2) -> relu -> maxpool(15)\n  flatten\n"
+      "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n",
+      4, false);
+  checkGradients(
+      "model m {\n  input 1x18x18\n  c: conv2d(4, kernel=2) -> maxpool(17)\n  flatten\n"
+      "  out: linear(3)\n}\ntrain {\n  batch 4\n}\n",
+      4, false);
+}
+
 TEST_CASE("skip connections: add, a source stage, fan-out whose gradients add up", "[grad]") {
   // stem.1 feeds block and add(stem); images feed stem and skip; each
   // add passes dy to both inputs.
