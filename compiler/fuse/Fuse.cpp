@@ -88,7 +88,9 @@ void convolutionsIntoPools(const Graph& g, Fusion& f, const std::vector<bool>& r
     bool alone = true;
     for (size_t r = 1; r < readers.size(); ++r)
       alone = alone && readers[r] == readers[0] + 1 && opInfo(g.ops[readers[r]].kind).fuse == FuseAs::Joined;
-    if (alone) f.inlined[i] = true;
+    if (!alone) continue;
+    f.inlined[i] = true;
+    f.insidePool[i] = readers[0];
   }
 }
 
@@ -113,6 +115,7 @@ Fusion fuse(const Graph& g, ConvAlgorithm conv, const FmaUnits& fma) {
   f.fma = fma;
   for (const Op& op : g.ops) f.winograd.push_back(chooseWinogradTile(g, op, conv, fma));
   f.inlined.assign(g.ops.size(), false);
+  f.insidePool.assign(g.ops.size(), -1);
   std::vector<int> producer(g.tensors.size(), -1);
   for (size_t i = 0; i < g.ops.size(); ++i)
     if (g.ops[i].result >= 0) producer[g.ops[i].result] = static_cast<int>(i);

@@ -428,6 +428,12 @@ bool Lowered::written(int tensor) const {
   const LoweredOp* p = producer(tensor);
   return p && !p->inlined;
 }
+std::set<int> Lowered::readTensors(const Graph& g) const {
+  std::set<int> read = {g.output, g.logits, g.loss};
+  read.insert(g.paramGrads.begin(), g.paramGrads.end());
+  for (const LoweredOp& l : ops) read.insert(l.op->operands.begin(), l.op->operands.end());
+  return read;
+}
 bool Lowered::inMemory(int tensor) const {
   const LoweredOp* p = producer(tensor);
   return !p || !p->inlined;
@@ -448,6 +454,7 @@ Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& p
     const int k = fusion.kernelOf[index];
     if (k >= 0 && fusion.kernels[k].root != static_cast<int>(index) && opInfo(l.op->kind).fuse == FuseAs::Joined)
       l.joins = &graph.ops[fusion.kernels[k].root];
+    if (fusion.insidePool[index] >= 0) l.insidePool = &graph.ops[fusion.insidePool[index]];
   }
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {

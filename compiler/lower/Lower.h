@@ -12,6 +12,7 @@
 
 #include <Halide.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,9 @@ struct LoweredOp {
   const Op* computedIn = nullptr;
   // Computed in the loop nest of this op's kernel (fuse: FuseAs::Joined).
   const Op* joins = nullptr;
+  // A direct convolution computed row by row inside this pool's kernel
+  // (fuse: convolutionsIntoPools; the CPU's schedules).
+  const Op* insidePool = nullptr;
   Halide::Func out;       // the op's result (a pipeline output or an intermediate)
   Halide::Func acc;       // a reduction written out by `out` (convolutions, linear), else undefined
   Halide::RDom r;         // acc's reduction domain (the partial sums' for a weight gradient)
@@ -146,6 +150,11 @@ struct Lowered {
   // Whether a kernel reading `tensor` reads it from memory: a kernel wrote
   // it, or it is an input or a parameter.
   bool inMemory(int tensor) const;
+  // The tensors this pipeline's ops read, and what its caller reads (the
+  // scores, the loss, the parameters' gradients). An op whose result is
+  // not among them is computed for nothing here: evaluation's maxpool
+  // index (kept for the backward only).
+  std::set<int> readTensors(const Graph& g) const;
 };
 
 // Lowers the forward ops in `mode` and, when the graph has them, the

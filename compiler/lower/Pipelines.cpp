@@ -309,9 +309,7 @@ GpuLaunches gpuLaunches(const Graph& g, const Fusion& fusion, const Pipelines& g
   auto count = [&](const Lowered& L, bool training) {
     const std::vector<std::vector<Func>> roots = rootFuncsByKernel(L, g, fusion);
     // What no op reads is not computed (evaluation: a maxpool's index).
-    std::set<int> read = {g.output, g.logits, g.loss};
-    read.insert(g.paramGrads.begin(), g.paramGrads.end());
-    for (const LoweredOp& l : L.ops) read.insert(l.op->operands.begin(), l.op->operands.end());
+    const std::set<int> read = L.readTensors(g);
     std::set<std::string> unread;
     for (const LoweredOp& l : L.ops)
       if (l.op->result >= 0 && !read.count(l.op->result)) unread.insert(l.out.name());

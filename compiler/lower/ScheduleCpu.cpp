@@ -327,9 +327,7 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
   // What evaluation computes for nothing: what training keeps for its
   // backward (a maxpool's index: no op reads it; batch statistics, which
   // batch norm reads in training only).
-  std::set<int> read = {g.output, g.logits, g.loss};
-  read.insert(g.paramGrads.begin(), g.paramGrads.end());
-  for (const LoweredOp& l : L.ops) read.insert(l.op->operands.begin(), l.op->operands.end());
+  const std::set<int> read = L.readTensors(g);
   // The kernels reading tensor t, through the ops inlined into them;
   // `viaConvolution`: through a convolution computed inside a pool's
   // kernel (convolutionIntoPool), which stages its input per sample.
@@ -338,7 +336,7 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
     for (LoweredOp& l : L.ops) {
       if (std::find(l.op->operands.begin(), l.op->operands.end(), t) == l.op->operands.end()) continue;
       if (!read.count(l.op->result) || l.loops == LoopNest::Statistics) continue;
-      viaConvolution = viaConvolution || (l.inlined && l.loops == LoopNest::Convolution);
+      viaConvolution = viaConvolution || l.insidePool;
       if (l.inlined)
         readers(l.op->result, found, viaConvolution);
       else if (std::find(found.begin(), found.end(), &l) == found.end())
@@ -393,23 +391,6 @@ void samplesTogether(Lowered& L, const Graph& g, int natural) {
 // the two computed position by position, so the input is read once.
 void joinLoops(LoweredOp& l, const LoweredOp& host) {
   l.out.compute_with(host.out, host.out.args()[1]);
-}
-
-// The pool whose kernel computes convolution `conv` (fuse:
-// convolutionsIntoPools), reading it through ops inlined into it.
-const LoweredOp& poolReading(const Lowered& L, const LoweredOp& conv) {
-  std::function<bool(const LoweredOp&, int)> reads = [&](const LoweredOp& l, int t) {
-    for (int operand : l.op->operands) {
-      if (operand == t) return true;
-      const LoweredOp* p = L.producer(operand);
-      if (p && p->inlined && p->loops != LoopNest::Convolution && reads(*p, t)) return true;
-    }
-    return false;
-  };
-  for (const LoweredOp& l : L.ops)
-    if (!l.inlined && (l.op->kind == OpKind::MaxPool || l.op->kind == OpKind::AvgPool) && reads(l, conv.op->result))
-      return l;
-  internalError("a convolution computed inside a pool's kernel finds no pool");
 }
 
 // A direct convolution computed inside the pool that reads it, row by row
@@ -482,8 +463,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
   }
   for (LoweredOp& l : L.ops) {
     if (l.joins && !l.inlined) joinLoops(l, *L.producer(l.joins->result));
-    if (l.inlined && l.loops == LoopNest::Convolution) {
-      const LoweredOp& pool = poolReading(L, l);
+    if (l.insidePool) {
+      const LoweredOp& pool = *L.producer(l.insidePool->result);
       convolutionIntoPool(l, pool, sampleVar.at(&pool));
     }
   }
