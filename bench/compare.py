@@ -7,8 +7,9 @@ whose interpreter is missing are skipped and said so). Each run trains a
 model of models/ one epoch (--model: mnist, the tutorial network, with
 Adam lr 0.001; lenet5 with its SGD, lr 0.05, momentum 0.9; mlp with Adam lr
 0.001; resnet (batch norm, dropout) with Adam under its one-cycle schedule (max_lr 0.003; OneCycleLR over the
-run in PyTorch), inception and vgg with Adam lr 0.001; batch 64, data preloaded, 2
-threads), then evaluates the 10,000 test
+run in PyTorch), inception, vgg and mixed (every layer of the language) with Adam lr 0.001; batch 64;
+mnist_fast and mnist_best as their train blocks say (Adam, one-cycle, batch 128; mnist_best's random crops);
+data preloaded, 2 threads), then evaluates the 10,000 test
 images. cnnc runs twice per round: as cnnc builds it by default
 (--conv=auto: Winograd where the cost model says it pays) and with
 --conv=direct. Prints every run, then the medians, each row's share of the
@@ -17,7 +18,7 @@ the work counted is direct convolution's multiply-adds, so Winograd can
 exceed 100%), the ratios to the fastest PyTorch, peak RSS, and cnnc's
 compile time (median of N compiles).
 
-    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception|vgg|all] [--rounds 3] [--torch2 .venv-torch/bin/python]
+    bench/compare.py [--model mnist|lenet5|mlp|resnet|inception|vgg|mixed|mnist_fast|mnist_best|cifar10|all] [--rounds 3] [--torch2 .venv-torch/bin/python]
 
 Shared machines are noisy: compare within one run, read the medians.
 """
@@ -36,6 +37,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the model's train block.
 MODELS = {"mnist": ("0.001", []), "lenet5": ("0.05", ["--sgd", "--momentum", "0.9"]), "mlp": ("0.001", []),
           "resnet": ("0.003", ["--onecycle"]), "inception": ("0.001", []), "vgg": ("0.001", []),
+          "mixed": ("0.001", []), "mnist_fast": ("0.01", ["--onecycle", "--batch", "128"]),
+          "mnist_best": ("0.004", ["--onecycle", "--batch", "128", "--crop", "2"]),
           "cifar10": ("0.1", ["--sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "5e-4", "--onecycle",
                               "--label-smoothing", "0.1", "--crop", "4", "--flip", "--batch", "128"])}
 # Models that read other data: the folder, PyTorch's flags for it, cnnc's

@@ -227,7 +227,33 @@ class Cifar10(nn.Module):
         return self.out(join2.mean((2, 3)))
 
 
-MODELS = {"cifar10": Cifar10, "mnist_fast": MnistFast, "mnist_best": MnistBest, "mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
+class Mixed(nn.Module):
+    """models/mixed.cnn: every layer of the language. Stages keep cnnc's
+    parameter positions (head: flatten 0, concat 1, linear 2, batch norm 3).
+    Returns the logits: the final softmax is for inference output, and the
+    loss reads the logits before it, as cnnc's does."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(1, 16, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool2d(2))
+        self.wide = nn.Sequential(nn.Conv2d(16, 16, 5, padding=2), nn.GELU())
+        self.gate = nn.Sequential(nn.Conv2d(16, 16, 1), nn.Sigmoid())
+        self.deep = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU())
+        self.head = nn.ModuleList([nn.Flatten(), nn.Identity(), nn.Linear(2400, 64), nn.BatchNorm1d(64), nn.ReLU(),
+                                   CnncDropout(0.2, "head.5")])
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        mix = nn.functional.avg_pool2d(torch.tanh(self.wide(stem) + self.gate(stem)), 2)
+        deep = torch.cat([self.deep(mix), mix], 1)
+        pooled = deep.mean((2, 3))
+        flatten, _, linear, norm, relu, dropout = self.head
+        head = dropout(relu(norm(linear(torch.cat([flatten(deep), pooled], 1)))))
+        return self.out(head)
+
+
+MODELS = {"mixed": Mixed, "cifar10": Cifar10, "mnist_fast": MnistFast, "mnist_best": MnistBest, "mnist": Tutorial, "lenet5": LeNet5, "mlp": Mlp, "resnet": ResNet, "inception": Inception, "vgg": Vgg}
 
 
 def load(path):
