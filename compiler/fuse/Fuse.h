@@ -44,7 +44,8 @@ struct Fusion {
   std::vector<bool> inlined;    // by op index: computed inside its consumers
   std::vector<int> kernelOf;    // by op index: the kernel that computes it (-1: inlined)
   // By op index: the pool inside whose kernel a direct convolution is
-  // computed row by row (its op index; -1: not such a convolution).
+  // computed row by row while inlined (its op index; -1: not such a
+  // convolution).
   std::vector<int> insidePool;
   // By op index: a convolution pass's Winograd tile m (fuse/Winograd.h;
   // 0: direct convolution, and every other op). CPU pipelines only.

@@ -454,7 +454,7 @@ Lowered lowerGraph(const Graph& graph, const Fusion& fusion, const MemoryPlan& p
     const int k = fusion.kernelOf[index];
     if (k >= 0 && fusion.kernels[k].root != static_cast<int>(index) && opInfo(l.op->kind).fuse == FuseAs::Joined)
       l.joins = &graph.ops[fusion.kernels[k].root];
-    if (fusion.insidePool[index] >= 0) l.insidePool = &graph.ops[fusion.insidePool[index]];
+    if (l.inlined && fusion.insidePool[index] >= 0) l.insidePool = &graph.ops[fusion.insidePool[index]];
   }
   if (graph.hasGrad && mode == Mode::Training) {
     for (const Slot& s : plan.activations) {
