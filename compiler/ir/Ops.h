@@ -91,6 +91,7 @@ enum class LoopNest {
   DenseGradient,   // out(f, n) or (f, o) += ...: contiguous along f
   ChannelSum,      // db(c): sums per sample, then over the batch
   Gather,          // each element from a few elements of its operands (pools, their gradients, flatten_bwd)
+  Pieces,          // written piece by piece, one update per operand (concat: its channels)
   Rows,            // per sample from sums over its row (softmax)
   Transpose,       // a layout change (flatten)
   Elementwise,     // per element from the same element of its operands

@@ -131,6 +131,20 @@ Var rowMajor(Func f, int innerExtent, int natural, bool parallelOuter = true, in
   return args.back();
 }
 
+// A Func written piece by piece (concat: one update per input, no pure
+// stage): each piece vectorised along its channels (or features),
+// parallel over the batch.
+void pieces(LoweredOp& l, const Graph& g, int natural, int task) {
+  l.out.compute_root();
+  const Var n = l.out.args().back();
+  for (int u = 0; u < l.out.num_update_definitions(); ++u) {
+    const int extent = channelsOf(g, l.op->operands[u]);  // update u copies operand u
+    Stage piece = l.out.update(u);
+    piece.vectorize(l.out.rvars(u)[0], vectorFor(extent, natural), TailStrategy::GuardWithIf);
+    parallelSamples(piece, n, task);
+  }
+}
+
 // A pure elementwise Func over a dense tensor: its two innermost loops
 // fused into one contiguous run, vectorized whole, parallel over the batch.
 void elementwiseKernel(Func f, int natural, int task) {
@@ -449,6 +463,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
         if (training) scheduleLossKernel(L, l, inner, batch, natural);
         break;
       case LoopNest::Transpose: transpose(l, g, inner, natural, task); break;
+      case LoopNest::Pieces: pieces(l, g, natural, task); break;
       case LoopNest::Gather:
       case LoopNest::Rows:
         // Pooling and its backward, softmax.

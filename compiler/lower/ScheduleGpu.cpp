@@ -158,6 +158,7 @@ void scheduleGpu(Lowered& L, const Graph& g, const Target&) {
         inThread(l.acc, onGpu(l.out));
         break;
       case LoopNest::Gather:
+      case LoopNest::Pieces:  // one select on GPUs (LowerContext::cpuLoops)
         onGpu(l.out);
         break;
       case LoopNest::Loss:

@@ -41,11 +41,31 @@ void grad(GradBuilder& b, const Op& op) {
   }
 }
 
-// out (c, ...) = input k (c - its offset, ...) where its channels are.
+// out (c, ...) = input k (c - its offset, ...) where its channels are. On
+// the CPU, one update per input over its channels, with no pure stage: a
+// copy of dense vectors. As one select over clamped channels each vector
+// gathered from every input (inception's concat: 0.42 ms of its 2.67 ms
+// step, 1 ns an element).
 void lower(LowerContext& cx, const Op& op) {
   std::vector<Var> v = cx.vars(op.result);
   std::vector<Var> rest(v.begin() + 1, v.end());
   const Var c = v[0];
+  if (cx.cpuLoops()) {
+    Func out(cx.name(op));
+    out(v) = undef<float>();
+    int offset = 0;
+    for (int k = 0; k < op.inputs; ++k) {
+      const int channels = static_cast<int>(cx.graph().tensors[op.operands[k]].shape[1]);
+      RDom r(0, channels, fmt::format("{}_piece{}", cx.name(op), k));
+      std::vector<Expr> to{r + offset}, from{r};
+      to.insert(to.end(), rest.begin(), rest.end());
+      from.insert(from.end(), rest.begin(), rest.end());
+      out(to) = cx.func(op.operands[k])(from);
+      offset += channels;
+    }
+    cx.add(op, out);
+    return;
+  }
   Expr value = 0.0f;
   int offset = static_cast<int>(cx.graph().tensors[op.result].shape[1]);
   for (int k = op.inputs - 1; k >= 0; --k) {  // innermost select first
@@ -80,7 +100,7 @@ std::vector<OpInfo> concatOps() {
   concat.inferShape = shape;
   concat.grad = grad;
   concat.lower = lower;
-  concat.loops = LoopNest::Gather;
+  concat.loops = LoopNest::Pieces;
 
   // A slice, read once per element: computed inside its readers where the
   // cost rule allows (as an activation is), else a kernel gathering rows.

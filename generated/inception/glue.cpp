@@ -144,7 +144,11 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
     {"0 conv2d + maxpool -> stem.2", 14450688, {"stem_0_conv2d_weight_t", "stem_2_maxpool", "stem_2_index_maxpool_index"}},
-    {"7 linear -> out.0 (with 1, 2, 3, 4, 5, 6 per sample)", 143302656, {"out_0_linear", "out_0_linear_acc", "b1_0_conv2d_weight_t", "b3_0_conv2d_weight_t", "b5_0_conv2d_weight_t", "mix_1_index_maxpool_index"}},
+    {"1 conv2d -> b1.0", 3211264, {"b1_0_conv2d", "b1_0_conv2d_weight_t"}},
+    {"2 conv2d -> b3.0", 57802752, {"b3_0_conv2d", "b3_0_conv2d_weight_t"}},
+    {"3 conv2d -> b5.0", 80281600, {"b5_0_conv2d", "b5_0_conv2d_weight_t"}},
+    {"4 concat -> mix.0", 0, {"mix_0_concat"}},
+    {"7 linear -> out.0 (with 5, 6 per sample)", 2007040, {"out_0_linear", "out_0_linear_acc", "mix_1_index_maxpool_index"}},
     {"8 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 
