@@ -20,6 +20,7 @@
 #include "runtime/AtomicFile.h"
 #include "runtime/Profile.h"
 #include "lower/Lower.h"
+#include "lower/LowerContext.h"
 #include "lower/ScheduleCpu.h"
 #include "lower/ScheduleGpu.h"
 #include "support/Version.h"
@@ -240,11 +241,10 @@ std::string glueSource(const Compiled& c, bool distributed) {
   s += "const cnnc_rt::ActivationSpec kActivations[] = {\n";
   for (const Slot& slot : plan.activations) {
     const Tensor& t = g.tensors[slot.tensor];
-    const char* type = t.dtype == DType::F32  ? "halide_type_float, 32"
-                       : t.dtype == DType::U8 ? "halide_type_uint, 8"
-                                              : "halide_type_int, 32";
-    s += fmt::format("    {{\"{}\", {{{}}}, {}, {{{}, 1}}}},\n", t.name, fmt::join(funcExtents(t.shape), ", "),
-                     slot.offset, type);
+    const Halide::Type type = halideType(t.dtype);
+    const char* code = type.is_float() ? "halide_type_float" : type.is_uint() ? "halide_type_uint" : "halide_type_int";
+    s += fmt::format("    {{\"{}\", {{{}}}, {}, {{{}, {}, 1}}}},\n", t.name, fmt::join(funcExtents(t.shape), ", "),
+                     slot.offset, code, type.bits());
   }
   s += "};\n\n";
   s += kernelTables(g, c.fusion, c.cpu);

@@ -54,10 +54,9 @@ class LowerContext {
   Mode mode() const { return L_.mode; }
   // The Winograd tile fuse chose for a convolution pass (0: direct).
   int winogradTile(const Op& op) const { return L_.winograd.empty() ? 0 : L_.winograd[&op - g_.ops.data()]; }
-  // Whether a strided data gradient is computed by phase (the CPU schedules).
-  bool phased() const { return L_.cpuLoops; }
-  // Whether the pipeline gets the CPU's own schedules (a concat copies
-  // its inputs piece by piece there).
+  // Whether the pipeline gets the CPU's own schedules: a strided data
+  // gradient is computed by phase there, a concat copies its inputs piece
+  // by piece.
   bool cpuLoops() const { return L_.cpuLoops; }
   // A convolution's zero-padded input, `in` extended beyond its W x H.
   // For the CPU schedules, which compute it per sample: zeros, then `in`

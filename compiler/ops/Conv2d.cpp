@@ -150,7 +150,7 @@ void lowerDataByPhase(LowerContext& cx, const Op& op) {
 // dy (co, ox, oy, n), weight (kx, ky, ci, co) -> dx (ci, x, y, n): each
 // input pixel gathers dy from the outputs whose window saw it.
 void lowerData(LowerContext& cx, const Op& op) {
-  if (const ops::Window k = ops::windowOf(op.attrs); (k.SX > 1 || k.SY > 1) && cx.phased()) {  // (Winograd: stride 1 only)
+  if (const ops::Window k = ops::windowOf(op.attrs); (k.SX > 1 || k.SY > 1) && cx.cpuLoops()) {  // (Winograd: stride 1 only)
     lowerDataByPhase(cx, op);
     return;
   }
