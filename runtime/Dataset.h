@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "Memory.h"
+
 namespace cnnc_rt {
 
 struct Dataset {
   int64_t count = 0;
   int channels = 1, height = 0, width = 0;
-  std::vector<uint8_t> pixels;          // count x channels x height x width (each sample's planes)
+  Bytes pixels;                         // count x channels x height x width (each sample's planes)
   std::vector<uint8_t> labels;          // count
   std::vector<std::string> classNames;  // empty: the classes are their numbers
   int64_t features() const { return int64_t(channels) * height * width; }

@@ -22,8 +22,8 @@ constexpr uint64_t kMaxBytes = uint64_t(1) << 30;
 // Reads an IDX file of unsigned bytes with `ndim` dimensions (raw or .gz):
 // magic 0x000008NN, NN big-endian sizes, then the data. The header is
 // checked, and for raw files the size too, before the data is allocated.
-bool readIdx(const std::string& path, int ndim, std::vector<int64_t>& dims, std::vector<uint8_t>& data,
-             std::string& error) {
+template <typename Data>
+bool readIdx(const std::string& path, int ndim, std::vector<int64_t>& dims, Data& data, std::string& error) {
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files as they are
   if (!f) {
     error = path + ": " + std::strerror(errno ? errno : ENOENT);

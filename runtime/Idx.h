@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "Memory.h"
+
 namespace cnnc_rt {
 
 struct IdxImages {
   int64_t count = 0, rows = 0, cols = 0;
-  std::vector<uint8_t> pixels;  // count x rows x cols
+  Bytes pixels;  // count x rows x cols
 };
 
 struct IdxLabels {

@@ -11,6 +11,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "Memory.h"
+
 // Defined only by a preloaded counting allocator (weak: null without one).
 extern "C" long cnnc_heap_allocations() __attribute__((weak));
 
@@ -88,7 +90,7 @@ void* poolMalloc(void*, size_t size) {
   const unsigned copies = size <= (size_t(2) << 20) ? kCopies : 1;
   void* first = nullptr;
   for (unsigned i = 0; i < copies; ++i) {
-    void* block = std::aligned_alloc(kAlign, size + kAlign);
+    void* block = allocateLarge(size + kAlign);  // huge pages from 2 MiB on
     if (!block) break;
     *static_cast<size_t*>(block) = size;
     std::lock_guard<std::mutex> lock(p.mutex);

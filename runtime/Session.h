@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "Dataset.h"
+#include "Memory.h"
 #include "Model.h"
 
 namespace cnnc_rt {
@@ -66,11 +67,12 @@ struct View {
 };
 
 
-// A zeroed array aligned to 128 bytes (Halide's vector code assumes it).
+// A zeroed array aligned to 128 bytes (Halide's vector code assumes it),
+// on huge pages from 2 MiB on (Memory.h).
 template <typename T>
 class Aligned {
  public:
-  explicit Aligned(size_t count) : size_(count), data_(static_cast<T*>(std::aligned_alloc(128, bytes(count)))) {
+  explicit Aligned(size_t count) : size_(count), data_(static_cast<T*>(allocateLarge(bytes(count)))) {
     if (!data_) throw std::bad_alloc();
     std::memset(data_.get(), 0, bytes(count));
   }

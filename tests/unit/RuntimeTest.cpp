@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "Dataset.h"
 #include "Idx.h"
+#include "Memory.h"
 #include "Safetensors.h"
 #include "Schedule.h"
 
@@ -244,4 +247,43 @@ TEST_CASE("schedules give PyTorch's learning rate of every step", "[runtime]") {
     }
     std::printf("schedule %s: %zu steps, max relative difference %.2g\n", kind.c_str(), rates.size(), worst);
   }
+}
+
+// Large arrays are 2 MiB-aligned and advised onto huge pages (Memory.h);
+// the kernel marks a region so advised THPeligible in /proc/self/smaps
+// wherever transparent huge pages are on ("madvise" or "always").
+TEST_CASE("large arrays are aligned and advised onto huge pages", "[runtime]") {
+  std::unique_ptr<void, decltype(&std::free)> small(allocateLarge(1000), &std::free);
+  REQUIRE(small);
+  CHECK(reinterpret_cast<uintptr_t>(small.get()) % 128 == 0);
+  const size_t big = (size_t(5) << 20) + 12345;
+  std::unique_ptr<void, decltype(&std::free)> large(allocateLarge(big), &std::free);
+  REQUIRE(large);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(large.get());
+  CHECK(at % (size_t(2) << 20) == 0);
+  std::memset(large.get(), 1, big);
+
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes((std::istreambuf_iterator<char>(thp)), std::istreambuf_iterator<char>());
+  if (modes.find("[never]") != std::string::npos || modes.empty()) {
+    WARN("transparent huge pages are off here: only the alignment checked");
+    return;
+  }
+  // The mapping that holds the array, and its THPeligible line.
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false, eligible = false, seen = false;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {  // a mapping's first line
+      inside = lo <= at && at < hi;
+      continue;
+    }
+    if (inside && line.rfind("THPeligible:", 0) == 0) {
+      seen = true;
+      eligible = line.find('1') != std::string::npos;
+    }
+  }
+  REQUIRE(seen);
+  CHECK(eligible);
 }
