@@ -43,14 +43,18 @@ void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int na
   const int perTask = reduced ? tilesPerTask(tiles, static_cast<int>(*reduced) * tile.vectors * tile.columns) : 1;
   std::vector<Var> a = l.out.args();
   Var v = a[vecDim], c = a[1 - vecDim], vO("vO"), vI("vI"), cO("cO"), cI("cI"), t("t"), task("task");
+  // The tiles in runs along whichever operand is the larger, each run
+  // one task: the threads share that operand out between them, and a run
+  // reads one block of it from its cache tile after tile.
+  const bool alongColumns = vecExtent > colExtent;
   l.out.compute_root()
       .split(v, vO, vI, cv * tile.vectors)
       .split(c, cO, cI, tile.columns)
-      .reorder(vI, cI, vO, cO)
+      .reorder(vI, cI, alongColumns ? cO : vO, alongColumns ? vO : cO)
       .vectorize(vI, cv)
       .unroll(vI)
       .unroll(cI)
-      .fuse(vO, cO, t)
+      .fuse(alongColumns ? cO : vO, alongColumns ? vO : cO, t)
       .split(t, task, t, perTask, TailStrategy::GuardWithIf)
       .parallel(task);
   std::vector<Var> b = l.acc.args();
