@@ -271,6 +271,17 @@ TEST_CASE("conv2d padding 1; relu; maxpool on odd sizes; sigmoid; softmax; mse",
       "  h: linear(6) -> sigmoid\n  out: linear(3) -> softmax\n}\ntrain {\n  loss mse\n  batch 4\n}\n");
 }
 
+TEST_CASE("weight gradients across input channels: 16 channels into 6 (a guarded block of 4) and 4", "[grad]") {
+  // Fewer output channels than a vector and input channels in whole
+  // vectors: the weight gradient's tiles are vectors of input channels
+  // (ScheduleDirect.cpp, acrossInputChannels); b strided, c 1x1.
+  checkGradients(
+      "model m {\n  input 2x7x7\n  a: conv2d(16, kernel=3, padding=1) -> tanh\n"
+      "  b: conv2d(6, kernel=3, stride=2) -> tanh\n  c: a -> conv2d(4, kernel=1) -> tanh -> avgpool(2)\n"
+      "  j: b -> concat(c)\n  flatten\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n",
+      4, false);  // central differences only: propagate_adjoints segfaults on concat (above)
+}
+
 TEST_CASE("avgpool with stride and padding; conv2d without bias", "[grad]") {
   checkGradients(
       "model m {\n  input 2x6x5\n  c: conv2d(3, kernel=2, bias=false) -> avgpool(3, stride=2, padding=1) -> sigmoid\n"
