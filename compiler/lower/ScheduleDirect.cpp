@@ -210,6 +210,7 @@ void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int r
       .unroll(xI);
   tileAccumulators(l, cv, reduced, natural, l.phases, xO, l.out, a[3]);
 }
+
 namespace {
 
 // A weight gradient with fewer output channels than a vector and input
@@ -221,26 +222,18 @@ namespace {
 // peak), b1 (1x1) 0.12 -> 0.048 ms, its step 2.60 -> 2.41 ms (two-unit
 // Xeon, 3 alternating rounds, 2026-12-06). The chunk's sums are stored
 // input channels innermost; the sum of the chunks gathers them.
-void acrossInputChannels(const Lowered& L, LoweredOp& l, const Graph& g, int natural) {
-  const Op& op = *l.op;
-  const int CO = channelsOf(g, op.operands[0]);
-  Func partAcc = l.partialAcc;
+void acrossInputChannels(Func partAcc, const RDom& r, int outChannels, int natural) {
   std::vector<Var> q = partAcc.args();  // co, kx, ky, ci, n
-  RDom r = l.r;
   partAcc.compute_root().reorder_storage(q[3], q[0], q[1], q[2], q[4]).vectorize(q[3], natural).parallel(q[4]);
   Var ciO("ciO"), ciI("ciI"), coO("coO"), coI("coI");
-  const int block = std::min(CO, 4);
   partAcc.update()
       .split(q[3], ciO, ciI, natural)
-      .split(q[0], coO, coI, block, TailStrategy::GuardWithIf)
+      .split(q[0], coO, coI, std::min(outChannels, 4), TailStrategy::GuardWithIf)
       .reorder(ciI, coI, q[1], r.x, r.y, coO, q[2], ciO, r.z, q[4])
       .vectorize(ciI)
       .unroll(coI)
       .unroll(q[1])
       .parallel(q[4]);
-  const LoopLevel sample(partAcc, r.z);
-  stagePadded(l.staged, channelsOf(g, op.operands[1]), natural, sample);
-  if (!L.written(op.operands[0])) l.stagedDy.compute_at(sample).vectorize(l.stagedDy.args()[0], vectorFor(CO, natural));
 }
 
 }  // namespace
@@ -267,8 +260,21 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   std::vector<Var> q = partAcc.args();  // co, kx, ky, ci, n
   RDom r = l.r;
   Func dy = l.stagedDy;
+  // Where the tiles add one sample at a time: one sample's padded input
+  // at a time, written to L1 just before the tiles read it (a chunk's at
+  // a time it was written to L2 and read back: conv2's weight gradient
+  // 0.85 -> 0.80 ms, conv3's 0.90 -> 0.87, medians of 6 alternating
+  // rounds, 2026-12-05); dy a sample's copy when it is computed on the
+  // fly (an inlined activation gradient: once per element, not per tap),
+  // read in place when a kernel wrote it.
+  auto stagePerSample = [&] {
+    const LoopLevel sample(partAcc, r.z);  // in the sums, its last stage
+    stagePadded(input, inChannels, natural, sample);
+    if (!L.written(op.operands[0])) dy.compute_at(sample).vectorize(dy.args()[0], v);
+  };
   if (CO < natural && inChannels % natural == 0) {
-    acrossInputChannels(L, l, g, natural);
+    acrossInputChannels(partAcc, r, CO, natural);
+    stagePerSample();
   } else if (CO % (v * tw) == 0) {
     // The chunk's sums in memory, a sample at a time outermost: each
     // register tile adds one sample's positions, so that the sample's dy
@@ -295,16 +301,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
       unrollPositions(sums, r.x, static_cast<int>(g.tensors[op.operands[0]].shape[3]));
     }
     sums.parallel(q[4]);
-    // One sample's padded input at a time, written to L1 just before the
-    // tiles read it (a chunk's at a time it was written to L2 and read
-    // back: conv2's weight gradient 0.85 -> 0.80 ms, conv3's 0.90 ->
-    // 0.87, medians of 6 alternating rounds, 2026-12-05).
-    const LoopLevel sample(partAcc, r.z);  // in the sums, its last stage
-    stagePadded(input, inChannels, natural, sample);
-    // dy: a sample's copy when it is computed on the fly (an inlined
-    // activation gradient: once per element, not per tap); read in
-    // place when a kernel wrote it.
-    if (!L.written(op.operands[0])) dy.compute_at(sample).vectorize(dy.args()[0], v);
+    stagePerSample();
   } else {
     std::vector<Var> p = part.args();  // co, kx, ky, ci, n
     Var coO("coO"), coI("coI");
