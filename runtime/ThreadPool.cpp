@@ -148,7 +148,8 @@ class Pool {
   // Claims and runs loop `number`'s tasks as thread t while any are
   // left. The loop's fields stay as they are until all its tasks are done.
   void runTasks(uint32_t number, int t) {
-    for (int i; (i = ranges_.claim(number, t)) >= 0;) {
+    int ran = 0;
+    for (int i; (i = ranges_.claim(number, t)) >= 0; ++ran) {
       if (status_.load(std::memory_order_relaxed) == 0) {  // after a failure, count the rest as done
         tInTask = true;
         const int status = task_(userContext_, min_ + i, closure_);
@@ -156,8 +157,8 @@ class Pool {
         int none = 0;
         if (status != 0) status_.compare_exchange_strong(none, status);
       }
-      done_.fetch_add(1, std::memory_order_release);
     }
+    done_.fetch_add(ran, std::memory_order_release);
   }
 
   // The next loop's number, after `seen`; 0 when the pool shuts down.
