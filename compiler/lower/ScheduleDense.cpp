@@ -2,6 +2,8 @@
 // register tiles (registerTile, ScheduleDirect.cpp) over the whole
 // reduction, handed out to the threads in tasks of several tiles; a
 // classifier with few outputs as vectors of partial sums per output.
+#include <algorithm>
+
 #include "lower/ScheduleParts.h"
 
 namespace cnnc {
@@ -63,6 +65,32 @@ void registerGemm(LoweredOp& l, int vecDim, int vecExtent, int colExtent, int na
   l.acc.update().reorder(bv, bc, l.r.x).vectorize(bv, cv).unroll(bv).unroll(bc);
 }
 
+// The input of a linear layer (f, n) re-laid samples-innermost for
+// `consumer`, in blocks of 4 x 4: four vector loads of 4 features, held in
+// registers (the block), and four vectors of 4 samples shuffled out of
+// them. Loaded and stored as blocks of 16 x 16 (both vectorised), LLVM
+// took each block apart into 256 scalar moves: vgg's 1152 x 64 took 46
+// us on one core, in 4 x 4 blocks 9 us (8 x 8: 12 us; gathers: 19 us).
+// Parallel over runs of features, each a vector's worth.
+Func transposed(Func input, Func consumer, int F, int natural) {
+  Func in = input.in(consumer);
+  std::vector<Var> i = in.args();  // f, n
+  const int b = std::min(F, 4);
+  Var fP("fP"), f("f"), fO("fO"), fI("fI"), nO("nO"), nI("nI");
+  in.compute_root()
+      .reorder_storage(i[1], i[0])
+      .split(i[0], fP, f, std::max(b, vectorFor(F, natural)))
+      .tile(i[1], f, nO, fO, nI, fI, 4, b)
+      .reorder(nI, fI, nO, fO, fP)
+      .vectorize(nI)
+      .unroll(fI)
+      .parallel(fP);
+  Func block = input.in(in);
+  std::vector<Var> k = block.args();  // f, n
+  block.compute_at(in, nO).store_in(MemoryType::Register).vectorize(k[0]).unroll(k[1]);
+  return in;
+}
+
 }  // namespace
 
 // linear: out (o, n) = bias (o) + sum over r of in (r, n) w (r, o).
@@ -85,17 +113,7 @@ void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const Cp
   const int F = static_cast<int>(g.tensors[op.operands[0]].shape[1]);
   std::vector<Var> b = l.acc.args();  // o, n
   if (O >= natural && N >= natural) {
-    Func in = Func(L.tensors[op.operands[0]]).in(l.acc);
-    std::vector<Var> i = in.args();  // f, n
-    Var fO("fO"), fI("fI"), nO("nO"), nI("nI");
-    in.compute_root()
-        .reorder_storage(i[1], i[0])
-        .tile(i[1], i[0], nO, fO, nI, fI, vectorFor(N, natural), vectorFor(F, natural))
-        .reorder(nI, fI, nO, fO)
-        .vectorize(nI)
-        .vectorize(fI)
-        .parallel(fO);
-    l.staged = in;  // a helper: timed with the kernel
+    l.staged = transposed(Func(L.tensors[op.operands[0]]), l.acc, F, natural);  // a helper: timed with the kernel
     registerGemm(l, 1, N, O, natural, cpu);
     return;
   }
