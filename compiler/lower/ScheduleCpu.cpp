@@ -451,7 +451,7 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
           weightGradient(L, l, g, natural, cpu);
         break;
       case LoopNest::Dense: dense(L, l, g, natural, cpu); break;
-      case LoopNest::DenseGradient: denseGradient(l, g, natural, cpu); break;
+      case LoopNest::DenseGradient: denseGradient(L, l, g, natural, cpu); break;
       case LoopNest::ChannelSum: channelSums({l.out, l.partial, l.partialAcc}, inner, natural, task); break;
       case LoopNest::Loss:
         // (Training computes the log-sum-exp per sample: scheduleLossKernel.)

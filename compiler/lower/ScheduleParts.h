@@ -57,7 +57,7 @@ Halide::Var byInputChannel(Halide::Func weightGradient);
 // A linear layer (LoopNest::Dense) and its gradients (DenseGradient) as
 // GEMMs (ScheduleDense.cpp).
 void dense(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
-void denseGradient(LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
+void denseGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
 
 // A convolution pass lowered as Winograd (ScheduleWinograd.cpp): the
 // forward or data gradient (`channels` out, `reduced` summed over), or the
