@@ -441,7 +441,8 @@ void scheduleCpu(Lowered& L, const Graph& g, const Target& target, PipelineKind 
           phasedConvolution(l, inner, extentOf(*l.op, g, 1), static_cast<int>(l.op->attrs.pair("stride")[0]),
                             channelsOf(g, l.op->operands[0]), natural, cpu);
         else
-          tiledConvolution(l, inner, extentOf(*l.op, g, 1), channelsOf(g, l.op->operands[0]), natural, cpu);
+          tiledConvolution(l, inner, extentOf(*l.op, g, 1), extentOf(*l.op, g, 2), channelsOf(g, l.op->operands[0]),
+                           natural, cpu);
         break;
       case LoopNest::WeightGradient:
         if (l.winograd.m)

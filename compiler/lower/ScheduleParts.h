@@ -44,7 +44,8 @@ RegisterTile registerTile(int channels, int width, int natural, const CpuModel& 
 // gradient written as acc(c, x, y, n) += w(c, ...) * in(...) over
 // `reduced` channels into `channels`, `width` columns wide; a strided data
 // gradient by phase; the weight gradient per chunk of samples.
-void tiledConvolution(LoweredOp& l, int channels, int width, int reduced, int natural, const CpuModel& cpu);
+void tiledConvolution(LoweredOp& l, int channels, int width, int height, int reduced, int natural,
+                      const CpuModel& cpu);
 void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
                        const CpuModel& cpu);
 void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);

@@ -282,6 +282,18 @@ TEST_CASE("weight gradients across input channels: 16 channels into 6 (a guarded
       4, false);  // central differences only: propagate_adjoints segfaults on concat (above)
 }
 
+TEST_CASE("few channels across the columns: 6, 5 and 3 channels, 20 and 10 wide", "[grad]") {
+  // Fewer channels than a vector, not a power of two, maps at least half
+  // a vector wide: forwards and data gradients in vectors of columns
+  // (ScheduleDirect.cpp, acrossColumns); 20 wide in tiles of 16 columns
+  // (the last overlapping), 10 wide in one vector past the edge.
+  checkGradients(
+      "model m {\n  input 2x9x20\n  a: conv2d(6, kernel=3, padding=1) -> tanh\n"
+      "  b: conv2d(5, kernel=3, padding=1) -> tanh -> avgpool(2)\n  c: conv2d(3, kernel=3, padding=1) -> tanh\n"
+      "  flatten\n  out: linear(3)\n}\ntrain {\n  batch 4\n}\n",
+      4, false);  // central differences only: propagate_adjoints segfaults on this model too, whatever its schedule
+}
+
 TEST_CASE("avgpool with stride and padding; conv2d without bias", "[grad]") {
   checkGradients(
       "model m {\n  input 2x6x5\n  c: conv2d(3, kernel=2, bias=false) -> avgpool(3, stride=2, padding=1) -> sigmoid\n"
