@@ -47,9 +47,9 @@ int tilesPerTask(int tiles, int fmasPerTile) {
 // buffer first: read in place, a row every F floats, vgg's 32 x 256
 // block of its 1152 x 256 weight fell on a quarter of L1's sets (4608 =
 // 9 x 512 bytes) and was read from L2 by every tile of the run. vgg's fc
-// data gradient 0.177 -> 0.149 ms, weight gradient 0.180 -> 0.144,
-// LeNet-5's f6 0.036 -> 0.029 and 0.037 -> 0.026, mixed's head 0.263 ->
-// 0.255 and 0.256 -> 0.232, the MLP's weight gradient 0.314 -> 0.298
+// data gradient 0.177 -> 0.149 ms a call, weight gradient 0.180 -> 0.144,
+// LeNet-5's f6 0.012 -> 0.0097 and 0.0123 -> 0.0087, mixed's head 0.088
+// -> 0.085 and 0.085 -> 0.077, the MLP's weight gradient 0.105 -> 0.099
 // (train --profile, 3-5 alternating rounds, medians; 2-core Xeon,
 // 2026-12-06). With two runs or more: LeNet-5's f6 (120 features, 2
 // runs, so 2 tasks) gained as much as the others; on a machine of many
