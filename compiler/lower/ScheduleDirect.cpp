@@ -321,10 +321,14 @@ void acrossInputChannels(Func partAcc, const RDom& r, int outChannels, int natur
 void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu) {
   const Op& op = *l.op;
   const int CO = channelsOf(g, op.operands[0]), inChannels = channelsOf(g, op.operands[1]);
-  const int v = vectorFor(CO, natural);
+  // Fewer channels than a vector, not a power of two (LeNet-5's 6): the
+  // sums of the padding channels too (dy is zero there: Conv2d.cpp), in
+  // one whole vector.
+  const int C = CO < paddedChannels(CO) && paddedChannels(CO) <= natural ? paddedChannels(CO) : CO;
+  const int v = vectorFor(C, natural);
   const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1;
-  while (tw * 2 <= maxTile && v * tw * 2 <= CO) tw *= 2;
+  while (tw * 2 <= maxTile && v * tw * 2 <= C) tw *= 2;
   const ops::Window k = ops::windowOf(op.attrs);
   const bool rows = tw * k.KW * k.KH + 3 <= (cpu.avx512 ? 28 : 12);  // + dy's vector and two broadcasts
   Func part = l.partial, partAcc = l.partialAcc, input = l.staged;
@@ -346,7 +350,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   if (CO < natural && inChannels % natural == 0) {
     acrossInputChannels(partAcc, r, CO, natural);
     stagePerSample();
-  } else if (CO % (v * tw) == 0) {
+  } else if (C % (v * tw) == 0) {
     // The chunk's sums in memory, a sample at a time outermost: each
     // register tile adds one sample's positions, so that the sample's dy
     // and input stay in L1 while every tile reads them. With the samples
@@ -355,9 +359,11 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
     // gradients ran at 60-63% of the peak; conv2's 1.13 -> 0.90 ms,
     // conv3's 1.08 -> 1.01 (train --profile, --conv=direct, 5 alternating
     // rounds, 2026-12-05). The same additions in the same order for each
-    // weight, so the same results (checkpoints cmp-identical). Not where
-    // the channels leave a partial vector (LeNet-5's 6): guarded, c1's
-    // weight gradient took 0.24 -> 0.36 ms.
+    // weight, so the same results (checkpoints cmp-identical). Channels
+    // that leave a partial vector (LeNet-5's 6) are padded to a whole one
+    // (C): guarded instead, c1's weight gradient took 0.24 -> 0.36 ms; in
+    // vectors of 4 (the third form) 0.218 ms, padded to 8 0.127 (its step
+    // 1.15 -> 1.07 ms; 5 alternating rounds, 2026-12-06).
     // The sums are the per-chunk partials themselves (part inlined into
     // the sum of the chunks): copied out of a per-task scratch they were
     // 6% of conv3's weight gradient (perf annotate, 2026-12-05).

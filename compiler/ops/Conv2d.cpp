@@ -202,8 +202,12 @@ void lowerWeight(LowerContext& cx, const Op& op) {
   Func in = cx.zeroPadded(cx.func(op.operands[1]), d, name + "_padded");
   // dy one sample at a time: what fuse inlined into it (an activation's
   // gradient) is computed once per element, not per tap.
+  // Channels beyond dy's (paddedChannels: the schedule's vectors) are
+  // zero, so their sums are and nothing reads them.
   Func dyF(name + "_dy");
-  dyF(co, x, y, n) = cx.func(op.operands[0])(co, x, y, n);
+  Func dyIn = cx.func(op.operands[0]);
+  dyF(co, x, y, n) = dy.C < paddedChannels(dy.C) ? select(co < dy.C, dyIn(clamp(co, 0, dy.C - 1), x, y, n), 0.0f)
+                                                 : Expr(dyIn(co, x, y, n));
   const int S = samplesPerChunk(dy.N);
   RDom r(0, dy.W, 0, dy.H, 0, S, name + "_r");  // positions, then the chunk's samples
   Expr sample = n * S + r.z;                      // n: the chunk

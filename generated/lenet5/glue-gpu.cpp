@@ -314,7 +314,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"26 conv2d_bwd_weight -> grad.c3.0.weight", 30720000, {"grad_c3_0_weight_conv2d_bwd_weight", "grad_c3_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"27 bias_bwd -> grad.c3.0.bias", 0, {"grad_c3_0_bias_bias_bwd", "grad_c3_0_bias_bias_bwd_per_sample"}},
     {"28 tanh_bwd -> grad.c1.0", 0, {"grad_c1_0_tanh_bwd"}},
-    {"29 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk"}},
+    {"29 conv2d_bwd_weight -> grad.c1.0.weight", 15052800, {"grad_c1_0_weight_conv2d_bwd_weight", "grad_c1_0_weight_conv2d_bwd_weight_per_chunk_acc"}},
     {"30 bias_bwd -> grad.c1.0.bias", 0, {"grad_c1_0_bias_bias_bwd", "grad_c1_0_bias_bias_bwd_per_sample"}},
 };
 
