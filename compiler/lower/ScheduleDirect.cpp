@@ -144,13 +144,14 @@ int tileRows(int channels, int height, const CpuModel& cpu) {
 // columns (14 wide in 16 lanes: 2 computed for nothing), so each step of
 // the reduction loads one vector of the input per row and broadcasts one
 // weight per channel. The sample's input is staged columns-innermost;
-// the tile's results are copied out channels-innermost. In vectors of 8
-// channels (6 of them real; fewChannels, still used for maps narrower
-// than half a vector) LeNet-5's c3 data gradient took 0.357 ms, now 0.223,
-// c1's forward 0.114 -> 0.096; its step 1.33 -> 1.17 ms, evaluation 0.38
-// -> 0.35 ms a batch (train --profile, 5 alternating rounds, medians;
-// 2-core Xeon, 2026-12-06). The same sums in the same order: checkpoints
-// cmp-identical.
+// the tile's results are copied out channels-innermost (by vectors of
+// columns: below). In vectors of 8 channels (6 of them real; fewChannels,
+// still used for maps narrower than half a vector) LeNet-5's c3 data
+// gradient took 0.357 ms, now 0.223, c1's forward 0.114 -> 0.096 (0.072
+// with the copy out by vectors); its step 1.33 -> 1.17 ms, evaluation
+// 0.38 -> 0.35 ms a batch (train --profile, 5 alternating rounds,
+// medians; 2-core Xeon, 2026-12-06). The same sums in the same order:
+// checkpoints cmp-identical.
 void acrossColumns(LoweredOp& l, int channels, int width, int height, int natural, const CpuModel& cpu) {
   std::vector<Var> a = l.out.args();  // c, x, y, n
   const int rows = tileRows(channels, height, cpu);
@@ -158,13 +159,16 @@ void acrossColumns(LoweredOp& l, int channels, int width, int height, int natura
   // Wider than a vector: tiles of a vector's columns (the last one
   // overlapping the one before); narrower: the tile's vector runs past
   // the edge, over columns computed and dropped.
+  // The copy out in vectors of columns too, each stored a channel apart
+  // (a scatter): copied a value at a time it took as long as c1's 25-tap
+  // sums, 0.101 -> 0.072 ms (5 alternating rounds, 2026-12-06).
   Var tile = yO;
   l.out.compute_root().split(a[2], yO, yI, rows);
   if (width > natural) {
-    l.out.split(a[1], xO, xI, natural).reorder(a[0], xI, yI, xO, yO, a[3]);
+    l.out.split(a[1], xO, xI, natural).reorder(xI, a[0], yI, xO, yO, a[3]).vectorize(xI);
     tile = xO;
   } else {
-    l.out.reorder(a[0], a[1], yI, yO, a[3]);
+    l.out.reorder(a[1], a[0], yI, yO, a[3]).vectorize(a[1], natural, TailStrategy::GuardWithIf);
   }
   l.out.unroll(a[0]).parallel(a[3]);
   std::vector<Var> b = l.acc.args();  // c, x, y, n
