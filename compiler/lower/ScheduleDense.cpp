@@ -14,11 +14,12 @@ namespace {
 
 int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
-// Register tiles per parallel task: each task is claimed under the
-// thread pool's lock, so a task of few multiply-adds costs more to hand
-// out than to compute (mnist's dx of the classifier, 10 per output: 784
-// tasks of 160 vector multiply-adds). The fewest tiles that make
-// kTaskFmas, keeping at least kFewestTasks tasks.
+// Register tiles per parallel task: each task is a claim and a call (it
+// was claimed under Halide's pool's lock when this was measured), so a
+// task of few multiply-adds costs more to hand out than to compute
+// (mnist's dx of the classifier, 10 per output: 784 tasks of 160 vector
+// multiply-adds). The fewest tiles that make kTaskFmas, keeping at least
+// kFewestTasks tasks.
 int tilesPerTask(int tiles, int fmasPerTile) {
   constexpr int kTaskFmas = 4096, kFewestTasks = 16;
   int best = 1;
