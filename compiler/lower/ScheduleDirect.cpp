@@ -63,16 +63,29 @@ void relaidWeight(Func wT, int cv) {
 // LLVM spilled accumulators to the stack in every step of the reduction
 // (resnet's 32-channel data gradients at 53% of the peak, 2.0 ms; 2 x 7:
 // 1.07 ms, its step 17.1 -> 13.8 ms; 2026-12-05).
+namespace {
+
+int accumulatorRegisters(const CpuModel& cpu) { return cpu.avx512 ? 24 : 12; }
+
+// The cost of a useful multiply-add in a tile of w x h accumulators, h of
+// them along `extent`: max(w x h, w + h, chains) / (w x h), times the
+// share of `extent` a last, overlapping tile computes twice.
+double tileCost(int w, int h, int extent, const CpuModel& cpu) {
+  const int tiles = (extent + h - 1) / h;
+  return double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / extent);
+}
+
+}  // namespace
+
 RegisterTile registerTile(int channels, int width, int natural, const CpuModel& cpu) {
   const int cv = vectorFor(channels, natural);
-  const int registers = cpu.avx512 ? 24 : 12;
+  const int registers = accumulatorRegisters(cpu);
   const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1, th = std::min(width, 4);
   double best = 1e9;
   for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
     for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
-      const int tiles = (width + h - 1) / h;
-      const double cost = double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / width);
+      const double cost = tileCost(w, h, width, cpu);
       if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
         best = cost;
         tw = w;
@@ -123,13 +136,10 @@ void fewChannels(LoweredOp& l, int cv, int width, int reduced, int natural, cons
 // 2 rows 0.23 ms, 3 rows 0.24, 4 rows 0.28; c1 (28 rows) the same with 2
 // or 4 (train --profile, 5 alternating rounds, 2026-12-06).
 int tileRows(int channels, int height, const CpuModel& cpu) {
-  const int registers = cpu.avx512 ? 24 : 12;
   int best = 1;
   double bestCost = 1e9;
-  for (int h = 1; h <= std::min(height, registers / channels); ++h) {
-    const int tiles = (height + h - 1) / h;
-    const double cost =
-        double(std::max({channels * h, channels + h, cpu.chains})) / (channels * h) * (double(tiles) * h / height);
+  for (int h = 1; h <= std::min(height, accumulatorRegisters(cpu) / channels); ++h) {
+    const double cost = tileCost(channels, h, height, cpu);
     if (cost < bestCost - 1e-9 || (cost < bestCost + 1e-9 && h > best)) {
       bestCost = cost;
       best = h;
@@ -158,10 +168,10 @@ void acrossColumns(LoweredOp& l, int channels, int width, int height, int natura
   Var xO("xO"), xI("xI"), yO("yO"), yI("yI");
   // Wider than a vector: tiles of a vector's columns (the last one
   // overlapping the one before); narrower: the tile's vector runs past
-  // the edge, over columns computed and dropped.
-  // The copy out in vectors of columns too, each stored a channel apart
-  // (a scatter): copied a value at a time it took as long as c1's 25-tap
-  // sums, 0.101 -> 0.072 ms (5 alternating rounds, 2026-12-06).
+  // the edge, over columns computed and dropped. The copy out in vectors
+  // of columns too, each stored a channel apart (a scatter): copied a
+  // value at a time it took as long as c1's 25-tap sums, 0.101 -> 0.072
+  // ms (5 alternating rounds, 2026-12-06).
   Var tile = yO;
   l.out.compute_root().split(a[2], yO, yI, rows);
   if (width > natural) {
