@@ -360,8 +360,10 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   std::vector<Var> q = partAcc.args();  // co, kx, ky, ci, n
   RDom r = l.r;
   Func dy = l.stagedDy;
+  const bool across = CO < natural && inChannels % natural == 0;
+  const bool tiled = !across && C % (v * tw) == 0;
   ops::Window window;
-  const ops::Window* pool = routedByPool(L, op, window);
+  const ops::Window* pool = tiled && rows ? routedByPool(L, op, window) : nullptr;  // read in place (below)
   // Where the tiles add one sample at a time: one sample's padded input
   // at a time, written to L1 just before the tiles read it (a chunk's at
   // a time it was written to L2 and read back: conv2's weight gradient
@@ -372,12 +374,12 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   auto stagePerSample = [&] {
     const LoopLevel sample(partAcc, r.z);  // in the sums, its last stage
     stagePadded(input, inChannels, natural, sample);
-    if (!L.written(op.operands[0]) && !(pool && rows)) dy.compute_at(sample).vectorize(dy.args()[0], v);
+    if (!L.written(op.operands[0]) && !pool) dy.compute_at(sample).vectorize(dy.args()[0], v);
   };
-  if (CO < natural && inChannels % natural == 0) {
+  if (across) {
     acrossInputChannels(partAcc, r, CO, natural);
     stagePerSample();
-  } else if (C % (v * tw) == 0) {
+  } else if (tiled) {
     // The chunk's sums in memory, a sample at a time outermost: each
     // register tile adds one sample's positions, so that the sample's dy
     // and input stay in L1 while every tile reads them. With the samples
@@ -398,7 +400,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
     Stage sums = partAcc.update();
     Var qO("qO"), qI("qI");
     sums.split(q[0], qO, qI, v * tw).vectorize(qI, v).unroll(qI).unroll(q[1]);
-    if (rows && pool) {
+    if (pool) {
       // dy routed by a max pool, read where the pool's gradient is: the
       // positions by window offset, outermost, then by window, so that
       // within a run the offset the argmax is compared with is one value,
