@@ -27,6 +27,7 @@
 // earlier steps. The machine is shared: the same kernels measure 0.2-10%
 // apart between runs.
 #include <algorithm>
+#include <optional>
 
 #include "ir/Ops.h"
 #include "lower/LowerContext.h"
@@ -73,6 +74,14 @@ int accumulatorRegisters(const CpuModel& cpu) { return cpu.avx512 ? 24 : 12; }
 double tileCost(int w, int h, int extent, const CpuModel& cpu) {
   const int tiles = (extent + h - 1) / h;
   return double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / extent);
+}
+
+// The channels a schedule computes: fewer than a vector and not a power
+// of two (LeNet-5's 6), one whole vector (the extra ones zero:
+// paddedChannels); else the layer's own.
+int computedChannels(int channels, int natural) {
+  const int padded = paddedChannels(channels);
+  return padded <= natural ? padded : channels;
 }
 
 }  // namespace
@@ -252,11 +261,11 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int height, int red
                       const CpuModel& cpu) {
   std::vector<Var> a = l.out.args();  // c, x, y, n
   Var c = a[0], x = a[1], y = a[2], n = a[3];
-  if (channels < paddedChannels(channels) && paddedChannels(channels) <= natural) {
+  if (const int computed = computedChannels(channels, natural); computed > channels) {
     if (width * 2 >= natural)
       acrossColumns(l, channels, width, height, natural, cpu);
     else
-      fewChannels(l, paddedChannels(channels), width, reduced, natural, cpu);
+      fewChannels(l, computed, width, reduced, natural, cpu);
     return;
   }
   const int cv = vectorFor(channels, natural);
@@ -323,13 +332,14 @@ void acrossInputChannels(Func partAcc, const RDom& r, int outChannels, int natur
 
 // dy routed to its window's argmax by a max pool whose windows do not
 // overlap, computed inside the weight gradient (fuse inlined the pool's
-// gradient: conv1's), or null.
-const ops::Window* routedByPool(const Lowered& L, const Op& op, ops::Window& window) {
-  if (L.written(op.operands[0])) return nullptr;
+// gradient: conv1's): the pool's window.
+std::optional<ops::Window> routedByPool(const Lowered& L, const Op& op) {
+  if (L.written(op.operands[0])) return std::nullopt;
   const LoweredOp* p = L.producer(op.operands[0]);
-  if (!p || p->op->kind != OpKind::MaxPoolBwd) return nullptr;
-  window = ops::windowOf(p->op->attrs);
-  return window.SX == window.KW && window.SY == window.KH && window.PX == 0 && window.PY == 0 ? &window : nullptr;
+  if (!p || p->op->kind != OpKind::MaxPoolBwd) return std::nullopt;
+  const ops::Window w = ops::windowOf(p->op->attrs);
+  if (w.SX != w.KW || w.SY != w.KH || w.PX != 0 || w.PY != 0) return std::nullopt;
+  return w;
 }
 
 }  // namespace
@@ -349,7 +359,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   // Fewer channels than a vector, not a power of two (LeNet-5's 6): the
   // sums of the padding channels too (dy is zero there: Conv2d.cpp), in
   // one whole vector.
-  const int C = CO < paddedChannels(CO) && paddedChannels(CO) <= natural ? paddedChannels(CO) : CO;
+  const int C = computedChannels(CO, natural);
   const int v = vectorFor(C, natural);
   const int maxTile = cpu.avx512 ? 4 : 2;
   int tw = 1;
@@ -362,8 +372,7 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   Func dy = l.stagedDy;
   const bool across = CO < natural && inChannels % natural == 0;
   const bool tiled = !across && C % (v * tw) == 0;
-  ops::Window window;
-  const ops::Window* pool = tiled && rows ? routedByPool(L, op, window) : nullptr;  // read in place (below)
+  const std::optional<ops::Window> pool = tiled && rows ? routedByPool(L, op) : std::nullopt;  // read in place (below)
   // Where the tiles add one sample at a time: one sample's padded input
   // at a time, written to L1 just before the tiles read it (a chunk's at
   // a time it was written to L2 and read back: conv2's weight gradient
