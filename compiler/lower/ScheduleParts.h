@@ -3,6 +3,7 @@
 #pragma once
 
 #include "lower/Lower.h"
+#include "ops/Common.h"
 
 namespace cnnc {
 
@@ -49,6 +50,14 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int height, int red
 void phasedConvolution(LoweredOp& l, int channels, int width, int strideX, int reduced, int natural,
                        const CpuModel& cpu);
 void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural, const CpuModel& cpu);
+// A direct convolution computed inside a max pool (windows that do not
+// overlap) in register tiles of `columns` of the pool's windows, the
+// pool's maximum and its index (when defined) taken from the registers;
+// its input staged at `sample` (ScheduleDirect.cpp). poolTileColumns: the
+// windows a tile, 0 where such tiles do not apply.
+int poolTileColumns(int channels, int pooledWidth, const ops::Window& w, int natural, const CpuModel& cpu);
+void poolTiles(LoweredOp& conv, Halide::Func pool, Halide::Func index, int columns, int reduced, int natural,
+               const Halide::LoopLevel& sample);
 // A weight gradient's result (kx, ky, ci, co) computed one input channel
 // at a time, in parallel (ScheduleDirect.cpp): its last stages (the sum of
 // the partial sums, Winograd's G^T dU G) are computed at the returned
