@@ -302,7 +302,8 @@ void tiledConvolution(LoweredOp& l, int channels, int width, int height, int red
 // The cheapest count of windows as registerTile prices its tiles (the
 // windows a last, overlapping tile computes twice included); 0 where the
 // tile does not apply: AVX2 (no embedded broadcasts; 16 registers),
-// channels not in whole vectors, fewer than 16 accumulators.
+// channels not in whole vectors, or fewer than 16 accumulators (not
+// measured: left to the row tiles, which share their inputs' loads).
 int poolTileColumns(int channels, int pooledWidth, const ops::Window& w, int natural, const CpuModel& cpu) {
   if (!cpu.avx512 || channels % natural != 0) return 0;
   const int vectors = channels / natural;
