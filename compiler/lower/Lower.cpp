@@ -195,7 +195,34 @@ Func LowerContext::zeroPadded(const Func& in, const Dims& d, const std::string& 
   p(c, x, y, n) = 0.0f;
   RDom r(0, d.W, 0, d.H, name + "_r");
   p(c, r.x, r.y, n) = in(c, r.x, r.y, n);
+  if (in.function().same_as(L_.tensors[g_.input].function())) prefetchNextSamples(p);
   return p;
+}
+
+// The samples come shuffled, each a random run of the dataset's lines,
+// which the hardware's prefetchers cannot foresee: the first touch of
+// each missed while the kernels waited. So each sample's padded copy
+// prefetches the pixels of the two samples after it (its first 64 lines
+// each): the next one a task takes when tasks are runs of samples, and
+// when they are single samples taken in turn by two threads. The
+// prefetches are added to the copy's first pixel (each returns 0: the
+// same value) in one more update of `p`, so that they run once a sample,
+// not once a row: their addresses depend on a load of `order`, which
+// Halide does not lift out of loops. Offsets are in the calls' units
+// (4 bytes: their type).
+void LowerContext::prefetchNextSamples(Func& p) const {
+  using namespace loopvars;
+  const int64_t bytes = numElements(g_.sampleShape);
+  const Expr base = Internal::Variable::make(Handle(), L_.images.name(), L_.images.parameter());
+  Expr sum = 0;
+  for (int ahead : {1, 2}) {
+    const Expr start = sample_(n + ahead) * L_.images.dim(1).stride();
+    for (int64_t line = 0; line < std::min<int64_t>(bytes / 64 + 2, 64); ++line) {
+      const Expr offset = (start + static_cast<int>(line * 64)) / 4;
+      sum += Internal::Call::make(Int(32), Internal::Call::prefetch, {base, offset, 1, 1}, Internal::Call::Intrinsic);
+    }
+  }
+  p(0, 0, 0, n) = p(0, 0, 0, n) + cast<float>(sum);
 }
 
 Expr LowerContext::label(Expr n) const { return label_(n); }

@@ -72,6 +72,10 @@ class LowerContext {
   void setBuffer(int tensor, Halide::Func f);
 
  private:
+  // One more update of the model input's padded copy `p`: prefetches of
+  // the next samples' pixels (Lower.cpp).
+  void prefetchNextSamples(Halide::Func& p) const;
+
   const Graph& g_;
   Lowered& L_;
   Halide::Func sample_{"sample"}, label_{"label"};

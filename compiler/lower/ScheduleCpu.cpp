@@ -55,6 +55,7 @@ void stagePadded(Func f, int channels, int natural, const LoopLevel& at) {
     f.update().vectorize(a[0], cv, TailStrategy::GuardWithIf);
   else
     f.update().reorder(a[0], r[0], r[1], a[3]).vectorize(r[0], natural, TailStrategy::GuardWithIf);
+  if (f.num_update_definitions() > 1) f.update(1).unscheduled();  // the model input's prefetches: once a sample
 }
 
 int channelsOf(const Graph& g, int tensor) { return static_cast<int>(g.tensors[tensor].shape[1]); }

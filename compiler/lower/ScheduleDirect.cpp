@@ -205,6 +205,7 @@ void acrossColumns(LoweredOp& l, int channels, int width, int height, int natura
   if (l.staged.num_update_definitions() > 0) {
     std::vector<RVar> r = l.staged.rvars(0);  // the interior's columns, rows
     l.staged.update().reorder(r[0], r[1], s[0], s[3]).vectorize(r[0], natural, TailStrategy::GuardWithIf);
+    if (l.staged.num_update_definitions() > 1) l.staged.update(1).unscheduled();  // stagePadded
   }
 }
 
