@@ -3,6 +3,8 @@
 // slides over, scheduled in register tiles (LoopNest::Convolution).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "grad/Grad.h"
 #include "lower/LowerContext.h"
 #include "ops/Common.h"
@@ -208,15 +210,19 @@ void lowerWeight(LowerContext& cx, const Op& op) {
   Func dyIn = cx.func(op.operands[0]);
   dyF(co, x, y, n) = dy.C < paddedChannels(dy.C) ? select(co < dy.C, dyIn(clamp(co, 0, dy.C - 1), x, y, n), 0.0f)
                                                  : Expr(dyIn(co, x, y, n));
-  // Chunks of up to 16 samples on CPUs: each chunk is a parallel task
+  // With cnnc's CPU schedules, chunks of up to 16 samples, and at least
+  // 4 chunks where the batch has 4 samples: each chunk is a parallel task
   // and a partial sum, which the last pass adds up (conv3's 8 partials
-  // were 5% of its kernel: --halide-profile). 16 instead of 8: conv3's
-  // weight gradient 83.6 -> 85.3% of the peak, 80.4 -> 81.5 in a noisier
-  // hour; conv1's 80.6 -> 82.9, conv2's 87.7 -> 88.7 (--conv=direct, 7
-  // and 9 alternating rounds; 2-core Zen 4, 2026-12-06); 4% on a two-unit
-  // Xeon (docs/performance.md). It caps a batch of 64 at 4 threads, as
-  // Winograd's weight gradients cap it at 2 (weightGradientPartials).
-  const int S = samplesPerChunk(dy.N, cx.cpuLoops() ? 16 : 8);
+  // were 5% of its kernel: --halide-profile). 16 instead of 8 at a batch
+  // of 64: conv3's weight gradient 83.6 -> 85.3% of the peak, conv2's
+  // 91.0 -> 89.8, conv1's 85.0 -> 82.8 (7 alternating rounds); 80.4 ->
+  // 81.5, 87.7 -> 88.7, 80.6 -> 82.9 (9 rounds, a noisier hour;
+  // --conv=direct, 2-core Zen 4, 2026-12-06); on a two-unit Xeon conv3's
+  // 0.906 -> 0.869 ms (docs/performance.md, third session). A batch of
+  // 64 has 4 tasks (the Winograd weight gradients have 2 there:
+  // weightGradientPartials); a small one, as a chunked trainer's (cnnc
+  // --chunks 4: 16 a chunk), keeps 4 tasks of fewer samples.
+  const int S = samplesPerChunk(dy.N, cx.cpuLoops() ? std::clamp(dy.N / 4, 1, 16) : 8);
   RDom r(0, dy.W, 0, dy.H, 0, S, name + "_r");  // positions, then the chunk's samples
   Expr sample = n * S + r.z;                      // n: the chunk
   Func partAcc(name + "_per_chunk_acc");         // (co, kx, ky, ci, n): channels-innermost
