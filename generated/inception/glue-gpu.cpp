@@ -256,7 +256,7 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
-    {"0 conv2d + maxpool + maxpool_index -> stem.2", 14450688, {"stem_0_conv2d_weight_t", "stem_2_maxpool", "stem_2_index_maxpool_index"}},
+    {"0 conv2d + maxpool + maxpool_index -> stem.2", 14450688, {"stem_2_maxpool", "stem_2_index_maxpool_index", "stem_0_conv2d_weight_t"}},
     {"1 conv2d -> b1.0", 3211264, {"b1_0_conv2d", "b1_0_conv2d_weight_t"}},
     {"2 conv2d -> b3.0", 57802752, {"b3_0_conv2d", "b3_0_conv2d_weight_t"}},
     {"3 conv2d -> b5.0", 80281600, {"b5_0_conv2d", "b5_0_conv2d_weight_t"}},
@@ -283,7 +283,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"0 conv2d + maxpool -> stem.2", 14450688, {"stem_0_conv2d_weight_t", "stem_2_maxpool", "stem_2_index_maxpool_index"}},
+    {"0 conv2d + maxpool -> stem.2", 14450688, {"stem_2_maxpool", "stem_2_index_maxpool_index", "stem_0_conv2d_weight_t"}},
     {"1 conv2d -> b1.0", 3211264, {"b1_0_conv2d", "b1_0_conv2d_weight_t"}},
     {"2 conv2d -> b3.0", 57802752, {"b3_0_conv2d", "b3_0_conv2d_weight_t"}},
     {"3 conv2d -> b5.0", 80281600, {"b5_0_conv2d", "b5_0_conv2d_weight_t"}},

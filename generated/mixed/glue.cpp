@@ -198,7 +198,7 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> stem.0", 14450688, {"stem_0_conv2d", "stem_0_conv2d_weight_t"}},
     {"1 batchnorm_stats -> stem.1.stats", 0, {"stem_1_stats_batchnorm_stats", "stem_1_stats_batchnorm_stats_sum_per_sample", "stem_1_stats_batchnorm_stats_sum", "stem_1_stats_batchnorm_stats_mean", "stem_1_stats_batchnorm_stats_squares_per_sample", "stem_1_stats_batchnorm_stats_squares"}},
-    {"2 maxpool + maxpool_index -> stem.3", 0, {"stem_1_batchnorm_mean", "stem_1_batchnorm_inv_std", "stem_1_batchnorm_scale", "stem_1_batchnorm_shift", "stem_3_maxpool", "stem_3_index_maxpool_index"}},
+    {"2 maxpool + maxpool_index -> stem.3", 0, {"stem_3_maxpool", "stem_3_index_maxpool_index", "stem_1_batchnorm_mean", "stem_1_batchnorm_inv_std", "stem_1_batchnorm_scale", "stem_1_batchnorm_shift"}},
     {"3 conv2d -> wide.0", 160563200, {"wide_0_conv2d", "wide_0_conv2d_weight_t"}},
     {"4 conv2d -> gate.0", 6422528, {"gate_0_conv2d", "gate_0_conv2d_weight_t"}},
     {"5 sigmoid -> gate.1", 0, {"gate_1_sigmoid"}},
@@ -212,7 +212,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"13 concat -> head.1", 0, {"head_1_concat"}},
     {"14 linear -> head.2", 19660800, {"head_2_linear", "head_1_concat_in_head_2_linear_acc"}},
     {"15 batchnorm_stats -> head.3.stats", 0, {"head_3_stats_batchnorm_stats", "head_3_stats_batchnorm_stats_sum", "head_3_stats_batchnorm_stats_mean", "head_3_stats_batchnorm_stats_squares"}},
-    {"16 dropout -> head.5", 0, {"head_3_batchnorm_mean", "head_3_batchnorm_inv_std", "head_3_batchnorm_scale", "head_3_batchnorm_shift", "head_5_dropout"}},
+    {"16 dropout -> head.5", 0, {"head_5_dropout", "head_3_batchnorm_mean", "head_3_batchnorm_inv_std", "head_3_batchnorm_scale", "head_3_batchnorm_shift"}},
     {"17 linear -> out.0", 81920, {"out_0_linear", "out_0_linear_acc"}},
     {"18 softmax -> probs.0", 0, {"probs_0_softmax", "probs_0_softmax_sum"}},
     {"19 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},

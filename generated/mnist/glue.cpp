@@ -102,7 +102,7 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 };
 
 const cnnc_rt::KernelSpec kTrainKernels[] = {
-    {"0 conv2d + maxpool + maxpool_index -> conv1.2", 40140800, {"conv1_0_conv2d_weight_t", "conv1_2_maxpool", "conv1_2_index_maxpool_index"}},
+    {"0 conv2d + maxpool + maxpool_index -> conv1.2", 40140800, {"conv1_2_maxpool", "conv1_2_index_maxpool_index", "conv1_0_conv2d_weight_t"}},
     {"1 conv2d winograd F(4x4,5x5) -> conv2.0", 321126400, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"2 maxpool + maxpool_index -> conv2.3", 0, {"conv2_3_maxpool", "conv2_3_index_maxpool_index"}},
     {"3 conv2d winograd F(4x4,5x5) -> conv3.0", 321126400, {"conv3_0_conv2d", "conv3_0_conv2d_wg_weight"}},
@@ -125,7 +125,7 @@ const cnnc_rt::KernelSpec kTrainKernels[] = {
 };
 
 const cnnc_rt::KernelSpec kEvalKernels[] = {
-    {"5 linear -> out.0 (with 0, 1, 2, 3, 4 per sample)", 646266880, {"out_0_linear", "out_0_linear_acc", "conv1_0_conv2d_weight_t", "conv1_2_index_maxpool_index", "conv2_0_conv2d_wg_weight", "conv2_3_index_maxpool_index", "conv3_0_conv2d_wg_weight"}},
+    {"5 linear -> out.0 (with 0, 1, 2, 3, 4 per sample)", 646266880, {"out_0_linear", "out_0_linear_acc", "conv1_2_index_maxpool_index", "conv1_0_conv2d_weight_t", "conv2_0_conv2d_wg_weight", "conv2_3_index_maxpool_index", "conv3_0_conv2d_wg_weight"}},
     {"6 cross_entropy -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_lse", "loss_cross_entropy_predicted", "loss", "correct"}},
 };
 

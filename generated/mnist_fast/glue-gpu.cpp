@@ -235,10 +235,10 @@ const cnnc_rt::ActivationSpec kActivations[] = {
 const cnnc_rt::KernelSpec kTrainKernels[] = {
     {"0 conv2d -> conv1.0", 80281600, {"conv1_0_conv2d", "conv1_0_conv2d_weight_t"}},
     {"1 batchnorm_stats -> conv1.1.stats", 0, {"conv1_1_stats_batchnorm_stats", "conv1_1_stats_batchnorm_stats_sum_per_sample", "conv1_1_stats_batchnorm_stats_sum", "conv1_1_stats_batchnorm_stats_mean", "conv1_1_stats_batchnorm_stats_squares_per_sample", "conv1_1_stats_batchnorm_stats_squares"}},
-    {"2 maxpool + maxpool_index -> conv1.3", 0, {"conv1_1_batchnorm_mean", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift", "conv1_3_maxpool", "conv1_3_index_maxpool_index"}},
+    {"2 maxpool + maxpool_index -> conv1.3", 0, {"conv1_3_maxpool", "conv1_3_index_maxpool_index", "conv1_1_batchnorm_mean", "conv1_1_batchnorm_inv_std", "conv1_1_batchnorm_scale", "conv1_1_batchnorm_shift"}},
     {"3 conv2d winograd F(4x4,5x5) -> conv2.0", 642252800, {"conv2_0_conv2d", "conv2_0_conv2d_wg_weight"}},
     {"4 batchnorm_stats -> conv2.1.stats", 0, {"conv2_1_stats_batchnorm_stats", "conv2_1_stats_batchnorm_stats_sum_per_sample", "conv2_1_stats_batchnorm_stats_sum", "conv2_1_stats_batchnorm_stats_mean", "conv2_1_stats_batchnorm_stats_squares_per_sample", "conv2_1_stats_batchnorm_stats_squares"}},
-    {"5 maxpool + maxpool_index -> conv2.3", 0, {"conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift", "conv2_3_maxpool", "conv2_3_index_maxpool_index"}},
+    {"5 maxpool + maxpool_index -> conv2.3", 0, {"conv2_3_maxpool", "conv2_3_index_maxpool_index", "conv2_1_batchnorm_mean", "conv2_1_batchnorm_inv_std", "conv2_1_batchnorm_scale", "conv2_1_batchnorm_shift"}},
     {"6 flatten -> layer2.0", 0, {"layer2_0_flatten"}},
     {"7 linear -> out.0", 4014080, {"out_0_linear", "out_0_linear_acc"}},
     {"8 cross_entropy + cross_entropy_bwd -> loss", 0, {"loss_cross_entropy_per_sample", "loss_cross_entropy_predicted", "loss", "correct", "grad_out_0_cross_entropy_bwd"}},
