@@ -451,8 +451,8 @@ void weightGradient(const Lowered& L, LoweredOp& l, const Graph& g, int natural,
   // third of the sums. Its rows now stay in L1; the tiles' sums go to
   // memory and back once per row of positions (their order is the same:
   // checkpoints identical). mnist's AVX2 trainer, whose conv1 tiles hold
-  // no kernel rows: its weight gradient 64.2% -> 71.9% of the peak
-  // (--conv=direct, 5 alternating rounds, 2-core Zen 4, 2026-12-06);
+  // no kernel rows: its weight gradient 63.9% -> 70.4% of the peak
+  // (--conv=direct, 7 alternating rounds, 2-core Zen 4, 2026-12-06);
   // the first layers of resnet, mnist_best, vgg and cifar10 (AVX2, 3-5
   // rounds): 25 -> 32%, 25 -> 38%, 23 -> 27%, 32 -> 35%. With more input
   // channels the tiles' trips to memory cost more than they saved
