@@ -58,10 +58,18 @@ void relaidWeight(Func wT, int cv) {
 // Xeon, 4 on a Zen 4 at 512 bits), so the cost of a useful multiply-add
 // is max(tw x th, tw + th, chains) / (tw x th), times the share of
 // columns a last, overlapping tile computes twice when th does not
-// divide the width. The cheapest tile wins; ties go to the larger one.
+// divide the width. The cheapest tile wins; ties go to the one that
+// computes fewer columns twice, then to the larger one: AVX2's 1 x 7 for
+// 7-wide maps (7 chains of 8, nothing computed twice) rather than 2 x 4
+// (8 chains, 8 columns for 7), which cost the same here: conv3's forward
+// 75.2% -> 81.7% of the peak, its data gradient 76.0 -> 77.7 (mnist's
+// AVX2 trainer, --conv=direct, 5 alternating rounds, 2-core Zen 4,
+// 2026-12-06; the same sums, checkpoints identical). AVX-512's tiles in
+// models/ are unchanged.
 // AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
 // one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
-// conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images.
+// conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images
+// (since, 1 x 7: above).
 // At most 24 accumulators of AVX-512's 32 registers: with 28 (2 x 14)
 // LLVM spilled accumulators to the stack in every step of the reduction
 // (resnet's 32-channel data gradients at 53% of the peak, 2.0 ms; 2 x 7:
@@ -97,7 +105,9 @@ RegisterTile registerTile(int channels, int width, int natural, const CpuModel& 
   for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
     for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
       const double cost = tileCost(w, h, width, cpu);
-      if (cost < best - 1e-9 || (cost < best + 1e-9 && w * h > tw * th)) {
+      const int waste = (width + h - 1) / h * h - width, bestWaste = (width + th - 1) / th * th - width;
+      const bool tie = cost < best + 1e-9, fewerWasted = waste < bestWaste, sameWaste = waste == bestWaste;
+      if (cost < best - 1e-9 || (tie && (fewerWasted || (sameWaste && w * h > tw * th)))) {
         best = cost;
         tw = w;
         th = h;
