@@ -68,8 +68,8 @@ void relaidWeight(Func wT, int cv) {
 // models/ are unchanged.
 // AVX-512 (measured, 3 alternating runs): 14 columns rather than 7 with
 // one vector of channels took conv2's data gradient 1.79 -> 1.69 ms and
-// conv1 0.26 -> 0.22 ms. AVX2: 2x4 instead of 2x5 for 7-wide images
-// (since, 1 x 7: above).
+// conv1 0.26 -> 0.22 ms. AVX2 then took 2x4 instead of 2x5 for 7-wide
+// images; now 1 x 7 (above).
 // At most 24 accumulators of AVX-512's 32 registers: with 28 (2 x 14)
 // LLVM spilled accumulators to the stack in every step of the reduction
 // (resnet's 32-channel data gradients at 53% of the peak, 2.0 ms; 2 x 7:
@@ -85,6 +85,9 @@ double tileCost(int w, int h, int extent, const CpuModel& cpu) {
   const int tiles = (extent + h - 1) / h;
   return double(std::max({w * h, w + h, cpu.chains})) / (w * h) * (double(tiles) * h / extent);
 }
+
+// The positions of `extent` a last, overlapping tile of h computes twice.
+int computedTwice(int h, int extent) { return (extent + h - 1) / h * h - extent; }
 
 // The channels a schedule computes: fewer than a vector and not a power
 // of two (LeNet-5's 6), one whole vector (the extra ones zero:
@@ -105,9 +108,9 @@ RegisterTile registerTile(int channels, int width, int natural, const CpuModel& 
   for (int w = 1; w <= maxTile && cv * w <= channels; w *= 2) {
     for (int h = std::min({registers / w, 14, width}); h >= 1; --h) {
       const double cost = tileCost(w, h, width, cpu);
-      const int waste = (width + h - 1) / h * h - width, bestWaste = (width + th - 1) / th * th - width;
-      const bool tie = cost < best + 1e-9, fewerWasted = waste < bestWaste, sameWaste = waste == bestWaste;
-      if (cost < best - 1e-9 || (tie && (fewerWasted || (sameWaste && w * h > tw * th)))) {
+      const int twice = computedTwice(h, width), bestTwice = computedTwice(th, width);
+      const bool tie = cost < best + 1e-9;
+      if (cost < best - 1e-9 || (tie && (twice < bestTwice || (twice == bestTwice && w * h > tw * th)))) {
         best = cost;
         tw = w;
         th = h;
